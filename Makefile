@@ -1,0 +1,62 @@
+# minicontainer: the two commands are `make lab` and `make test` (as root, on Debian 12 / Ubuntu 22.04+).
+# Every target installs what it needs first and can be run again safely.
+
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+EX      ?= 01
+export MC_LIB_DIR ?= /var/lib/minicontainer
+export MC_RUN_DIR ?= /run/minicontainer
+
+.PHONY: lab test check exercises notebooks image deps venv bench clean reset distclean help
+
+help:
+	@echo "make lab        install what is missing, prepare the default image, start JupyterLab (127.0.0.1)"
+	@echo "make test       install what is missing, run every test, notebook and exercise check"
+	@echo "make check EX=01   check your exercises for one lesson (or EX=1.2 for one part)"
+	@echo "make exercises  regenerate exercises/*.py from solutions/ (instructors; overwrites learners' work)"
+	@echo "make notebooks  re-execute the lessons and store their outputs (authors)"
+	@echo "make bench      run the benchmarks beside runc, skopeo and umoci"
+	@echo "make clean      remove everything the course made on this machine (= minicontainer reset)"
+
+deps:
+	@bash scripts/host-deps.sh
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || bash scripts/host-deps.sh
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || (rm -rf $(VENV) && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV))
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[lab,test]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+image: deps venv
+	@$(PY) -m minicontainer prepare
+
+lab: image
+	@echo "Starting JupyterLab on 127.0.0.1 (open the URL with the token it prints)."
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser --allow-root --notebook-dir=notebooks \
+	  --ServerApp.terminals_enabled=False
+
+test: image
+	@bash scripts/run-tests.sh
+
+check: venv
+	@$(PY) -m minicontainer.exercises check $(EX)
+
+exercises: venv
+	@$(PY) -m minicontainer.exercises generate
+
+notebooks: image
+	@bash scripts/build-notebooks.sh $(NB)
+
+bench: image
+	@$(PY) bench/run_all.py
+
+clean reset:
+	@if [ -x $(PY) ]; then $(PY) -m minicontainer reset; else echo "nothing installed yet"; fi
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,62 @@
+"""Shared set-up for the exercise checks: the `ex` fixture and the `exercise(part)` marker.
+
+`ex` is the learner's exercise module for the lesson of the test file (test_01_chroot.py ->
+exercises/01-chroot.py), or the same file from the directory MC_EXERCISES names
+(`MC_EXERCISES=solutions` checks the instructors' solutions).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _source_dir() -> Path:
+    chosen = os.environ.get("MC_EXERCISES", "")
+    if not chosen:
+        return ROOT / "exercises"
+    path = Path(chosen)
+    return path if path.is_absolute() else ROOT / path
+
+
+def load_exercise(lesson: str):
+    """Import exercises/<lesson>.py (or the MC_EXERCISES copy) as a fresh module."""
+    path = _source_dir() / f"{lesson}.py"
+    name = f"exercise_{lesson.replace('-', '_')}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def ex(request):
+    """The exercise module of this test file's lesson."""
+    number = Path(request.node.fspath).stem.split("_")[1]  # test_01_chroot -> 01
+    lesson = Path(ROOT / "solutions").glob(f"{number}-*.py").__next__().stem  # 01-chroot
+    return load_exercise(lesson)
+
+
+def pytest_collection_modifyitems(items):
+    """Record each check's part in the report and add a `part_1_2` marker to select it with -m."""
+    for item in items:
+        marker = item.get_closest_marker("exercise")
+        if marker is None:
+            continue
+        part = marker.args[0]
+        item.user_properties.append(("exercise", part))
+        item.add_marker(getattr(pytest.mark, f"part_{part.replace('.', '_')}"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "exercise(part): the exercise part this check belongs to")
+    for n in range(1, 100):
+        for m in range(1, 20):
+            config.addinivalue_line("markers", f"part_{n}_{m}: exercise {n}.{m}")

@@ -1,0 +1,63 @@
+"""The Docker-shaped command line: a thin front end over the library (every lesson adds commands).
+
+Each topic keeps its commands in `minicontainer/commands/<topic>.py`, with a function
+`register(subparsers)` that adds them. Handlers import what they need when they run, so that
+`minicontainer run` does not pay for importing the registry client or the network code.
+Errors the runtime raises on purpose are printed on one line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from . import __version__
+from .errors import ContainerError, UsageError
+
+# Docker's exit statuses for errors of the runtime itself (not of the workload).
+EXIT_RUNTIME_ERROR = 125
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `minicontainer` parser with every topic's subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="minicontainer",
+        description="A small, real container runtime built in the minicontainer course.",
+    )
+    parser.add_argument("--version", action="version", version=f"minicontainer {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from . import commands
+
+    modules = [importlib.import_module(f"{commands.__name__}.{m.name}") for m in pkgutil.iter_modules(commands.__path__)]
+    for module in sorted(modules, key=lambda m: getattr(m, "ORDER", 50)):
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, run the handler, and turn runtime errors into one line on stderr."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    try:
+        result = args.handler(args)
+    except UsageError as exc:
+        print(f"minicontainer {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR
+    except ContainerError as exc:
+        print(f"minicontainer {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR
+    except OSError as exc:  # a SyscallError already names the call and the fix
+        print(f"minicontainer {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR
+    except KeyboardInterrupt:
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per topic, each with `register(subparsers)`; see minicontainer/cli.py."""
