@@ -192,7 +192,8 @@ def diagnose(paths: Paths | None = None, probe: dict[str, str] | None = None) ->
         fix = "" if ok else (how_root if "EPERM" in result else "a kernel built with this namespace type (CONFIG_*_NS)")
         if ns == "user" and not ok:
             fix = _userns_fix()
-        add(Finding(f"{'mount' if ns == 'mnt' else ns}-ns", ok, "can be created" if ok else result, fix, "lesson 02"))
+        detail = "can be created" if ok else result.split(". Fix:")[0]
+        add(Finding(f"{'mount' if ns == 'mnt' else ns}-ns", ok, detail, fix, "lesson 02"))
     sysctl = _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
     if sysctl:
         ok = sysctl == "0"
