@@ -270,7 +270,7 @@ class LessonCannotRun(RuntimeError):
         return [str(self)]
 
 
-def require(*names: str, paths: Paths | None = None) -> Report:
+def require(*names: str, paths: Paths | None = None) -> None:
     """Stop a lesson with an explanation when the host lacks one of `names` (doctor finding names)."""
     report = diagnose(paths)
     missing = [report.get(n) for n in names if not report.get(n).ok]
@@ -282,4 +282,3 @@ def require(*names: str, paths: Paths | None = None) -> Report:
                          "clone the course there and run `sudo make lab`.")
         raise LessonCannotRun("\n".join(lines))
     print("doctor: this host has " + ", ".join(names) if names else "doctor: ok")
-    return report
