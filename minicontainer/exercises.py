@@ -204,8 +204,13 @@ def format_report(lesson: Lesson, results: list[Result], parts: list[str] | None
     return "\n".join(lines)
 
 
-def check(key: str, source: str | None = None) -> bool:
+def check(key: str, source: str | None = None) -> None:
     """Check one part ('1.2') or a whole lesson ('01') and print the report. Used by notebooks."""
+    check_passed(key, source)
+
+
+def check_passed(key: str, source: str | None = None) -> bool:
+    """Like check(), and say whether every check of the part (or lesson) passed."""
     lesson = find_lesson(key)
     parts = [key] if "." in key else None
     results = run_checks(lesson, source, parts)
@@ -254,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     command = args.pop(0) if args else "help"
     if command == "check" and args:
-        return 0 if check(args[0], args[1] if len(args) > 1 else None) else 1
+        return 0 if check_passed(args[0], args[1] if len(args) > 1 else None) else 1
     if command == "generate":
         for path in write_stubs():
             print(f"wrote {path}")

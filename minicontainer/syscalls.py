@@ -84,11 +84,11 @@ def _fix_for(call: str, err: int) -> str:
         return "the path does not exist: create it first (os.makedirs)"
     if err == errno.ENOTDIR:
         return "a part of the path is not a directory"
-    if err == errno.EBUSY:
-        return "something is still mounted or in use there: unmount it first (or use MNT_DETACH)"
-    if call == "pivot_root" and err == errno.EINVAL:
+    if call == "pivot_root" and err in (errno.EINVAL, errno.EBUSY):
         return ("new_root must be a mount point, put_old must be under new_root, and / must not be shared: "
                 "bind-mount new_root onto itself and make / private (mount --make-rprivate /) first")
+    if err == errno.EBUSY:
+        return "something is still mounted or in use there: unmount it first (or use MNT_DETACH)"
     if call == "unshare" and err == errno.EINVAL:
         return ("CLONE_NEWUSER needs a single-threaded process (a Jupyter kernel has many threads): "
                 "do namespace work in a fresh helper process")

@@ -60,3 +60,46 @@ def pytest_configure(config):
     for n in range(1, 100):
         for m in range(1, 20):
             config.addinivalue_line("markers", f"part_{n}_{m}: exercise {n}.{m}")
+
+
+def _run_in_child(fn, *args):
+    """Run fn(*args) in a forked child (chroot, unshare and pivot_root change the process that calls
+    them: never the checker's own). Returns fn's result; re-raises the child's error as AssertionError."""
+    import pickle
+    import traceback
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read_end)
+        try:
+            payload = ("ok", fn(*args))
+        except BaseException as exc:  # report every failure, including NotImplementedError
+            payload = ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=3))
+        with os.fdopen(write_end, "wb") as out:
+            pickle.dump(payload, out)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as inp:
+        data = inp.read()
+    os.waitpid(pid, 0)
+    if not data:
+        raise AssertionError(f"{getattr(fn, '__name__', fn)} killed the child process before it could report")
+    payload = pickle.loads(data)
+    if payload[0] == "error":
+        raise AssertionError(payload[1])
+    return payload[1]
+
+
+@pytest.fixture
+def in_child():
+    """`in_child(fn, *args)`: run fn in a forked child process and return its result."""
+    return _run_in_child
+
+
+@pytest.fixture
+def fresh_rootfs(tmp_path):
+    """A private copy of the busybox rootfs for checks that write into it."""
+    from minicontainer.rootfs import build_busybox_rootfs
+
+    return build_busybox_rootfs(tmp_path / "rootfs")
