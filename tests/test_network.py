@@ -210,8 +210,8 @@ def test_a_subnet_that_clashes_with_a_host_route_is_refused(paths, netns):
 def test_hosts_files_name_the_peers(net, netns, tmp_path):
     root_a, root_b = tmp_path / "a", tmp_path / "b"
     a, b = netns(), netns()
-    with attach(cid(), a.pid, NetworkOptions("bridge", name="web", rootfs=root_a, **net)) as att_a:
-        with attach(cid(), b.pid, NetworkOptions("bridge", name="db", rootfs=root_b, **net)) as att_b:
+    with attach(cid(), a.pid, NetworkOptions("bridge", name="web", etc_dir=root_a / "etc", **net)) as att_a:
+        with attach(cid(), b.pid, NetworkOptions("bridge", name="db", etc_dir=root_b / "etc", **net)) as att_b:
             assert f"{att_b.ip}\tdb" in (root_a / "etc/hosts").read_text().splitlines()
             assert f"{att_a.ip}\tweb" in (root_b / "etc/hosts").read_text().splitlines()
             assert "nameserver" in (root_b / "etc/resolv.conf").read_text()
