@@ -229,3 +229,20 @@ def test_sweep_removes_bridge_rules_and_table_when_empty(paths, netns):
     assert not [r for r in nat.rules() if r.tag("br") == name]
     if not nat.rules():
         assert not nat.table_exists(), "the empty minicontainer table should be deleted"
+
+
+def test_picture_shows_bridge_containers_addresses_and_ports(net, netns):
+    from minicontainer.widgets.network import render_svg, render_text, snapshot
+
+    port = free_port()
+    a, b = netns(), netns()
+    with attach(cid(), a.pid, NetworkOptions("bridge", name="web", publish=[parse_publish(f"{port}:80")], **net)) as web, \
+            attach(cid(), b.pid, NetworkOptions("bridge", name="db", **net)) as db:
+        views = snapshot(net["paths"], [net["bridge"]])
+        text = render_text(views)
+        assert [v.name for v in views] == [net["bridge"]]
+        assert views[0].address == f"{web.gateway}/24"
+        assert {p.name: p.address for p in views[0].plugs} == {"web": web.ip, "db": db.ip}
+        assert f"0.0.0.0:{port}→80/tcp" in text and web.host_veth in text and db.host_veth in text
+        assert render_svg(views).startswith("<svg")
+    assert render_text(snapshot(net["paths"], [net["bridge"]])).endswith("(nothing plugged in)")
