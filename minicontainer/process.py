@@ -145,6 +145,7 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
     if not cfg["init"]:
         return start_workload(cfg, report_w)  # the workload replaces us as PID 1
     syscalls.set_process_name("mc-init")
+    syscalls.set_command_line("mc-init")  # `ps` in the container shows PID 1 as mc-init, not the runtime's argv
     workload = [0]
 
     def forward(signum: int, _frame: object) -> None:
@@ -185,7 +186,8 @@ def setup_rootfs(cfg: dict) -> None:
     # namespace, so it vanishes with it); today cfg["rootfs"] is the directory to use as is.
     syscalls.mount(root, root, None, syscalls.MS_BIND | syscalls.MS_REC)
     if cfg.get("read_only"):
-        syscalls.mount(None, root, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY)
+        syscalls.mount(None, root, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY
+                       | rootfs_mod.locked_flags(root))
     rootfs_mod.mount_proc(root)
     rootfs_mod.mount_dev(root)
     rootfs_mod.mount_sys(root)
@@ -198,7 +200,7 @@ def setup_rootfs(cfg: dict) -> None:
         console = f"{root}/dev/console"
         os.close(os.open(console, os.O_CREAT | os.O_WRONLY, 0o600))
         syscalls.mount(cfg["console"], console, None, syscalls.MS_BIND)
-    rootfs_mod.pivot_into(root)
+    rootfs_mod.pivot_without_old_dir(root)
     rootfs_mod.mask_paths()
 
 
