@@ -262,6 +262,10 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
         raise UsageError("--network host is not available in rootless mode", step="parse --network",
                          fix="run as root, or use --network none")
     rootfs = resolve_rootfs(spec, paths)
+    # [unionfs] lesson 04: an image gets a copy-on-write root, an overlay of its layers (bottom first)
+    # with the upper dir in the container's state dir; --rootfs DIR (and rootless mode) stays a plain
+    # directory. [images: an image reference resolves to its layer directories here.]
+    layers = None if spec.rootfs or userns else [rootfs]
     binds = [_parse_volume(v) for v in spec.volume]
     tmpfs = [_parse_tmpfs(t) for t in spec.tmpfs]
     if spec.name:
@@ -270,7 +274,7 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                 raise ContainerError(f'Conflict. The container name "/{spec.name}" is already in use by container '
                                      f'"{other.id}"', step="name the container",
                                      fix="remove that container (minicontainer rm) or choose another --name")
-    return {"rootfs": rootfs, "binds": binds, "tmpfs": tmpfs, "userns": userns}
+    return {"rootfs": rootfs, "binds": binds, "tmpfs": tmpfs, "userns": userns, "layers": layers}
 
 
 def _valid_name(name: str) -> bool:
@@ -294,6 +298,9 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     spec_dict = asdict(spec)
     spec_dict["resources"] = None if spec.resources is None else repr(spec.resources)
     spec_dict["env_resolved"] = _environment(spec, hostname)  # what `exec` starts with too
+    if parsed["layers"]:  # [unionfs] PID 1 mounts the layers here, in its own mount namespace
+        parsed["rootfs"] = str(d / "rootfs")
+        spec_dict["layers"] = parsed["layers"]
     c = Container(id=cid, name=name, image=spec.rootfs or spec.image, command=list(spec.command),
                   rootfs=parsed["rootfs"], created=time.time(), spec=spec_dict)
     namespaces = ["mnt", "uts", "ipc", "pid", "cgroup"]
@@ -306,7 +313,7 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
         "workdir": spec.workdir, "user": spec.user, "hostname": hostname, "namespaces": namespaces,
         "userns": parsed["userns"], "init": spec.init, "tty": spec.tty, "binds": parsed["binds"],
         "tmpfs": parsed["tmpfs"], "etc_files": etc, "read_only": spec.read_only, "console": "",
-        "attached": True, "runtime_pid": os.getpid(),
+        "attached": True, "runtime_pid": os.getpid(), "layers": parsed["layers"], "container_dir": str(d),
     }
     save(paths, c)
     return c, cfg
@@ -648,7 +655,11 @@ def teardown(c: Container, paths: Paths) -> None:
     """
     # ---- [network] network.detach(c.id)            (step 7 in reverse)
     # ---- [cgroups] cgroups.remove(c.id)             (step 6 in reverse)
-    # ---- [unionfs] unionfs.unmount_rootfs(state_dir) (step 3 in reverse)
+    # ---- [unionfs] step 3 in reverse: the overlay lived in the container's mount namespace; this
+    #      only unmounts one left on the host (a rootfs mounted by hand there); upper/ stays for diff.
+    if c.spec.get("layers"):
+        from . import unionfs
+        unionfs.release(state_dir(paths, c.id))
     return None
 
 

@@ -48,7 +48,8 @@ class NetworkOptions:
     publish: list[PortMapping] = field(default_factory=list)
     name: str = ""                   # the container's name: its peers reach it by this name
     hostname: str = ""               # its hostname (defaults to the name)
-    rootfs: Path | None = None       # where to write etc/hosts and etc/resolv.conf (None: don't)
+    etc_dir: Path | None = None      # where its `hosts` and `resolv.conf` are (rootfs/etc, or the files
+                                     # the container bind-mounts); None: leave them alone
     bridge: str = DEFAULT_BRIDGE
     subnet: str | None = None        # None: the bridge's, or 10.88.0.0/16, or a free private range
     paths: Paths | None = None
@@ -135,7 +136,7 @@ def _attach_bridge(container_id: str, pid: int, options: NetworkOptions, paths: 
         pool = ipam.Pool(pool_dir, gateway.network)
         name = options.name or ""
         lease = pool.take(container_id, pid, name=name, host_veth=veth.host_name(container_id),
-                          hosts_path=str(Path(options.rootfs) / "etc" / "hosts") if options.rootfs else "")
+                          hosts_path=str(Path(options.etc_dir) / "hosts") if options.etc_dir else "")
         att.address = f"{lease.address}/{gateway.network.prefixlen}"
         att.gateway = str(gateway.ip)
         try:
@@ -146,10 +147,10 @@ def _attach_bridge(container_id: str, pid: int, options: NetworkOptions, paths: 
                     for m in options.publish for chain, rule in ports.dnat_rules(m, lease.address)]
             if dnat:
                 nat.add_rules(dnat)
-            if options.rootfs:
+            if options.etc_dir:
                 from .hosts import write_name_files
                 peers = {p.name: p.address for p in pool.leases() if p.name and p.alive()}
-                write_name_files(Path(options.rootfs), options.hostname or name or container_id[:12],
+                write_name_files(Path(options.etc_dir), options.hostname or name or container_id[:12],
                                  lease.address, peers)
             _update_peers(pool_dir)
         except BaseException:
@@ -215,14 +216,14 @@ def _collect_stale(pool_dir: Path) -> list[str]:
 def _update_peers(pool_dir: Path) -> None:
     """Rewrite the /etc/hosts of every container on the bridge so that each knows the others' names."""
     from . import ipam
-    from .hosts import hosts_file
+    from .hosts import _replace, hosts_file
 
     leases = [lease for lease in ipam.Pool(pool_dir, "0.0.0.0/32").leases() if lease.alive()]
     peers = {lease.name: lease.address for lease in leases if lease.name}
     for lease in leases:
         path = Path(lease.hosts_path) if lease.hosts_path else None
         if path is not None and path.parent.is_dir():
-            path.write_text(hosts_file(lease.name or lease.id[:12], lease.address, peers))
+            _replace(path, hosts_file(lease.name or lease.id[:12], lease.address, peers))
 
 
 def sweep(paths: Paths) -> list[str]:
