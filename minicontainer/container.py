@@ -263,6 +263,10 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
         raise UsageError("--network host is not available in rootless mode", step="parse --network",
                          fix="run as root, or use --network none")
     rootfs = resolve_rootfs(spec, paths)
+    # [unionfs] lesson 04: an image gets a copy-on-write root, an overlay of its layers (bottom first)
+    # with the upper dir in the container's state dir; --rootfs DIR (and rootless mode) stays a plain
+    # directory. [images: an image reference resolves to its layer directories here.]
+    layers = None if spec.rootfs or userns else [rootfs]
     binds = [_parse_volume(v) for v in spec.volume]
     tmpfs = [_parse_tmpfs(t) for t in spec.tmpfs]
     if spec.name:
@@ -271,7 +275,8 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                 raise ContainerError(f'Conflict. The container name "/{spec.name}" is already in use by container '
                                      f'"{other.id}"', step="name the container",
                                      fix="remove that container (minicontainer rm) or choose another --name")
-    return {"rootfs": rootfs, "binds": binds, "tmpfs": tmpfs, "userns": userns, "network_pid": network_pid}
+    return {"rootfs": rootfs, "binds": binds, "tmpfs": tmpfs, "userns": userns, "layers": layers,
+            "network_pid": network_pid}
 
 
 def _valid_name(name: str) -> bool:
@@ -295,6 +300,9 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     spec_dict = asdict(spec)
     spec_dict["resources"] = None if spec.resources is None else repr(spec.resources)
     spec_dict["env_resolved"] = _environment(spec, hostname)  # what `exec` starts with too
+    if parsed["layers"]:  # [unionfs] PID 1 mounts the layers here, in its own mount namespace
+        parsed["rootfs"] = str(d / "rootfs")
+        spec_dict["layers"] = parsed["layers"]
     c = Container(id=cid, name=name, image=spec.rootfs or spec.image, command=list(spec.command),
                   rootfs=parsed["rootfs"], created=time.time(), spec=spec_dict)
     namespaces = ["mnt", "uts", "ipc", "pid", "cgroup"]
@@ -307,7 +315,8 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
         "workdir": spec.workdir, "user": spec.user, "hostname": hostname, "namespaces": namespaces,
         "userns": parsed["userns"], "init": spec.init, "tty": spec.tty, "binds": parsed["binds"],
         "tmpfs": parsed["tmpfs"], "etc_files": etc, "read_only": spec.read_only, "console": "",
-        "attached": True, "runtime_pid": os.getpid(), "network_pid": parsed["network_pid"],
+        "attached": True, "runtime_pid": os.getpid(), "layers": parsed["layers"], "container_dir": str(d),
+        "network_pid": parsed["network_pid"],
     }
     save(paths, c)
     return c, cfg
@@ -654,7 +663,11 @@ def teardown(c: Container, paths: Paths) -> None:
         from .network import detach
         detach(c.id, paths)
     # ---- [cgroups] cgroups.remove(c.id)             (step 6 in reverse)
-    # ---- [unionfs] unionfs.unmount_rootfs(state_dir) (step 3 in reverse)
+    # ---- [unionfs] step 3 in reverse: the overlay lived in the container's mount namespace; this
+    #      only unmounts one left on the host (a rootfs mounted by hand there); upper/ stays for diff.
+    if c.spec.get("layers"):
+        from . import unionfs
+        unionfs.release(state_dir(paths, c.id))
     return None
 
 

@@ -187,8 +187,9 @@ def setup_rootfs(cfg: dict) -> None:
     """Mounts inside the new mount namespace, pivot_root, then the masks (see rootfs.py)."""
     rootfs_mod.make_mounts_private()
     root = cfg["rootfs"]
-    # ---- [unionfs] A copy-on-write root could be mounted here (in the container's own mount
-    # namespace, so it vanishes with it); today cfg["rootfs"] is the directory to use as is.
+    if cfg.get("layers"):  # [unionfs] lesson 04: a copy-on-write root, in the container's own mount
+        from . import unionfs  # namespace, so the kernel removes it with the container's last process
+        root = str(unionfs.mount_rootfs(cfg["layers"], cfg["container_dir"]).target)
     syscalls.mount(root, root, None, syscalls.MS_BIND | syscalls.MS_REC)
     if cfg.get("read_only"):
         syscalls.mount(None, root, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY)
