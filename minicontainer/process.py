@@ -90,6 +90,9 @@ def helper(cfg: dict, go_r: int, report_w: int) -> int:
             send(report_w, "userns")
             if read_line(go_r) != "maps":
                 return 125
+        if cfg.get("network_pid"):  # --network container:NAME: share that container's network namespace
+            from .namespaces import join
+            join(cfg["network_pid"], ["net"])
         names = [n for n in cfg["namespaces"] if n not in ("user", "cgroup")]
         flags = 0
         for name in names:
@@ -132,6 +135,9 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
         if read_line(go_r) != "go":
             return 125
         os.close(go_r)
+        if "net" in cfg["namespaces"]:  # a new network namespace's lo is down: even 127.0.0.1 fails
+            from .network.loopback import loopback_up
+            loopback_up()
         if "cgroup" in cfg["namespaces"]:  # after the runtime put us in our cgroup: that becomes our "/"
             step = "create the cgroup namespace"
             syscalls.unshare(syscalls.CLONE_NEWCGROUP)
