@@ -210,8 +210,8 @@ def test_a_subnet_that_clashes_with_a_host_route_is_refused(paths, netns):
 def test_hosts_files_name_the_peers(net, netns, tmp_path):
     root_a, root_b = tmp_path / "a", tmp_path / "b"
     a, b = netns(), netns()
-    with attach(cid(), a.pid, NetworkOptions("bridge", name="web", rootfs=root_a, **net)) as att_a:
-        with attach(cid(), b.pid, NetworkOptions("bridge", name="db", rootfs=root_b, **net)) as att_b:
+    with attach(cid(), a.pid, NetworkOptions("bridge", name="web", etc_dir=root_a / "etc", **net)) as att_a:
+        with attach(cid(), b.pid, NetworkOptions("bridge", name="db", etc_dir=root_b / "etc", **net)) as att_b:
             assert f"{att_b.ip}\tdb" in (root_a / "etc/hosts").read_text().splitlines()
             assert f"{att_a.ip}\tweb" in (root_b / "etc/hosts").read_text().splitlines()
             assert "nameserver" in (root_b / "etc/resolv.conf").read_text()
@@ -229,3 +229,20 @@ def test_sweep_removes_bridge_rules_and_table_when_empty(paths, netns):
     assert not [r for r in nat.rules() if r.tag("br") == name]
     if not nat.rules():
         assert not nat.table_exists(), "the empty minicontainer table should be deleted"
+
+
+def test_picture_shows_bridge_containers_addresses_and_ports(net, netns):
+    from minicontainer.widgets.network import render_svg, render_text, snapshot
+
+    port = free_port()
+    a, b = netns(), netns()
+    with attach(cid(), a.pid, NetworkOptions("bridge", name="web", publish=[parse_publish(f"{port}:80")], **net)) as web, \
+            attach(cid(), b.pid, NetworkOptions("bridge", name="db", **net)) as db:
+        views = snapshot(net["paths"], [net["bridge"]])
+        text = render_text(views)
+        assert [v.name for v in views] == [net["bridge"]]
+        assert views[0].address == f"{web.gateway}/24"
+        assert {p.name: p.address for p in views[0].plugs} == {"web": web.ip, "db": db.ip}
+        assert f"0.0.0.0:{port}→80/tcp" in text and web.host_veth in text and db.host_veth in text
+        assert render_svg(views).startswith("<svg")
+    assert render_text(snapshot(net["paths"], [net["bridge"]])).endswith("(nothing plugged in)")

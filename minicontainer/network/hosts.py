@@ -41,10 +41,10 @@ def resolv_conf(host_text: str) -> str:
     return "\n".join([f"nameserver {s}" for s in servers] + kept) + "\n"
 
 
-def write_name_files(rootfs: Path, hostname: str, address: str | None, peers: dict[str, str] | None = None,
+def write_name_files(etc: Path, hostname: str, address: str | None, peers: dict[str, str] | None = None,
                      host_resolv: Path = Path("/etc/resolv.conf")) -> None:
-    """Write etc/hosts and etc/resolv.conf into a container's root filesystem."""
-    etc = Path(rootfs) / "etc"
+    """Write `hosts` and `resolv.conf` into etc (a rootfs's etc/, or the files a container bind-mounts)."""
+    etc = Path(etc)
     etc.mkdir(parents=True, exist_ok=True)
     _replace(etc / "hosts", hosts_file(hostname, address, peers))
     host_text = host_resolv.read_text() if host_resolv.exists() else ""
