@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
+import os
 import sys
 
 from . import __version__
@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from . import commands
 
-    modules = [importlib.import_module(f"{commands.__name__}.{m.name}") for m in pkgutil.iter_modules(commands.__path__)]
+    names = sorted(f[:-3] for f in os.listdir(commands.__path__[0]) if f.endswith(".py") and not f.startswith("_"))
+    modules = [importlib.import_module(f"{commands.__name__}.{name}") for name in names]  # (pkgutil: +4 ms)
     for module in sorted(modules, key=lambda m: getattr(m, "ORDER", 50)):
         module.register(sub)
     return parser
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_RUNTIME_ERROR
     except ContainerError as exc:
         print(f"minicontainer {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_RUNTIME_ERROR
+        return getattr(exc, "exit_status", EXIT_RUNTIME_ERROR)  # 126/127: the command could not start
     except OSError as exc:  # a SyscallError already names the call and the fix
         print(f"minicontainer {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_RUNTIME_ERROR

@@ -11,9 +11,6 @@ namespace and lets us detach the old root, so nothing of the host stays reachabl
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 from . import syscalls
@@ -46,6 +43,7 @@ def find_busybox(path: str = BUSYBOX) -> Path:
 
 def busybox_applets(busybox: Path) -> list[str]:
     """The applet paths busybox knows, relative to / (`busybox --list-full`: 'bin/ls', 'usr/bin/wc', ...)."""
+    import subprocess  # imported here, as below: `run` imports this module and must start fast
     out = subprocess.run([str(busybox), "--list-full"], check=True, capture_output=True, text=True).stdout
     return [line.strip() for line in out.splitlines() if line.strip()]
 
@@ -65,6 +63,8 @@ def make_applet_links(rootfs: Path, applets: list[str], target: str = BUSYBOX) -
 
 def build_busybox_rootfs(dest: Path, busybox: str = BUSYBOX) -> Path:
     """Build the course's default root filesystem at `dest` (atomically: a half-built tree never shows)."""
+    import shutil
+    import tempfile
     dest = Path(dest)
     binary = find_busybox(busybox)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -118,3 +118,141 @@ def pivot_into(new_root: str | Path, old_dir: str = ".old-root") -> None:
     os.chdir("/")
     syscalls.umount2("/" + old_dir, syscalls.MNT_DETACH)
     os.rmdir("/" + old_dir)
+
+
+# --- lesson 02: what a container needs besides its files ------------------------------------
+# Everything below runs inside the container's own mount namespace (in its PID 1, before the
+# workload starts), so none of these mounts is ever visible on the host, and all of them vanish
+# with the namespace when the container's last process exits.
+
+# runc's defaults: files a container must not read (host secrets, kernel memory) are covered by
+# /dev/null, directories by an empty read-only tmpfs; others are made read-only.
+MASKED_PATHS = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"]
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+# The minimal /dev of the OCI runtime spec: name -> (type, major, minor, mode).
+DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9), "tty": (5, 0)}
+DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+             "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx", "core": "/proc/kcore"}
+
+_NOSUID_NODEV_NOEXEC = syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC
+
+
+def _inside(rootfs: str, path: str) -> str:
+    """`path` (absolute, as the container sees it) as a host path under `rootfs`, refusing `..` escapes."""
+    target = os.path.normpath(os.path.join(rootfs, path.lstrip("/")))
+    if target != rootfs and not target.startswith(rootfs.rstrip("/") + "/"):
+        raise ContainerError("path leaves the root filesystem", step="mount", path=path,
+                             fix="use an absolute path inside the container without '..'")
+    return target
+
+
+def _mkmountpoint(target: str, is_dir: bool = True) -> None:
+    """Create an empty directory (or file) to mount on, when the image lacks it."""
+    if os.path.lexists(target):
+        return
+    if is_dir:
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+
+
+def mount_proc(rootfs: str) -> None:
+    """A fresh procfs: it shows the processes of the PID namespace of the process that mounts it."""
+    syscalls.mount("proc", _inside(rootfs, "/proc"), "proc", _NOSUID_NODEV_NOEXEC)
+
+
+def mount_sys(rootfs: str) -> None:
+    """sysfs, read-only (the container must not reconfigure the host's devices)."""
+    syscalls.mount("sysfs", _inside(rootfs, "/sys"), "sysfs", _NOSUID_NODEV_NOEXEC | syscalls.MS_RDONLY)
+
+
+def _make_device(path: str, major: int, minor: int) -> None:
+    """mknod a character device; inside a user namespace mknod is refused, so bind the host's instead."""
+    try:
+        os.mknod(path, 0o666 | 0o020000, os.makedev(major, minor))
+        os.chmod(path, 0o666)  # mknod applies the umask
+    except PermissionError:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o666))
+        syscalls.mount(f"/dev/{os.path.basename(path)}", path, None, syscalls.MS_BIND)
+
+
+def mount_dev(rootfs: str) -> None:
+    """A minimal /dev on a tmpfs: the six standard devices, a private devpts, shm, mqueue and the links."""
+    dev = _inside(rootfs, "/dev")
+    syscalls.mount("tmpfs", dev, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_STRICTATIME, "mode=755,size=65536k")
+    for name, (major, minor) in DEVICES.items():
+        _make_device(f"{dev}/{name}", major, minor)
+    for name, target in DEV_LINKS.items():
+        os.symlink(target, f"{dev}/{name}")
+    os.mkdir(f"{dev}/pts")
+    syscalls.mount("devpts", f"{dev}/pts", "devpts", syscalls.MS_NOSUID | syscalls.MS_NOEXEC,
+                   "newinstance,ptmxmode=0666,mode=0620")
+    os.mkdir(f"{dev}/shm")
+    syscalls.mount("shm", f"{dev}/shm", "tmpfs", _NOSUID_NODEV_NOEXEC, "mode=1777,size=65536k")
+    os.mkdir(f"{dev}/mqueue")
+    syscalls.mount("mqueue", f"{dev}/mqueue", "mqueue", _NOSUID_NODEV_NOEXEC)
+
+
+def bind_mount(rootfs: str, source: str, target: str, read_only: bool = False) -> None:
+    """`-v SOURCE:TARGET[:ro]`: make a host file or directory appear inside the container."""
+    if not os.path.exists(source):
+        raise ContainerError("bind mount source does not exist", step="bind mount", path=source,
+                             fix="create it on the host first, or correct the -v HOST:CONTAINER path")
+    where = _inside(rootfs, target)
+    _mkmountpoint(where, os.path.isdir(source))
+    syscalls.mount(source, where, None, syscalls.MS_BIND | syscalls.MS_REC)
+    if read_only:  # a bind mount becomes read-only only by remounting it (keeping its locked flags)
+        keep = os.statvfs(where).f_flag & (syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC)
+        syscalls.mount(None, where, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY | keep)
+
+
+def mount_tmpfs(rootfs: str, target: str, options: str = "") -> None:
+    """`--tmpfs /path[:options]`: an empty in-memory filesystem at `target`."""
+    where = _inside(rootfs, target)
+    _mkmountpoint(where)
+    syscalls.mount("tmpfs", where, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_NODEV, options or None)
+
+
+def mask_paths(masked: list[str] = MASKED_PATHS, readonly: list[str] = READONLY_PATHS) -> None:
+    """After pivot_root: hide host-revealing files under /proc and /sys as runc does."""
+    for path in masked:
+        if os.path.isdir(path):
+            syscalls.mount("tmpfs", path, "tmpfs", syscalls.MS_RDONLY)
+        elif os.path.exists(path):
+            syscalls.mount("/dev/null", path, None, syscalls.MS_BIND)
+    for path in readonly:
+        if os.path.exists(path):
+            syscalls.mount(path, path, None, syscalls.MS_BIND | syscalls.MS_REC)
+            keep = os.statvfs(path).f_flag & _NOSUID_NODEV_NOEXEC
+            syscalls.mount(None, path, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY
+                           | syscalls.MS_REC | keep)
+
+
+def etc_files(hostname: str, resolv_conf: str = "/etc/resolv.conf") -> dict[str, str]:
+    """The text of /etc/hostname, /etc/hosts and /etc/resolv.conf for a container (Docker writes the same)."""
+    hosts = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+             f"127.0.1.1\t{hostname}\n")
+    try:
+        with open(resolv_conf) as f:  # the host's resolvers, without loopback ones the container cannot reach
+            lines = [ln for ln in f if not (ln.startswith("nameserver") and ln.split()[1:2] and
+                                            ln.split()[1].startswith(("127.", "::1")))]
+    except OSError:
+        lines = []
+    if not any(ln.startswith("nameserver") for ln in lines):
+        lines.append("nameserver 8.8.8.8\n")
+    return {"hostname": hostname + "\n", "hosts": hosts, "resolv.conf": "".join(lines)}
+
+
+def bind_etc_files(rootfs: str, files: dict[str, str]) -> None:
+    """Bind the runtime's per-container copies over /etc/<name>, when the image has a file to mount on.
+
+    The image is never written to (several containers may share the same rootfs directory).
+    `files` maps a name ('hosts') to the host path of the container's copy.
+    """
+    for name, source in files.items():
+        target = _inside(rootfs, f"/etc/{name}")
+        if os.path.isfile(target):
+            syscalls.mount(source, target, None, syscalls.MS_BIND)

@@ -169,3 +169,22 @@ def namespace_names(flags: int) -> str:
     if rest:
         names.append(hex(rest))
     return "|".join(names) or "0"
+
+
+# --- prctl(2): used by the container's helper and PID 1 (lesson 02) ---------------------------
+PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
+PR_SET_CHILD_SUBREAPER = 36
+_libc.prctl.restype = ctypes.c_int
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+
+
+def prctl(option: int, arg: int = 0) -> None:
+    """prctl(2) with one integer argument, e.g. prctl(PR_SET_PDEATHSIG, signal.SIGKILL)."""
+    _check(_libc.prctl(option, arg, 0, 0, 0), f"prctl({option})")
+
+
+def set_process_name(name: str) -> None:
+    """The name `ps -o comm` and /proc/PID/comm show (at most 15 bytes)."""
+    buf = ctypes.create_string_buffer(name.encode()[:15])
+    _check(_libc.prctl(PR_SET_NAME, ctypes.cast(buf, ctypes.c_void_p).value, 0, 0, 0), "prctl(PR_SET_NAME)")

@@ -30,3 +30,40 @@ def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
 def busybox_rootfs() -> Path:
     """The course's default busybox rootfs (built once by `make test`; built here if missing)."""
     return ensure_default_rootfs(Path(os.environ.get("MC_LIB_DIR", DEFAULT_LIB_DIR)) / "rootfs" / "busybox")
+
+
+# --- nothing left behind ------------------------------------------------------------------------
+
+def leftovers() -> dict[str, list[str]]:
+    """What the runtime could leave on the host: mounts, populated minicontainer cgroups, veths, netns."""
+    import subprocess
+
+    mounts = [line.split(" - ")[0].split()[4] for line in open("/proc/self/mountinfo")
+              if "minicontainer" in line or " - overlay " in line]
+    cgroups = []
+    for base in Path("/sys/fs/cgroup").glob("*/minicontainer*"):
+        cgroups += [str(d) for d in base.rglob("*") if d.is_dir()]
+    for base in Path("/sys/fs/cgroup").glob("minicontainer*"):
+        cgroups += [str(d) for d in base.rglob("*") if d.is_dir()]
+    veths = subprocess.run(["ip", "-o", "link", "show", "type", "veth"], capture_output=True, text=True).stdout.splitlines()
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.splitlines()
+    return {"mounts": sorted(mounts), "cgroups": sorted(cgroups), "veths": veths, "netns": netns}
+
+
+def pytest_sessionstart(session):
+    session.config._mc_leftovers_before = leftovers()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if the tests left mounts, cgroups or network devices on the host."""
+    before = getattr(session.config, "_mc_leftovers_before", None)
+    if before is None:
+        return
+    after = leftovers()
+    new = {kind: [x for x in items if x not in before[kind]] for kind, items in after.items()}
+    new = {kind: items for kind, items in new.items() if items}
+    if new:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.write_line(f"LEFTOVERS after the tests (a cleanup bug): {new}", red=True)
+        session.exitstatus = 1

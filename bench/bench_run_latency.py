@@ -1,0 +1,61 @@
+"""`minicontainer run --rm busybox /bin/true` beside `runc run` on the same busybox rootfs (lesson 02).
+
+Both start a container with its own mount, UTS, IPC, PID and network namespaces, /proc, /dev and
+/sys, run /bin/true and clean up. Timed A B A B ... so a busy machine slows both alike.
+Target: ratio <= 1.0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from pairs import alternate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def runc_bundle(rootfs: Path, where: Path) -> Path:
+    """A runc bundle whose root is the busybox rootfs (read-only, like ours shares it)."""
+    where.mkdir(parents=True)
+    subprocess.run(["runc", "spec", "--bundle", str(where)], check=True)
+    config = json.loads((where / "config.json").read_text())
+    config["root"] = {"path": str(rootfs), "readonly": True}
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["/bin/true"]
+    (where / "config.json").write_text(json.dumps(config, indent=1))
+    return where
+
+
+def main(rounds: int = 30) -> None:
+    lib = Path(os.environ.get("MC_LIB_DIR", "/var/lib/minicontainer"))
+    rootfs = lib / "rootfs" / "busybox"
+    launcher = ROOT / ".venv" / "bin" / "minicontainer"
+    if not launcher.exists():
+        launcher = Path(sys.executable).parent / "minicontainer"
+    tmp = Path(tempfile.mkdtemp(prefix="mc-bench-"))
+    env = dict(os.environ, MC_RUN_DIR=str(tmp / "run"))
+    try:
+        bundle = runc_bundle(rootfs, tmp / "bundle")
+        counter = iter(range(10**9))
+
+        def mc() -> None:
+            subprocess.run([str(launcher), "run", "--rm", "busybox", "/bin/true"], check=True, env=env)
+
+        def runc() -> None:
+            subprocess.run(["runc", "--root", str(tmp / "runc-state"), "run", "--bundle", str(bundle),
+                            f"mc-bench-{next(counter)}"], check=True, stdout=subprocess.DEVNULL)
+
+        pair = alternate("minicontainer run", mc, "runc run", runc, rounds=rounds)
+        print(pair.report())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 30)

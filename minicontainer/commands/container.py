@@ -1,0 +1,255 @@
+"""Container commands with Docker's flags: run, exec, ps, logs, stop, kill, rm, inspect (lesson 02).
+
+The handlers are thin: they turn flags into a RunSpec (or a container reference) and call
+minicontainer.container, which a notebook can call directly too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+ORDER = 10
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    # add_help=False: Docker's -h is --hostname, so only --help prints help.
+    p = sub.add_parser("run", help="create and start a container", add_help=False,
+                       usage="minicontainer run [OPTIONS] IMAGE|--rootfs DIR COMMAND [ARG...]")
+    p.add_argument("--help", action="help", help="show this help message and exit")
+    add_run_options(p)
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="IMAGE COMMAND [ARG...]")
+    p.set_defaults(handler=_run)
+
+    p = sub.add_parser("exec", help="run a command in a running container")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE", help="set an environment variable")
+    p.add_argument("-w", "--workdir", default="", help="working directory inside the container")
+    p.add_argument("-u", "--user", default="", help="username or UID (format: <name|uid>[:<group|gid>])")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+    p.set_defaults(handler=_exec)
+
+    p = sub.add_parser("ps", help="list containers")
+    p.add_argument("-a", "--all", action="store_true", help="show all containers (default shows just running)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only display container IDs")
+    p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+    p.set_defaults(handler=_ps)
+
+    p = sub.add_parser("logs", help="fetch the output of a detached container")
+    p.add_argument("-f", "--follow", action="store_true", help="follow log output")
+    p.add_argument("container", metavar="CONTAINER")
+    p.set_defaults(handler=_logs)
+
+    p = sub.add_parser("stop", help="stop containers: SIGTERM, then SIGKILL after a timeout")
+    p.add_argument("-t", "--time", "--timeout", type=float, default=10.0, dest="time",
+                   help="seconds to wait before killing the container (default 10)")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.set_defaults(handler=_stop)
+
+    p = sub.add_parser("kill", help="send a signal to containers (default SIGKILL)")
+    p.add_argument("-s", "--signal", default="KILL", help="signal to send (name or number, default KILL)")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.set_defaults(handler=_kill)
+
+    p = sub.add_parser("rm", help="remove containers")
+    p.add_argument("-f", "--force", action="store_true", help="force the removal of a running container (SIGKILL)")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.set_defaults(handler=_rm)
+
+    p = sub.add_parser("inspect", help="show the state of containers as JSON")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.set_defaults(handler=_inspect)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """`run`'s flags (lessons 03 and 07 add --memory/--cpus and --network/-p here)."""
+    p.add_argument("--rootfs", metavar="DIR", help="use this directory as the root filesystem (instead of an IMAGE)")
+    p.add_argument("--name", default="", help="assign a name to the container")
+    p.add_argument("-h", "--hostname", default="", help="container host name")
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background and print the container ID")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE", help="set an environment variable")
+    p.add_argument("-w", "--workdir", default="", help="working directory inside the container")
+    p.add_argument("-u", "--user", default="", help="username or UID (format: <name|uid>[:<group|gid>])")
+    p.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:CONTAINER[:ro]",
+                   help="bind mount a host file or directory")
+    p.add_argument("--tmpfs", action="append", default=[], metavar="PATH[:OPTIONS]", help="mount a tmpfs")
+    p.add_argument("--read-only", action="store_true", help="mount the container's root filesystem read-only")
+    p.add_argument("--init", action=argparse.BooleanOptionalAction, default=True,
+                   help="run a PID 1 that reaps zombies and forwards signals (default: yes)")
+    p.add_argument("--network", "--net", default="none", help="network to connect to (default: none, loopback only)")
+    p.add_argument("-p", "--publish", action="append", default=[], metavar="HOST:CONTAINER",
+                   help="publish a container's port to the host (lesson 07)")
+    p.add_argument("--userns", default="", help="'host' or 'private' (default: private only when not root)")
+
+
+def spec_from_args(args: argparse.Namespace):
+    """Turn `run`'s parsed flags into a RunSpec."""
+    from ..container import RunSpec
+    from ..errors import UsageError
+
+    rest = list(args.args)
+    if rest and rest[0] == "--":
+        rest = rest[1:]
+    if args.rootfs:
+        image, command = "", rest
+    elif rest:
+        image, command = rest[0], rest[1:]
+    else:
+        raise UsageError('"run" requires at least 1 argument', step="parse arguments",
+                         fix="minicontainer run [OPTIONS] IMAGE COMMAND [ARG...]  (or --rootfs DIR COMMAND)")
+    fields = {k: v for k, v in vars(args).items() if k in RunSpec.__dataclass_fields__ and k not in ("image", "command")}
+    return RunSpec(image=image, command=command, **fields)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .. import container
+
+    spec = spec_from_args(args)
+    c = container.run(spec)
+    if spec.detach:
+        print(c.id)
+        return 0
+    return c.exit_code or 0
+
+
+def _exec(args: argparse.Namespace) -> int:
+    from .. import container
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    return container.exec_in(container.default_paths(), args.container, command, env=args.env,
+                             workdir=args.workdir, user=args.user, tty=args.tty, interactive=args.interactive)
+
+
+def _ps(args: argparse.Namespace) -> int:
+    import time
+
+    from .. import container
+
+    paths = container.default_paths()
+    container.collect_crashed(paths)
+    shown = [c for c in container.all_containers(paths) if args.all or container.is_running(c)]
+    if args.quiet:
+        for c in shown:
+            print(c.id if args.no_trunc else c.short_id)
+        return 0
+    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES")]
+    for c in reversed(shown):
+        command = " ".join(c.command)
+        if not args.no_trunc and len(command) > 20:
+            command = command[:19] + "…"
+        if container.is_running(c):
+            status = f"Up {_ago(time.time() - c.started)}"
+        else:
+            status = f"Exited ({c.exit_code}) {_ago(time.time() - (c.finished or c.created))} ago"
+        rows.append((c.id if args.no_trunc else c.short_id, c.image or c.rootfs, f'"{command}"',
+                     f"{_ago(time.time() - c.created)} ago", status, c.name))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("   ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 60:
+        return f"{int(seconds)} seconds"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} minutes"
+    return f"{int(seconds // 3600)} hours"
+
+
+def _logs(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from .. import container
+
+    paths = container.default_paths()
+    c = container.find(paths, args.container)
+    path = container.logs_path(paths, c)
+    if not path.exists():
+        return 0  # a foreground container's output went to the terminal
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(65536)
+            if data:
+                os.write(1, data)
+                continue
+            if not args.follow:
+                return 0
+            try:
+                c = container.load(paths, c.id)
+            except FileNotFoundError:
+                return 0
+            if not container.is_running(c):
+                os.write(1, f.read())
+                return 0
+            time.sleep(0.05)
+
+
+def _parse_signal(text: str) -> int:
+    import signal
+
+    from ..errors import UsageError
+
+    if text.isdigit():
+        return int(text)
+    name = text.upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    try:
+        return int(getattr(signal, name))
+    except AttributeError:
+        raise UsageError(f"invalid signal: {text}", step="parse --signal", fix="use a name like TERM or a number") from None
+
+
+def _each(args: argparse.Namespace, action) -> int:
+    from ..errors import ContainerError
+
+    status = 0
+    for ref in args.containers:
+        try:
+            action(ref)
+            print(ref)
+        except ContainerError as exc:
+            print(f"minicontainer {args.command}: error: {exc}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from .. import container
+
+    paths = container.default_paths()
+    return _each(args, lambda ref: container.stop(paths, ref, args.time))
+
+
+def _kill(args: argparse.Namespace) -> int:
+    from .. import container
+
+    paths = container.default_paths()
+    sig = _parse_signal(args.signal)
+    return _each(args, lambda ref: container.kill(paths, ref, sig))
+
+
+def _rm(args: argparse.Namespace) -> int:
+    from .. import container
+
+    paths = container.default_paths()
+    container.collect_crashed(paths)
+    return _each(args, lambda ref: container.rm(paths, ref, args.force))
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from .. import container
+
+    paths = container.default_paths()
+    found = [asdict(container.find(paths, ref)) for ref in args.containers]
+    print(json.dumps(found, indent=4))
+    return 0

@@ -1,0 +1,852 @@
+"""Containers and their lifecycle: run, exec, stop, kill, rm, ps, logs, inspect (lesson 02).
+
+How run works
+=============
+`run(spec)` is the runtime's side ("the monitor"); process.py is the container's side.
+
+  1. validate     the spec: flags, the rootfs/image, the name (nothing is created if this fails)
+  2. create       a state directory  <containers_dir>/<id>/  with state.json, hostname, hosts,
+                  resolv.conf and (with -d) container.log; status "created"
+  3. rootfs       resolve_rootfs(): a directory, or the default image
+                  -> [images/unionfs plug in here: layers -> unionfs.mount_rootfs(lowers, container_dir)]
+  4. helper       fork (or spawn `python -I -S` from a threaded caller) the helper, which unshares
+                  the namespaces and forks PID 1. PID 1 then BLOCKS on the "go" pipe.
+  5. userns       (rootless) the monitor writes the helper's uid_map/gid_map
+  6. cgroups      [cgroups plug in here: cgroups.create(...).add(pid) with the host PID of PID 1]
+  7. network      [network plugs in here: attach(pid, spec.network, spec.publish) into PID 1's netns]
+  8. go           the monitor writes "go"; PID 1 unshares the cgroup namespace, mounts /proc /dev
+                  /sys, binds, pivot_root, masks, hostname; forks and execs the workload. Errors
+                  come back on the report pipe as ContainerError (127/126 for exec failures).
+  9. wait         foreground: forward SIGINT/SIGTERM/SIGHUP to PID 1, wait, record the exit code
+                  (-d: a detached monitor process does the waiting and the recording)
+ 10. teardown     in a finally, in reverse order: network, cgroups, unionfs (teardown() below);
+                  `sweep()` runs the same teardown for a runtime that was SIGKILLed.
+
+Every mount of steps 4-8 happens inside the container's private mount namespace: when its last
+process dies the kernel removes them, so the host's mount table never changes.
+
+State lives in one JSON file per container, written atomically; the states are created -> running
+-> exited (runc's state machine without "paused").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import ContainerError, UsageError
+from .paths import Paths
+
+STATE_FILE = "state.json"
+LOG_FILE = "container.log"
+DEFAULT_IMAGE = "busybox"
+ROOT = str(Path(__file__).resolve().parent.parent)  # where a fresh helper finds the package
+
+
+@dataclass
+class RunSpec:
+    """What `minicontainer run` was asked for. Field names follow Docker's flags."""
+
+    image: str = DEFAULT_IMAGE           # IMAGE: an image name, or a directory to use as the root
+    command: list[str] = field(default_factory=list)  # COMMAND [ARG...]
+    rootfs: str | None = None            # --rootfs DIR (minicontainer's own flag: a plain directory)
+    name: str = ""                       # --name
+    hostname: str = ""                   # -h, --hostname (default: the short id)
+    env: list[str] = field(default_factory=list)      # -e, --env KEY=VALUE (or KEY: take the host's)
+    workdir: str = ""                    # -w, --workdir
+    user: str = ""                       # -u, --user uid[:gid] or name[:group]
+    detach: bool = False                 # -d, --detach
+    interactive: bool = False            # -i, --interactive
+    tty: bool = False                    # -t, --tty
+    rm: bool = False                     # --rm
+    volume: list[str] = field(default_factory=list)   # -v, --volume HOST:CONTAINER[:ro]
+    tmpfs: list[str] = field(default_factory=list)    # --tmpfs PATH[:OPTIONS]
+    read_only: bool = False              # --read-only
+    init: bool = True                    # --init / --no-init: a reaping PID 1 (Docker's default is off)
+    network: str = "none"                # --network: "none" = loopback only (lesson 07 adds "bridge")
+    publish: list[str] = field(default_factory=list)  # -p, --publish HOST:CONTAINER (lesson 07)
+    resources: object | None = None      # --memory/--cpus/--pids-limit, filled by lesson 03 (cgroups)
+    userns: str = ""                     # --userns: "" = a user namespace only when not root; "host"; "private"
+
+
+@dataclass
+class Container:
+    """One container's state, saved as JSON in <containers_dir>/<id>/state.json."""
+
+    id: str
+    name: str
+    image: str
+    command: list[str]
+    rootfs: str
+    status: str = "created"              # created -> running -> exited
+    pid: int = 0                         # host PID of the container's PID 1
+    pid_start: int = 0                   # its start time (to tell it from a re-used PID)
+    monitor_pid: int = 0                 # the runtime process that waits for it
+    monitor_start: int = 0
+    exit_code: int | None = None
+    created: float = 0.0
+    started: float = 0.0
+    finished: float = 0.0
+    error: str = ""
+    spec: dict = field(default_factory=dict)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+def default_paths() -> Paths:
+    """Paths.from_env(); when not root and MC_RUN_DIR is unset, a run directory the user may write."""
+    paths = Paths.from_env()
+    if os.geteuid() != 0 and "MC_RUN_DIR" not in os.environ:
+        base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/minicontainer-{os.getuid()}"
+        paths = Paths(paths.lib_dir, Path(base) / "minicontainer")
+    return paths
+
+
+# --- state on disk --------------------------------------------------------------------------
+
+def state_dir(paths: Paths, cid: str) -> Path:
+    return paths.containers_dir / cid
+
+
+def save(paths: Paths, c: Container) -> None:
+    """Write state.json atomically (write a temporary file, then rename it over the old one)."""
+    d = state_dir(paths, c.id)
+    tmp = d / f".{STATE_FILE}.{os.getpid()}"
+    tmp.write_text(json.dumps(asdict(c), indent=1))
+    os.replace(tmp, d / STATE_FILE)
+
+
+def load(paths: Paths, cid: str) -> Container:
+    data = json.loads((state_dir(paths, cid) / STATE_FILE).read_text())
+    return Container(**data)
+
+
+def all_containers(paths: Paths) -> list[Container]:
+    """Every container with a state file, oldest first."""
+    found = []
+    try:
+        entries = os.listdir(paths.containers_dir)
+    except FileNotFoundError:
+        return []
+    for cid in entries:
+        try:
+            found.append(load(paths, cid))
+        except (OSError, ValueError, TypeError):
+            continue  # being created or removed right now
+    return sorted(found, key=lambda c: c.created)
+
+
+def find(paths: Paths, ref: str) -> Container:
+    """A container by name, full id or unique id prefix (Docker's rules)."""
+    every = all_containers(paths)
+    for c in every:
+        if c.name == ref or c.id == ref:
+            return c
+    matches = [c for c in every if c.id.startswith(ref)] if ref else []
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise UsageError(f"multiple IDs found with provided prefix: {ref}", step="find container",
+                         fix="give more characters of the id, or the name")
+    raise ContainerError(f"No such container: {ref}", step="find container",
+                         fix="list containers with `minicontainer ps -a`")
+
+
+def proc_start_time(pid: int) -> int:
+    """Field 22 of /proc/PID/stat (start time in clock ticks), or 0 when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return 0
+    return int(data[data.rindex(b")") + 2:].split()[19])
+
+
+def alive(pid: int, start: int) -> bool:
+    """Is this exact process (not a later one that re-used its PID) still there?"""
+    return pid > 0 and proc_start_time(pid) == start and start != 0
+
+
+def is_running(c: Container) -> bool:
+    return c.status == "running" and alive(c.pid, c.pid_start)
+
+
+# --- validating and creating ----------------------------------------------------------------
+
+def resolve_rootfs(spec: RunSpec, paths: Paths) -> str:
+    """The directory the container's root will be. [images/unionfs: resolve image references here.]"""
+    if spec.rootfs:
+        candidate = Path(spec.rootfs)
+    elif spec.image == DEFAULT_IMAGE or spec.image == "":
+        candidate = paths.default_rootfs
+    elif "/" in spec.image or spec.image.startswith("."):
+        candidate = Path(spec.image)
+    else:
+        raise ContainerError(f"Unable to find image '{spec.image}' locally", step="resolve image",
+                             path=spec.image, fix="give a rootfs directory (--rootfs DIR), or use 'busybox'")
+    if not candidate.is_dir():
+        raise ContainerError("root filesystem not found", step="resolve image", path=str(candidate),
+                             fix="build the default one with `make lab` (minicontainer prepare), "
+                                 "or give an existing directory")
+    return str(candidate.resolve())
+
+
+def _parse_volume(text: str) -> tuple[str, str, bool]:
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1] or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+        raise UsageError(f"invalid volume specification: '{text}'", step="parse -v",
+                         fix="use -v /host/path:/container/path[:ro]")
+    source, target = parts[0], parts[1]
+    if not os.path.isabs(source) or not os.path.isabs(target):
+        raise UsageError(f"invalid volume specification: '{text}': paths must be absolute", step="parse -v",
+                         fix="use absolute paths: -v /host/path:/container/path")
+    if not os.path.exists(source):
+        raise ContainerError("bind source path does not exist", step="parse -v", path=source,
+                             fix="create it on the host first")
+    return os.path.realpath(source), os.path.normpath(target), len(parts) == 3 and parts[2] == "ro"
+
+
+def _parse_tmpfs(text: str) -> tuple[str, str]:
+    target, _, options = text.partition(":")
+    if not os.path.isabs(target):
+        raise UsageError(f"invalid tmpfs path '{target}': must be absolute", step="parse --tmpfs",
+                         fix="use --tmpfs /path[:size=64m]")
+    return os.path.normpath(target), options
+
+
+def _environment(spec: RunSpec, hostname: str) -> list[str]:
+    from .process import DEFAULT_PATH
+    env = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
+    if spec.tty:
+        env["TERM"] = "xterm"
+    for item in spec.env:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise UsageError(f"invalid environment variable: {item}", step="parse -e", fix="use -e KEY=VALUE")
+        if eq:
+            env[key] = value
+        elif key in os.environ:
+            env[key] = os.environ[key]
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+def _uses_userns(spec: RunSpec) -> bool:
+    if spec.userns not in ("", "host", "private"):
+        raise UsageError(f"invalid --userns value {spec.userns!r}", step="parse --userns",
+                         fix="use --userns=host or --userns=private")
+    return spec.userns == "private" or (spec.userns == "" and os.geteuid() != 0)
+
+
+def validate(spec: RunSpec, paths: Paths) -> dict:
+    """Check every flag before anything is created; returns the parsed pieces."""
+    if not spec.command:
+        raise UsageError("requires at least a command to run", step="parse arguments",
+                         fix="minicontainer run [OPTIONS] IMAGE COMMAND [ARG...]")
+    if spec.name and not _valid_name(spec.name):
+        raise UsageError(f"Invalid container name ({spec.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                         step="parse --name", fix="pick a name made of letters, digits, '_', '.' and '-'")
+    if spec.detach and spec.rm is None:
+        pass
+    if spec.network not in ("none", "host") and spec.network != "bridge" and not spec.network.startswith("container:"):
+        pass  # lesson 07 validates its own network names
+    userns = _uses_userns(spec)
+    if spec.network == "host" and userns:
+        raise UsageError("--network host is not available in rootless mode", step="parse --network",
+                         fix="run as root, or use --network none")
+    rootfs = resolve_rootfs(spec, paths)
+    binds = [_parse_volume(v) for v in spec.volume]
+    tmpfs = [_parse_tmpfs(t) for t in spec.tmpfs]
+    if spec.name:
+        for other in all_containers(paths):
+            if other.name == spec.name:
+                raise ContainerError(f'Conflict. The container name "/{spec.name}" is already in use by container '
+                                     f'"{other.id}"', step="name the container",
+                                     fix="remove that container (minicontainer rm) or choose another --name")
+    return {"rootfs": rootfs, "binds": binds, "tmpfs": tmpfs, "userns": userns}
+
+
+def _valid_name(name: str) -> bool:
+    ok = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+    return name[0].isalnum() and all(ch in ok for ch in name)
+
+
+def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
+    """Steps 1-2: validate, then make the state directory. Returns the container and the helper's config."""
+    parsed = validate(spec, paths)
+    cid = os.urandom(32).hex()
+    name = spec.name or f"mc_{cid[:8]}"
+    hostname = spec.hostname or cid[:12]
+    d = state_dir(paths, cid)
+    d.mkdir(parents=True, mode=0o711)
+    from .rootfs import etc_files
+    etc = {}
+    for fname, text in etc_files(hostname).items():
+        (d / fname).write_text(text)
+        etc[fname] = str(d / fname)
+    spec_dict = asdict(spec)
+    spec_dict["resources"] = None if spec.resources is None else repr(spec.resources)
+    spec_dict["env_resolved"] = _environment(spec, hostname)  # what `exec` starts with too
+    c = Container(id=cid, name=name, image=spec.rootfs or spec.image, command=list(spec.command),
+                  rootfs=parsed["rootfs"], created=time.time(), spec=spec_dict)
+    namespaces = ["mnt", "uts", "ipc", "pid", "cgroup"]
+    if spec.network != "host":
+        namespaces.append("net")
+    if parsed["userns"]:
+        namespaces.append("user")
+    cfg = {
+        "rootfs": parsed["rootfs"], "argv": list(spec.command), "env": _environment(spec, hostname),
+        "workdir": spec.workdir, "user": spec.user, "hostname": hostname, "namespaces": namespaces,
+        "userns": parsed["userns"], "init": spec.init, "tty": spec.tty, "binds": parsed["binds"],
+        "tmpfs": parsed["tmpfs"], "etc_files": etc, "read_only": spec.read_only, "console": "",
+        "attached": True, "runtime_pid": os.getpid(),
+    }
+    save(paths, c)
+    return c, cfg
+
+
+# --- running --------------------------------------------------------------------------------
+
+def run(spec: RunSpec, paths: Paths | None = None) -> Container:
+    """Create and start a container. Foreground: wait and return its final state; -d: return once started."""
+    paths = paths or default_paths()
+    collect_crashed(paths)
+    c, cfg = create(spec, paths)
+    try:
+        if spec.detach:
+            return _start_detached(c, cfg, paths)
+        stdio = (0 if spec.interactive or spec.tty else _devnull(), 1, 2)
+        return supervise(c, cfg, paths, stdio)
+    except BaseException:
+        if spec.rm or c.status == "created":
+            remove_state(paths, c)
+        raise
+
+
+def _devnull() -> int:
+    return os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+
+
+def _single_threaded() -> bool:
+    """fork() is safe only in a process with one thread (a Jupyter kernel has several)."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def start_helper(cfg: dict, stdio: tuple[int, int, int], go_r: int, report_w: int) -> int:
+    """Step 4: a fresh process for the namespace work. Returns its PID."""
+    if _single_threaded():
+        pid = os.fork()
+        if pid == 0:
+            code = 125
+            try:
+                for target, fd in enumerate(stdio):
+                    if fd != target:
+                        os.dup2(fd, target)
+                from .process import helper
+                code = helper(cfg, go_r, report_w)
+            finally:
+                os._exit(code)
+        return pid
+    import subprocess
+    cfg_r, cfg_w = os.pipe()
+    cfg = dict(cfg, go_fd=go_r, report_fd=report_w, runtime_pid=os.getpid())
+    boot = (f"import sys; sys.path.insert(0, {ROOT!r}); import os; os.set_inheritable({report_w}, False); "
+            "from minicontainer.process import main; main()")
+    proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", boot, str(cfg_r)], pass_fds=(cfg_r, go_r, report_w),
+                            stdin=stdio[0], stdout=stdio[1], stderr=stdio[2])
+    os.close(cfg_r)
+    with os.fdopen(cfg_w, "w") as f:
+        f.write(json.dumps(cfg))
+    proc.returncode = 0  # we reap it ourselves with waitpid; stop Popen from trying again
+    return proc.pid
+
+
+def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int],
+              notify: int | None = None) -> Container:
+    """Steps 4-10: start the container, wait for it, tear down. `notify` gets "started" (detached)."""
+    from .process import read_line, send
+    go_r, go_w = os.pipe()
+    report_r, report_w = os.pipe()
+    helper_pid = 0
+    old_handlers: dict = {}
+    tty = None
+    try:
+        if cfg["tty"]:
+            tty = _Terminal.open(stdio)
+            stdio = (tty.slave, tty.slave, tty.slave)
+            cfg["console"] = os.ttyname(tty.slave)
+        helper_pid = start_helper(cfg, stdio, go_r, report_w)
+        c.monitor_pid, c.monitor_start = os.getpid(), proc_start_time(os.getpid())
+        os.close(go_r)
+        os.close(report_w)
+        if tty:
+            os.close(tty.slave)
+        message = read_line(report_r)
+        if message == "userns":                                    # step 5
+            from .namespaces import rootless_maps, write_id_maps
+            write_id_maps(helper_pid, *rootless_maps())
+            send(go_w, "maps")
+            message = read_line(report_r)
+        if not message.startswith("pid "):
+            raise _child_error(message, "create namespaces")
+        c.pid = int(message.split()[1])
+        c.pid_start = proc_start_time(c.pid)
+        # ---- [cgroups] step 6: place PID 1 in the container's cgroup before anything runs in it:
+        #      if spec.resources (and not rootless): cgroups.create(c.id, ...).add(c.pid)
+        # ---- [network] step 7: PID 1's network namespace exists (loopback comes up below):
+        #      if c.spec["network"] not in ("none", "host"): network.attach(c.pid, ...)
+        c.status, c.started = "running", time.time()
+        save(paths, c)
+        send(go_w, "go")                                           # step 8
+        os.close(go_w)
+        go_w = -1
+        rest = _read_all(report_r)
+        if rest:
+            line = rest.splitlines()[0]
+            c.exit_code = _wait(helper_pid)
+            helper_pid = 0
+            raise _child_error(line, "start the container")
+        if notify is not None:
+            send(notify, "started")
+            os.close(notify)
+            notify = None
+        old_handlers = _forward_signals(c.pid)                     # step 9
+        if tty:
+            tty.pump()
+        c.exit_code = _wait(helper_pid)
+        helper_pid = 0
+        c.status, c.finished = "exited", time.time()
+        return c
+    finally:
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+        if tty:
+            tty.close()
+        if helper_pid:  # something failed half-way: nothing may stay behind
+            _kill_and_reap(helper_pid, c)
+        for fd in (go_w, report_r):
+            if fd >= 0:
+                os.close(fd)
+        teardown(c, paths)                                         # step 10
+        if c.status != "exited":
+            c.status = "exited"
+            c.finished = time.time()
+        if c.spec.get("rm"):
+            remove_state(paths, c)
+        else:
+            save(paths, c)
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks).decode()
+        chunks.append(chunk)
+
+
+def _child_error(line: str, step: str) -> ContainerError:
+    """Turn the container's JSON error line into a ContainerError (exit_status: Docker's code)."""
+    if line.startswith("error "):
+        info = json.loads(line[6:])
+        err = ContainerError(info["message"], step=info["step"], path=info.get("path", ""), fix=info.get("fix", ""))
+        err.exit_status = info.get("exit", 125)
+        return err
+    err = ContainerError("the container's helper exited before it was ready", step=step,
+                         fix="run `minicontainer doctor` to check this host supports namespaces")
+    err.exit_status = 125
+    return err
+
+
+def _wait(pid: int) -> int:
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            return 125
+        except InterruptedError:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        return 128 - code if code < 0 else code
+
+
+def _kill_and_reap(helper_pid: int, c: Container) -> None:
+    if c.pid and alive(c.pid, c.pid_start):
+        try:
+            os.kill(c.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        os.kill(helper_pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _wait(helper_pid)
+
+
+def _forward_signals(pid: int) -> dict:
+    """Foreground runs: the terminal's Ctrl-C (and kill of the runtime) goes on to the container's PID 1."""
+    old = {}
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        try:
+            old[sig] = signal.signal(sig, forward)
+        except ValueError:  # not the main thread (a notebook's background thread): no forwarding
+            break
+    return old
+
+
+class _Terminal:
+    """`-t`: a pseudo-terminal between our terminal and the workload (raw mode, window size, Ctrl-C)."""
+
+    def __init__(self, master: int, slave: int, stdin: int, stdout: int) -> None:
+        self.master, self.slave, self.stdin, self.stdout = master, slave, stdin, stdout
+        self.saved = None
+
+    @classmethod
+    def open(cls, stdio: tuple[int, int, int]) -> "_Terminal":
+        master, slave = os.openpty()
+        t = cls(master, slave, stdio[0], stdio[1])
+        t.copy_window_size()
+        return t
+
+    def copy_window_size(self, *_: object) -> None:
+        import fcntl
+        import termios
+        try:
+            size = fcntl.ioctl(self.stdin, termios.TIOCGWINSZ, b"\0" * 8)
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
+        except OSError:
+            pass
+
+    def pump(self) -> None:
+        """Copy bytes both ways until the workload closes the terminal."""
+        import select
+        import termios
+        import tty
+        if os.isatty(self.stdin):
+            self.saved = termios.tcgetattr(self.stdin)
+            tty.setraw(self.stdin)
+            try:
+                signal.signal(signal.SIGWINCH, self.copy_window_size)
+            except ValueError:
+                pass
+        inputs = [self.master, self.stdin]
+        while True:
+            try:
+                ready, _, _ = select.select(inputs, [], [])
+            except InterruptedError:
+                continue
+            if self.master in ready:
+                try:
+                    data = os.read(self.master, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    return
+                os.write(self.stdout, data)
+            if self.stdin in ready:
+                data = os.read(self.stdin, 65536)
+                if not data:
+                    inputs.remove(self.stdin)
+                    os.write(self.master, b"\x04")  # end of input: Ctrl-D to the terminal
+                else:
+                    os.write(self.master, data)
+
+    def close(self) -> None:
+        import termios
+        if self.saved is not None:
+            termios.tcsetattr(self.stdin, termios.TCSADRAIN, self.saved)
+        for fd in (self.master,):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _start_detached(c: Container, cfg: dict, paths: Paths) -> Container:
+    """-d: a monitor process, in its own session, starts and waits for the container; we return its state."""
+    from .process import read_line
+    cfg["attached"] = False
+    log = str(state_dir(paths, c.id) / LOG_FILE)
+    ready_r, ready_w = os.pipe()
+    if _single_threaded():
+        pid = os.fork()
+        if pid == 0:
+            os.close(ready_r)
+            _monitor(c, cfg, paths, log, ready_w)
+        os.close(ready_w)
+    else:
+        import subprocess
+        (state_dir(paths, c.id) / "helper.json").write_text(json.dumps(cfg))
+        boot = (f"import sys; sys.path.insert(0, {ROOT!r}); from minicontainer.container import _monitor_main; "
+                "_monitor_main()")
+        subprocess.Popen([sys.executable, "-I", "-S", "-c", boot, str(paths.lib_dir), str(paths.run_dir), c.id,
+                          str(ready_w)], pass_fds=(ready_w,), start_new_session=True,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(ready_w)
+    message = read_line(ready_r)
+    os.close(ready_r)
+    if message != "started":
+        raise _child_error(message, "start the container")
+    return load(paths, c.id)
+
+
+def _monitor(c: Container, cfg: dict, paths: Paths, log: str, ready_w: int) -> None:
+    """The detached monitor: never returns."""
+    from .process import send
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        cfg["runtime_pid"] = os.getpid()
+        supervise(c, cfg, paths, (null, out, out), notify=ready_w)
+    except BaseException as exc:  # noqa: BLE001 - report anything to the waiting `run -d`
+        info = {"step": getattr(exc, "step", "") or "start the container", "message": getattr(exc, "message", str(exc)),
+                "path": getattr(exc, "path", ""), "fix": getattr(exc, "fix", ""),
+                "exit": getattr(exc, "exit_status", 125)}
+        try:
+            send(ready_w, "error " + json.dumps(info))
+        except OSError:
+            pass
+    finally:
+        os._exit(0)
+
+
+def _monitor_main() -> None:
+    """Entry point of a detached monitor spawned from a threaded caller (a notebook)."""
+    lib_dir, run_dir, cid, ready_w = sys.argv[1:5]
+    paths = Paths(Path(lib_dir), Path(run_dir))
+    cfg = json.loads((state_dir(paths, cid) / "helper.json").read_text())
+    _monitor(load(paths, cid), cfg, paths, str(state_dir(paths, cid) / LOG_FILE), int(ready_w))
+
+
+# --- teardown and crashed runs --------------------------------------------------------------
+
+def teardown(c: Container, paths: Paths) -> None:
+    """Step 10, in reverse order of set-up. Must be idempotent: sweep() may call it again.
+
+    The mounts need nothing: they lived in the container's mount namespace.
+    """
+    # ---- [network] network.detach(c.id)            (step 7 in reverse)
+    # ---- [cgroups] cgroups.remove(c.id)             (step 6 in reverse)
+    # ---- [unionfs] unionfs.unmount_rootfs(state_dir) (step 3 in reverse)
+    return None
+
+
+def remove_state(paths: Paths, c: Container) -> None:
+    """Delete the container's directory (flat: a few small files)."""
+    d = state_dir(paths, c.id)
+    try:
+        for entry in os.scandir(d):
+            if entry.is_dir(follow_symlinks=False):
+                import shutil
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+        os.rmdir(d)
+    except FileNotFoundError:
+        pass
+
+
+def _kill_container(c: Container, sig: int = signal.SIGKILL, wait: float = 5.0) -> None:
+    """Kill PID 1 (the kernel then kills everything in its PID namespace) and wait until it is gone."""
+    if not alive(c.pid, c.pid_start):
+        return
+    try:
+        os.kill(c.pid, sig)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + wait
+    while alive(c.pid, c.pid_start) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def collect_crashed(paths: Paths) -> list[str]:
+    """Containers whose runtime was killed: kill what is left, tear down, mark exited. Returns what was done."""
+    done = []
+    for c in all_containers(paths):
+        if c.status == "exited" or alive(c.monitor_pid, c.monitor_start):
+            continue
+        if c.status == "created" and time.time() - c.created < 5 and not c.monitor_pid:
+            continue  # still being created by another command
+        _kill_container(c)
+        teardown(c, paths)
+        if c.spec.get("rm"):
+            remove_state(paths, c)
+            done.append(f"removed crashed container {c.short_id}")
+        else:
+            c.status, c.exit_code, c.finished = "exited", 137 if c.exit_code is None else c.exit_code, time.time()
+            c.error = "the runtime that supervised this container was killed"
+            save(paths, c)
+            done.append(f"collected crashed container {c.short_id}")
+    return done
+
+
+def sweep(paths: Paths) -> list[str]:
+    """`minicontainer reset`: kill every container of this course, tear each down, remove all state."""
+    done = []
+    for c in all_containers(paths):
+        if alive(c.pid, c.pid_start):
+            _kill_container(c)
+            done.append(f"killed container {c.short_id} ({c.name})")
+        if c.monitor_pid and c.monitor_pid != os.getpid():
+            deadline = time.monotonic() + 2
+            while alive(c.monitor_pid, c.monitor_start) and time.monotonic() < deadline:
+                time.sleep(0.005)
+        teardown(c, paths)
+        remove_state(paths, c)
+        done.append(f"removed container {c.short_id}")
+    return done
+
+
+# --- the other lifecycle commands -------------------------------------------------------------
+
+def wait_exited(paths: Paths, c: Container, timeout: float | None = None) -> Container:
+    """Wait until the container's monitor has recorded its exit (or it is gone with --rm)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            c = load(paths, c.id)
+        except FileNotFoundError:
+            c.status = "exited"
+            return c
+        if c.status == "exited":
+            return c
+        if not alive(c.monitor_pid, c.monitor_start):
+            collect_crashed(paths)
+        if deadline is not None and time.monotonic() > deadline:
+            return c
+        time.sleep(0.01)
+
+
+def kill(paths: Paths, ref: str, sig: int = signal.SIGKILL) -> Container:
+    """`kill -s SIG`: send a signal to the container's PID 1 (which passes it on to the workload)."""
+    c = find(paths, ref)
+    if not is_running(c):
+        raise ContainerError(f"container {ref} is not running", step="kill", fix="start it with `minicontainer run`")
+    os.kill(c.pid, sig)
+    return c
+
+
+def stop(paths: Paths, ref: str, timeout: float = 10.0) -> Container:
+    """SIGTERM, then SIGKILL after `timeout` seconds (Docker's `stop -t`)."""
+    c = find(paths, ref)
+    if is_running(c):
+        try:
+            os.kill(c.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        c = wait_exited(paths, c, timeout)
+        if c.status != "exited":
+            _kill_container(c)
+            c = wait_exited(paths, c, 5.0)
+    return c
+
+
+def rm(paths: Paths, ref: str, force: bool = False) -> Container:
+    """Remove a stopped container's state (-f: kill it first)."""
+    c = find(paths, ref)
+    if is_running(c):
+        if not force:
+            raise ContainerError(f"You cannot remove a running container {c.id}. Stop the container before "
+                                 "attempting removal or force remove", step="rm", fix="minicontainer rm -f")
+        _kill_container(c)
+        c = wait_exited(paths, c, 5.0)
+    teardown(c, paths)
+    remove_state(paths, c)
+    return c
+
+
+def logs_path(paths: Paths, c: Container) -> Path:
+    return state_dir(paths, c.id) / LOG_FILE
+
+
+def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None = None, workdir: str = "",
+            user: str = "", tty: bool = False, interactive: bool = False) -> int:
+    """`exec`: run another process in a running container's namespaces. Returns its exit status."""
+    from .process import read_line, send
+    c = find(paths, ref)
+    if not is_running(c):
+        raise ContainerError(f"container {c.id} is not running", step="exec",
+                             fix="exec works only in a running container (see `minicontainer ps`)")
+    if not command:
+        raise UsageError("requires at least a command", step="parse arguments", fix="minicontainer exec CONTAINER CMD")
+    userns = "user" in _namespaces_of(c)
+    base = dict(e.split("=", 1) for e in c.spec.get("env_resolved", []) if "=" in e)
+    extra = dict(e.split("=", 1) for e in _environment(RunSpec(env=env or [], tty=tty), base.get("HOSTNAME", "")))
+    cfg = {"pid": c.pid, "argv": command, "env": [f"{k}={v}" for k, v in {**base, **extra}.items()],
+           "workdir": workdir or c.spec.get("workdir") or "/", "user": user or c.spec.get("user", ""),
+           "tty": tty, "userns": userns, "init": False, "runtime_pid": os.getpid()}
+    stdio = (0 if interactive or tty else _devnull(), 1, 2)
+    term = None
+    if tty:
+        term = _Terminal.open(stdio)
+        stdio = (term.slave, term.slave, term.slave)
+    if not _single_threaded():
+        raise ContainerError("exec from a multi-threaded process is not supported", step="exec",
+                             fix="use the minicontainer command (e.g. `!minicontainer exec ...` in a notebook)")
+    go_r, go_w = os.pipe()
+    report_r, report_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 125
+        try:
+            for target, fd in enumerate(stdio):
+                if fd != target:
+                    os.dup2(fd, target)
+            from .process import _exec_helper
+            code = _exec_helper(cfg, go_r, report_w)
+        finally:
+            os._exit(code)
+    os.close(go_r)
+    os.close(report_w)
+    if term:
+        os.close(term.slave)
+    try:
+        message = read_line(report_r)
+        if not message.startswith("pid "):
+            _wait(pid)
+            raise _child_error(message, "exec")
+        # ---- [cgroups] exec joins the container's cgroup: cgroups.add(c.id, int(message.split()[1]))
+        send(go_w, "go")
+        rest = _read_all(report_r)
+        if rest:
+            code = _wait(pid)
+            raise _child_error(rest.splitlines()[0], "exec")
+        old = _forward_signals(int(message.split()[1]))
+        try:
+            if term:
+                term.pump()
+            return _wait(pid)
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+    finally:
+        if term:
+            term.close()
+        os.close(go_w)
+        os.close(report_r)
+
+
+def _namespaces_of(c: Container) -> list[str]:
+    from .namespaces import inodes
+    mine, theirs = inodes("self"), inodes(c.pid)
+    return [n for n in theirs if theirs[n] != mine.get(n)]

@@ -1,0 +1,29 @@
+"""Images: the OCI store, manifests and configs, safe unpacking, commit, build, save and load (lesson 05).
+
+An image is data: a manifest names a config and layers, each a blob addressed by its sha256.
+  digest.py      content addressing            manifest.py   reading manifests, indexes, configs
+  mediatypes.py  OCI and Docker media types    store.py      the OCI layout store under lib_dir
+  unpack.py      safe layer unpacking          config.py     Docker's entrypoint/cmd rules
+  layer.py       writing layers from dirs      commit.py / build.py / archive.py / default.py
+"""
+
+from __future__ import annotations
+
+from ..paths import Paths
+from .store import Image, Store, normalize
+
+__all__ = ["Image", "Store", "normalize", "prepare_default_image", "sweep"]
+
+
+def prepare_default_image(paths: Paths) -> str:
+    """Make the busybox rootfs the OCI image localhost/busybox:latest (once)."""
+    from .default import prepare_default_image as prepare
+
+    return prepare(paths)
+
+
+def sweep(paths: Paths) -> list[str]:
+    """Remove half-written blobs and layers (the store itself goes with lib_dir on reset)."""
+    from .store import sweep_tmp
+
+    return sweep_tmp(paths)

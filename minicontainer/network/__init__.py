@@ -1,0 +1,260 @@
+"""Container networking: how a container gets on the network, and how `-p 8080:80` works (lesson 07).
+
+    --network none        a private namespace with only `lo` (up)                 (the default)
+    --network bridge      + a veth pair to the bridge mc0, an address, a default route, NAT
+    --network host        no network namespace: the host's devices (nothing to do here)
+    --network container:NAME   join another container's namespace (the child does the setns)
+
+`attach(container_id, pid, options)` runs in the parent after the child has its own network
+namespace and before it execs the workload, and returns an `Attachment` whose `release()` undoes
+everything (also after a crash: `sweep(paths)`, and stale leases are collected at every attach).
+
+The pieces, one module each: bridge.py (the switch), veth.py (the cable), ipam.py (addresses),
+nat.py (nftables), ports.py (-p), hosts.py (/etc/hosts, /etc/resolv.conf), loopback.py (lo up).
+pyroute2 is imported only here, when a container really uses the bridge: `run` stays fast.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ContainerError, UsageError
+from ..paths import Paths
+from .ports import PortMapping, parse_publish
+
+MODES = ("none", "bridge", "host")
+DEFAULT_BRIDGE = "mc0"
+
+__all__ = ["NetworkOptions", "Attachment", "attach", "sweep", "parse_network", "parse_publish", "PortMapping"]
+
+
+def parse_network(value: str) -> str:
+    """Check a --network value: none, bridge, host or container:NAME."""
+    if value in MODES or (value.startswith("container:") and len(value) > len("container:")):
+        return value
+    raise UsageError(f"unknown network mode {value!r}", step="choose a network",
+                     fix="use --network none, bridge, host or container:NAME")
+
+
+@dataclass
+class NetworkOptions:
+    """How one container is to be connected."""
+
+    mode: str = "none"
+    publish: list[PortMapping] = field(default_factory=list)
+    name: str = ""                   # the container's name: its peers reach it by this name
+    hostname: str = ""               # its hostname (defaults to the name)
+    etc_dir: Path | None = None      # where its `hosts` and `resolv.conf` are (rootfs/etc, or the files
+                                     # the container bind-mounts); None: leave them alone
+    bridge: str = DEFAULT_BRIDGE
+    subnet: str | None = None        # None: the bridge's, or 10.88.0.0/16, or a free private range
+    paths: Paths | None = None
+
+
+@dataclass
+class Attachment:
+    """What attach() did for one container; release() undoes it (safe to call twice)."""
+
+    container_id: str
+    mode: str
+    run_dir: Path
+    bridge: str = ""
+    address: str = ""                # "10.88.0.2/16"
+    gateway: str = ""                # "10.88.0.1"
+    host_veth: str = ""
+    publish: list[PortMapping] = field(default_factory=list)
+    released: bool = False
+
+    @property
+    def ip(self) -> str:
+        """The container's address without the prefix length ('10.88.0.2'), or '' if it has none."""
+        return self.address.split("/")[0]
+
+    def to_dict(self) -> dict:
+        """For the container's state.json."""
+        return {"mode": self.mode, "bridge": self.bridge, "address": self.address, "gateway": self.gateway,
+                "host_veth": self.host_veth, "publish": [str(p) for p in self.publish]}
+
+    def release(self) -> None:
+        """Remove this container's rules, veth and lease, and drop it from its peers' /etc/hosts."""
+        if self.released or self.mode != "bridge":
+            self.released = True
+            return
+        from . import ipam
+
+        pool_dir = self.run_dir / "network" / self.bridge
+        with ipam.locked(pool_dir):
+            _forget(pool_dir, self.container_id, self.ip, self.host_veth)
+            _update_peers(pool_dir)
+        self.released = True
+
+    def __enter__(self) -> "Attachment":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def attach(container_id: str, pid: int, options: NetworkOptions) -> Attachment:
+    """Connect the network namespace of process `pid` as options.mode says."""
+    paths = options.paths or Paths.from_env()
+    mode = parse_network(options.mode)
+    if options.publish and mode != "bridge":
+        raise UsageError(f"-p needs --network bridge, not {mode}", step="publish a port",
+                         fix="add --network bridge (with --network host the container uses the host's ports)")
+    if mode == "none":
+        from .loopback import up_in
+        up_in(pid)
+        return Attachment(container_id, mode, paths.run_dir)
+    if mode != "bridge":  # host: nothing to do; container:NAME: the child joined that namespace
+        return Attachment(container_id, mode, paths.run_dir)
+    return _attach_bridge(container_id, pid, options, paths)
+
+
+def _attach_bridge(container_id: str, pid: int, options: NetworkOptions, paths: Paths) -> Attachment:
+    from pyroute2 import IPRoute
+
+    from . import bridge, ipam, nat, ports, veth
+
+    pool_dir = paths.run_dir / "network" / options.bridge
+    att = Attachment(container_id, "bridge", paths.run_dir, bridge=options.bridge,
+                     publish=list(options.publish))
+    with ipam.locked(pool_dir), IPRoute() as ipr:
+        _collect_stale(pool_dir)
+        gateway = _ensure_bridge(ipr, options, pool_dir)
+        taken = {r.tag("pub") for r in nat.rules()}
+        for mapping in options.publish:
+            if mapping.key in taken or f"{mapping.proto}:0.0.0.0:{mapping.host_port}" in taken:
+                raise ContainerError(f"host port {mapping.host_port}/{mapping.proto} is already published "
+                                     "by another container", step="publish a port",
+                                     fix="choose another host port, or stop that container")
+            ports.check_host_port_free(mapping)
+        pool = ipam.Pool(pool_dir, gateway.network)
+        name = options.name or ""
+        lease = pool.take(container_id, pid, name=name, host_veth=veth.host_name(container_id),
+                          hosts_path=str(Path(options.etc_dir) / "hosts") if options.etc_dir else "")
+        att.address = f"{lease.address}/{gateway.network.prefixlen}"
+        att.gateway = str(gateway.ip)
+        try:
+            att.host_veth = lease.host_veth
+            veth.create_pair(ipr, att.host_veth, pid, ipr.link_lookup(ifname=options.bridge)[0])
+            veth.configure_inside(pid, ipaddress.IPv4Interface(att.address), att.gateway)
+            dnat = [(chain, rule, f"mc id={container_id} br={options.bridge} pub={m.key}")
+                    for m in options.publish for chain, rule in ports.dnat_rules(m, lease.address)]
+            if dnat:
+                nat.add_rules(dnat)
+            if options.etc_dir:
+                from .hosts import write_name_files
+                peers = {p.name: p.address for p in pool.leases() if p.name and p.alive()}
+                write_name_files(Path(options.etc_dir), options.hostname or name or container_id[:12],
+                                 lease.address, peers)
+            _update_peers(pool_dir)
+        except BaseException:
+            _forget(pool_dir, container_id, lease.address, att.host_veth, ipr)
+            raise
+    return att
+
+
+def _ensure_bridge(ipr, options: NetworkOptions, pool_dir: Path) -> ipaddress.IPv4Interface:
+    """The bridge's gateway address; create the bridge (and its NAT rules) first if it is missing."""
+    from . import bridge, nat
+
+    existing = bridge.bridge_interface(ipr, options.bridge)
+    if existing is not None:
+        return bridge.ensure_bridge(ipr, options.bridge, options.subnet)
+    record = pool_dir / "bridge.json"
+    forward = bridge.SYSCTL / "ip_forward"
+    saved = pool_dir / "ip_forward.orig"
+    if not saved.exists():
+        saved.write_text(forward.read_text().strip())
+    gateway = bridge.ensure_bridge(ipr, options.bridge, options.subnet)
+    record.write_text(json.dumps({"bridge": options.bridge, "subnet": str(gateway.network)}))
+    try:
+        nat.delete_rules("br", options.bridge)  # leftovers of an earlier bridge of the same name
+        nat.add_rules([(c, r, f"mc br={options.bridge}")
+                       for c, r in nat.masquerade_rules(options.bridge, str(gateway.network))])
+    except BaseException:
+        bridge.remove_bridge(ipr, options.bridge)
+        record.unlink(missing_ok=True)
+        raise
+    return gateway
+
+
+def _forget(pool_dir: Path, container_id: str, address: str, host_veth: str, ipr=None) -> None:
+    """Remove one container's rules, veth and lease (call with the pool locked)."""
+    from . import ipam, nat, veth
+
+    nat.delete_rules("id", container_id)
+    if host_veth and Path(f"/sys/class/net/{host_veth}").exists():
+        if ipr is None:
+            from pyroute2 import IPRoute
+            with IPRoute() as own:
+                veth.delete(own, host_veth)
+        else:
+            veth.delete(ipr, host_veth)
+    if address:
+        (pool_dir / "leases" / address).unlink(missing_ok=True)
+
+
+def _collect_stale(pool_dir: Path) -> list[str]:
+    """Forget every lease whose container is gone (killed runs); return what was collected."""
+    from . import ipam
+
+    pool = ipam.Pool(pool_dir, "0.0.0.0/32")
+    gone = pool.stale()
+    for lease in gone:
+        _forget(pool_dir, lease.id, lease.address, lease.host_veth)
+    if gone:
+        _update_peers(pool_dir)
+    return [f"stale lease {lease.address} of {lease.id[:12]}" for lease in gone]
+
+
+def _update_peers(pool_dir: Path) -> None:
+    """Rewrite the /etc/hosts of every container on the bridge so that each knows the others' names."""
+    from . import ipam
+    from .hosts import _replace, hosts_file
+
+    leases = [lease for lease in ipam.Pool(pool_dir, "0.0.0.0/32").leases() if lease.alive()]
+    peers = {lease.name: lease.address for lease in leases if lease.name}
+    for lease in leases:
+        path = Path(lease.hosts_path) if lease.hosts_path else None
+        if path is not None and path.parent.is_dir():
+            _replace(path, hosts_file(lease.name or lease.id[:12], lease.address, peers))
+
+
+def sweep(paths: Paths) -> list[str]:
+    """Remove what networking left for these paths: leases, veths, nft rules, bridges; the table if empty."""
+    from . import ipam, nat
+
+    removed: list[str] = []
+    network_dir = paths.run_dir / "network"
+    for pool_dir in sorted(network_dir.iterdir()) if network_dir.is_dir() else []:
+        if not pool_dir.is_dir():
+            continue
+        with ipam.locked(pool_dir):
+            for lease in ipam.Pool(pool_dir, "0.0.0.0/32").leases():
+                _forget(pool_dir, lease.id, lease.address, lease.host_veth)
+                removed.append(f"released {lease.address} ({lease.id[:12]})")
+            record = pool_dir / "bridge.json"
+            if record.exists():
+                name = json.loads(record.read_text())["bridge"]
+                for rule in nat.delete_rules("br", name):
+                    removed.append(f"removed nft rule {rule.chain} {rule.comment}")
+                if Path(f"/sys/class/net/{name}").exists():
+                    from pyroute2 import IPRoute
+                    from . import bridge
+                    with IPRoute() as ipr:
+                        bridge.remove_bridge(ipr, name)
+                    removed.append(f"removed bridge {name}")
+            saved = pool_dir / "ip_forward.orig"
+            if saved.exists():
+                from .bridge import set_sysctl
+                set_sysctl("ip_forward", saved.read_text().strip() or "0")
+        shutil.rmtree(pool_dir, ignore_errors=True)
+    if nat.delete_table_if_empty():
+        removed.append(f"removed nft table {nat.FAMILY} {nat.TABLE}")
+    return removed

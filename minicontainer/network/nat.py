@@ -1,0 +1,154 @@
+"""NAT with nftables: one table owned by minicontainer, rules tagged by who owns them (lesson 07).
+
+Everything the runtime adds to the host's firewall lives in one table, `ip minicontainer`, with
+three NAT chains (the hooks are where the kernel consults them):
+
+    prerouting   dstnat  packets arriving from outside: published ports (DNAT)
+    output       dstnat  packets the host itself sends: published ports from 127.0.0.1 too
+    postrouting  srcnat  packets leaving: containers' traffic masqueraded behind the host
+
+Each rule carries a comment naming its owner (`mc id=<container>` or `mc bridge=<bridge>`), so
+removing a container removes exactly its rules (found with `nft -j`, deleted by handle), and the
+table is deleted when its last rule goes. Rules are installed with `nft -f -`: the whole script is
+one transaction, so a failure leaves nothing half-added. Changes are serialised with a host-wide
+file lock because the table is shared by every minicontainer on the machine.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from ..errors import ContainerError
+
+TABLE = "minicontainer"
+FAMILY = "ip"
+LOCK = "/run/lock/minicontainer-nft.lock"
+
+CHAINS = {
+    "prerouting": "type nat hook prerouting priority dstnat; policy accept;",
+    "output": "type nat hook output priority -100; policy accept;",
+    "postrouting": "type nat hook postrouting priority srcnat; policy accept;",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of our table as nft shows it."""
+
+    chain: str
+    handle: int
+    comment: str
+    text: str = ""
+
+    def tag(self, key: str) -> str | None:
+        """The value of `key=` in the comment ('mc id=abc pub=tcp:0.0.0.0:80' -> tag('id') == 'abc')."""
+        for word in self.comment.split():
+            if word.startswith(key + "="):
+                return word.split("=", 1)[1]
+        return None
+
+
+def nft(script: str, step: str = "change the nftables rules") -> str:
+    """Run an nft script as one transaction (`nft -f -`); a clear error if it fails."""
+    if shutil.which("nft") is None:
+        raise ContainerError("the nft command is missing", step=step,
+                             fix="install nftables (apt-get install nftables; make deps does it)")
+    done = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ContainerError(f"nft refused the rules: {done.stderr.strip()}", step=step,
+                             fix="check the rule text below with `nft -c -f FILE`:\n" + script)
+    return done.stdout
+
+
+@contextmanager
+def locked() -> Iterator[None]:
+    """Hold the host-wide lock on our table for the duration of the block."""
+    os.makedirs(os.path.dirname(LOCK), exist_ok=True)
+    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def rules() -> list[Rule]:
+    """Every rule in our table (none if the table does not exist)."""
+    if shutil.which("nft") is None:
+        return []
+    done = subprocess.run(["nft", "-j", "list", "table", FAMILY, TABLE], capture_output=True, text=True)
+    if done.returncode != 0:
+        return []  # no table
+    found = []
+    for item in json.loads(done.stdout).get("nftables", []):
+        rule = item.get("rule")
+        if rule:
+            found.append(Rule(rule["chain"], rule["handle"], rule.get("comment", ""), _text(rule)))
+    return found
+
+
+def _text(rule: dict) -> str:
+    """A short human-readable form of a rule's expression (for pictures and tests)."""
+    parts = []
+    for e in rule.get("expr", []):
+        if "match" in e:
+            left, right = e["match"]["left"], e["match"]["right"]
+            key = left.get("payload", {}).get("field") or left.get("meta", {}).get("key") or \
+                ("fib " + "/".join(left["fib"]["flags"]) if "fib" in left else "?")
+            parts.append(f"{key} {e['match']['op']} {json.dumps(right) if isinstance(right, dict) else right}")
+        elif "dnat" in e:
+            parts.append(f"dnat to {e['dnat'].get('addr')}:{e['dnat'].get('port')}")
+        elif "masquerade" in e:
+            parts.append("masquerade")
+    return ", ".join(parts)
+
+
+def add_rules(chain_rules: list[tuple[str, str, str]]) -> None:
+    """Add rules [(chain, rule text, owner comment)] in one transaction, creating table and chains if needed."""
+    lines = [f"add table {FAMILY} {TABLE}"]
+    lines += [f"add chain {FAMILY} {TABLE} {name} {{ {spec} }}" for name, spec in CHAINS.items()]
+    lines += [f'add rule {FAMILY} {TABLE} {chain} {text} comment "{comment}"' for chain, text, comment in chain_rules]
+    with locked():
+        nft("\n".join(lines) + "\n")
+
+
+def delete_rules(key: str, value: str) -> list[Rule]:
+    """Delete every rule whose comment has key=value; delete the table if it is then empty."""
+    with locked():
+        existing = rules()
+        doomed = [r for r in existing if r.tag(key) == value]
+        script = [f"delete rule {FAMILY} {TABLE} {r.chain} handle {r.handle}" for r in doomed]
+        if existing and len(doomed) == len(existing):
+            script = [f"delete table {FAMILY} {TABLE}"]
+        if script:
+            nft("\n".join(script) + "\n", step="remove nftables rules")
+    return doomed
+
+
+def delete_table_if_empty() -> bool:
+    """Delete our table when it holds no rule (reset, tests). True if it was deleted."""
+    with locked():
+        if rules() or not table_exists():
+            return False
+        nft(f"delete table {FAMILY} {TABLE}\n", step="remove the nftables table")
+        return True
+
+
+def table_exists() -> bool:
+    return shutil.which("nft") is not None and subprocess.run(
+        ["nft", "list", "table", FAMILY, TABLE], capture_output=True).returncode == 0
+
+
+def masquerade_rules(bridge: str, subnet: str) -> list[tuple[str, str]]:
+    """Outbound NAT for a bridge's containers, and for host-loopback traffic sent to them."""
+    return [
+        ("postrouting", f'ip saddr {subnet} oifname != "{bridge}" masquerade'),
+        ("postrouting", f'ip saddr 127.0.0.0/8 oifname "{bridge}" masquerade'),
+    ]

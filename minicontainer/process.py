@@ -1,0 +1,343 @@
+"""The container's side of `run`: the helper, PID 1 and the workload (lesson 02).
+
+Three processes, each with one job:
+
+    runtime (container.run, on the host)
+      └─ helper     unshare(user?, mnt, uts, ipc, net, pid); forks PID 1; waits for it; exits with its status
+          └─ init   PID 1 of the new PID namespace: waits for "go", sets up the root filesystem,
+              │     pivot_root, hostname; forks the workload, forwards signals, reaps zombies
+              └─ workload   setsid/tty, cwd, user; execve(argv)
+
+Why a helper? unshare(CLONE_NEWPID) only puts the *children* of the caller into the new PID
+namespace, and namespace work must never run in a multi-threaded process (a Jupyter kernel): the
+helper is a fork of the single-threaded CLI, or a fresh `python -I -S` when the caller has threads.
+
+Two pipes connect the runtime and the container (runc does the same):
+  go      runtime -> container: "maps" (after writing uid/gid maps), "go" (cgroup and network are ready)
+  report  container -> runtime: "userns", "pid N", or one JSON error line. The write end is
+          close-on-exec: when the workload's execve succeeds, the runtime reads end-of-file.
+
+This module imports only the standard library's small modules: it is on the path of every `run`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+
+from . import rootfs as rootfs_mod
+from . import syscalls
+
+# Signals PID 1 passes on to the workload (PID 1 of a namespace gets no signal it has no handler for).
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+             signal.SIGWINCH)
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class StepError(Exception):
+    """A failure inside the container, sent to the runtime as one JSON line."""
+
+    def __init__(self, step: str, message: str, path: str = "", fix: str = "", exit_code: int = 125) -> None:
+        super().__init__(message)
+        self.step, self.message, self.path, self.fix, self.exit_code = step, message, path, fix, exit_code
+
+
+def send(fd: int, text: str) -> None:
+    """One line on a pipe (small writes to a pipe are atomic)."""
+    os.write(fd, text.encode() + b"\n")
+
+
+def send_error(fd: int, step: str, exc: BaseException) -> int:
+    """Report `exc` (raised during `step`) to the runtime; returns the exit status to use."""
+    if isinstance(exc, StepError):
+        info = {"step": exc.step, "message": exc.message, "path": exc.path, "fix": exc.fix, "exit": exc.exit_code}
+    else:
+        info = {"step": getattr(exc, "step", "") or step, "message": getattr(exc, "message", "") or str(exc),
+                "path": getattr(exc, "path", "") or getattr(exc, "filename", "") or "",
+                "fix": getattr(exc, "fix", ""), "exit": 125}
+    try:
+        send(fd, "error " + json.dumps(info))
+    except OSError:
+        pass
+    return info["exit"]
+
+
+def read_line(fd: int) -> str:
+    """Read one line from a pipe byte by byte (no buffering: the rest belongs to later readers)."""
+    out = bytearray()
+    while True:
+        b = os.read(fd, 1)
+        if not b or b == b"\n":
+            return out.decode()
+        out += b
+
+
+# --- the helper -----------------------------------------------------------------------------
+
+def helper(cfg: dict, go_r: int, report_w: int) -> int:
+    """Create the namespaces, fork PID 1, wait for it. Runs in a fresh single-threaded process."""
+    step = "create namespaces"
+    try:
+        if cfg.get("attached", True):
+            syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)  # the runtime dies -> so do we
+            if os.getppid() != cfg["runtime_pid"]:
+                return 137
+        os.setsid()  # a terminal's Ctrl-C reaches the runtime only; it forwards it to PID 1
+        if cfg["userns"]:
+            syscalls.unshare(syscalls.CLONE_NEWUSER)
+            send(report_w, "userns")
+            if read_line(go_r) != "maps":
+                return 125
+        names = [n for n in cfg["namespaces"] if n not in ("user", "cgroup")]
+        flags = 0
+        for name in names:
+            flags |= syscalls.NAMESPACE_FLAGS[name]
+        syscalls.unshare(flags)
+        pid = os.fork()
+    except BaseException as exc:  # noqa: BLE001 - everything must reach the runtime
+        return send_error(report_w, step, exc)
+    if pid == 0:
+        code = 125
+        try:
+            code = init(cfg, go_r, report_w)
+        finally:
+            os._exit(code)
+    os.close(go_r)
+    send(report_w, f"pid {pid}")
+    os.close(report_w)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except ChildProcessError:
+            return 125
+    return exit_status(status)
+
+
+def exit_status(status: int) -> int:
+    """A wait status as a shell sees it: the exit code, or 128 + the signal that killed the process."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+# --- PID 1 ----------------------------------------------------------------------------------
+
+def init(cfg: dict, go_r: int, report_w: int) -> int:
+    """PID 1: wait for "go", build the container's view of the world, start the workload, reap."""
+    step = "wait for the runtime"
+    try:
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if read_line(go_r) != "go":
+            return 125
+        os.close(go_r)
+        if "cgroup" in cfg["namespaces"]:  # after the runtime put us in our cgroup: that becomes our "/"
+            step = "create the cgroup namespace"
+            syscalls.unshare(syscalls.CLONE_NEWCGROUP)
+        step = "set up the root filesystem"
+        setup_rootfs(cfg)
+        if "uts" in cfg["namespaces"]:
+            step = "set the hostname"
+            syscalls.sethostname(cfg["hostname"])
+    except BaseException as exc:  # noqa: BLE001
+        return send_error(report_w, step, exc)
+    if not cfg["init"]:
+        return start_workload(cfg, report_w)  # the workload replaces us as PID 1
+    syscalls.set_process_name("mc-init")
+    workload = [0]
+
+    def forward(signum: int, _frame: object) -> None:
+        if workload[0] > 0:
+            try:
+                os.kill(workload[0], signum)
+            except ProcessLookupError:
+                pass
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    pid = os.fork()
+    if pid == 0:
+        for sig in FORWARDED:
+            signal.signal(sig, signal.SIG_DFL)
+        os._exit(start_workload(cfg, report_w))
+    workload[0] = pid
+    os.close(report_w)
+    return reap(pid)
+
+
+def reap(workload: int) -> int:
+    """Wait for every child (orphans re-parented to PID 1 included) until the workload exits."""
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            return 125
+        if pid == workload:
+            return exit_status(status)
+
+
+def setup_rootfs(cfg: dict) -> None:
+    """Mounts inside the new mount namespace, pivot_root, then the masks (see rootfs.py)."""
+    rootfs_mod.make_mounts_private()
+    root = cfg["rootfs"]
+    # ---- [unionfs] A copy-on-write root could be mounted here (in the container's own mount
+    # namespace, so it vanishes with it); today cfg["rootfs"] is the directory to use as is.
+    syscalls.mount(root, root, None, syscalls.MS_BIND | syscalls.MS_REC)
+    if cfg.get("read_only"):
+        syscalls.mount(None, root, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY)
+    rootfs_mod.mount_proc(root)
+    rootfs_mod.mount_dev(root)
+    rootfs_mod.mount_sys(root)
+    rootfs_mod.bind_etc_files(root, cfg["etc_files"])
+    for source, target, read_only in cfg["binds"]:
+        rootfs_mod.bind_mount(root, source, target, read_only)
+    for target, options in cfg["tmpfs"]:
+        rootfs_mod.mount_tmpfs(root, target, options)
+    if cfg.get("console"):
+        console = f"{root}/dev/console"
+        os.close(os.open(console, os.O_CREAT | os.O_WRONLY, 0o600))
+        syscalls.mount(cfg["console"], console, None, syscalls.MS_BIND)
+    rootfs_mod.pivot_into(root)
+    rootfs_mod.mask_paths()
+
+
+# --- the workload ---------------------------------------------------------------------------
+
+def lookup_user(spec: str, passwd: str = "/etc/passwd", group: str = "/etc/group") -> tuple[int, int, str]:
+    """`--user` as Docker reads it: 'uid', 'uid:gid', 'name' or 'name:group', from the image's files.
+
+    Returns (uid, gid, home)."""
+    user, _, grp = spec.partition(":")
+    uid = gid = None
+    home = "/"
+    entries = _read_db(passwd)
+    for fields in entries:
+        if len(fields) >= 6 and (fields[0] == user or fields[2] == user):
+            uid, gid, home = int(fields[2]), int(fields[3]), fields[5]
+            break
+    if uid is None:
+        if not user.isdigit():
+            raise StepError("set the user", f"unable to find user {user}: no matching entries in passwd file",
+                            path=passwd, fix="use a numeric uid, or a user listed in the image's /etc/passwd")
+        uid, gid = int(user), 0 if gid is None else gid
+    if grp:
+        gid = None
+        for fields in _read_db(group):
+            if len(fields) >= 3 and (fields[0] == grp or fields[2] == grp):
+                gid = int(fields[2])
+        if gid is None:
+            if not grp.isdigit():
+                raise StepError("set the user", f"unable to find group {grp}: no matching entries in group file",
+                                path=group, fix="use a numeric gid, or a group listed in the image's /etc/group")
+            gid = int(grp)
+    return uid, gid, home
+
+
+def _read_db(path: str) -> list[list[str]]:
+    try:
+        with open(path) as f:
+            return [line.rstrip("\n").split(":") for line in f if line.strip() and not line.startswith("#")]
+    except OSError:
+        return []
+
+
+def find_executable(name: str, path: str) -> str:
+    """Search $PATH like execvp does, with Docker's messages and exit codes (127 not found, 126 not runnable)."""
+    if "/" in name:
+        candidates = [name]
+    else:
+        candidates = [os.path.join(d or ".", name) for d in path.split(":")]
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            if os.access(candidate, os.X_OK):
+                return candidate
+            raise StepError("start the workload", f'exec: "{name}": permission denied', path=candidate,
+                            fix="make the file executable (chmod +x)", exit_code=126)
+    if "/" in name:
+        raise StepError("start the workload", f'exec: "{name}": stat {name}: no such file or directory',
+                        path=name, fix="check the command's path inside the container", exit_code=127)
+    raise StepError("start the workload", f'exec: "{name}": executable file not found in $PATH', path=name,
+                    fix="check the command name, or give its full path inside the container", exit_code=127)
+
+
+def start_workload(cfg: dict, report_w: int) -> int:
+    """Become the workload: session and terminal, working directory, user, environment, execve."""
+    step = "start the workload"
+    try:
+        if cfg["tty"]:
+            import fcntl
+            import termios
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        env = dict(e.split("=", 1) if "=" in e else (e, "") for e in cfg["env"])
+        if cfg["user"]:
+            uid, gid, home = lookup_user(cfg["user"])
+            env.setdefault("HOME", home)
+            step = "set the user"
+            if not cfg["userns"]:
+                os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+        else:
+            env.setdefault("HOME", "/root")
+        step = "change to the working directory"
+        cwd = cfg["workdir"] or "/"
+        try:
+            os.chdir(cwd)
+        except OSError as exc:
+            raise StepError(step, f"chdir to cwd ({cwd!r}) set in config.json failed: {exc.strerror.lower()}",
+                            path=cwd, fix="create the directory in the image, or pick another -w/--workdir",
+                            exit_code=126 if isinstance(exc, PermissionError) else 127) from None
+        step = "start the workload"
+        argv = cfg["argv"]
+        program = find_executable(argv[0], env.get("PATH", DEFAULT_PATH))
+        os.execve(program, argv, env)
+    except BaseException as exc:  # noqa: BLE001
+        if isinstance(exc, OSError) and not isinstance(exc, StepError) and step == "start the workload":
+            exc = StepError(step, f'exec: "{cfg["argv"][0]}": {exc.strerror.lower()}', path=cfg["argv"][0],
+                            fix="check that the file is a program for this machine", exit_code=126)
+        return send_error(report_w, step, exc)
+    return 125  # not reached: execve does not return
+
+
+# --- exec: a new process in a running container ----------------------------------------------
+
+def _exec_helper(cfg: dict, go_r: int, report_w: int) -> int:
+    """setns(2) into PID 1's namespaces, fork (to enter its PID namespace), wait for "go", exec."""
+    from .namespaces import join
+    step = "join the container's namespaces"
+    try:
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.setsid()
+        join(cfg["pid"])
+        pid = os.fork()
+    except BaseException as exc:  # noqa: BLE001
+        return send_error(report_w, step, exc)
+    if pid == 0:
+        code = 125
+        try:
+            syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+            if read_line(go_r) == "go":
+                os.close(go_r)
+                code = start_workload(cfg, report_w)
+        finally:
+            os._exit(code)
+    os.close(go_r)
+    send(report_w, f"pid {pid}")
+    os.close(report_w)
+    _, status = os.waitpid(pid, 0)
+    return exit_status(status)
+
+
+# --- `python -I -S -m minicontainer.process`: the helper, started fresh from a threaded caller ----
+
+def main() -> None:
+    """Read the config from the fd named on the command line, then be the helper."""
+    with os.fdopen(int(sys.argv[1]), "rb") as f:
+        cfg = json.loads(f.read())
+    os._exit(helper(cfg, cfg["go_fd"], cfg["report_fd"]))
+
+
+if __name__ == "__main__":
+    main()

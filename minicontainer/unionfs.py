@@ -1,0 +1,389 @@
+"""A copy-on-write root for every container: overlayfs over read-only layers (lesson 04).
+
+An image's layers are shared by every container made from it, so they must never change. The
+container writes into its own *upper* directory instead; overlayfs shows the layers and the upper
+dir as one tree (the *merged* dir, the container's root):
+
+    mount -t overlay overlay -o lowerdir=L2:L1:L0,upperdir=U,workdir=W  MERGED
+                                       ^ highest first (the kernel's order)
+
+Writing a file of a layer copies it up into U first (copy-up); deleting one leaves a whiteout in
+U (a character device 0/0); see `unionmodel` for the rules in plain Python.
+
+`mount_rootfs(lowers, container_dir)` gives a container its root, in one of two drivers:
+
+  overlay   the kernel's overlayfs (what Docker's overlay2 and containerd do);
+  copy      a full copy of the merged layers (like Docker's `vfs`), for hosts without overlayfs:
+            slow to start and heavy on disk, but it needs nothing from the kernel.
+
+and handles the real limits:
+
+  - mount(2) takes at most one page (4096 bytes) of options: with many layers (or long paths) we
+    make a *symlink farm* of short names (`l/0`, `l/1`, ...) and mount with paths relative to the
+    container dir, from a helper process that chdir()s there (Docker's overlay2 does the same);
+  - an upper dir cannot live on overlayfs itself (a container inside a container, Docker-in-Docker):
+    then the upper and work dirs go on a small tmpfs mounted in the container dir;
+  - the work dir must be on the same filesystem as the upper dir; missing layer dirs and
+    unsupported filesystems get clear errors.
+
+Everything this module mounts lives under MC_RUN_DIR / MC_LIB_DIR, and `sweep(paths)` unmounts
+what a killed runtime left behind. Layers are listed bottom first (`lowers[0]` is the base layer).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import syscalls
+from .errors import ContainerError
+
+STEP = "mount rootfs"
+# mount(2) copies at most one page of option text; keep a margin for the kernel's own use.
+MAX_OPTIONS = os.sysconf("SC_PAGE_SIZE") - 96
+# Filesystems that cannot hold an overlay upper dir (no whiteouts/xattrs/d_type, or overlay itself).
+UNSUPPORTED_UPPER = {"overlay", "aufs", "nfs", "nfs4", "cifs", "smb3", "fuse", "9p", "vfat", "msdos", "exfat",
+                     "iso9660", "squashfs", "ramfs"}
+TMPFS_SOURCE = "minicontainer-upper"
+DRIVER_ENV = "MC_UNIONFS_DRIVER"
+
+
+@dataclass
+class RootfsMount:
+    """A container's root: `target` is what the container sees; it writes into `upper`."""
+
+    driver: str               # "overlay" or "copy"
+    target: Path              # the merged tree (the container's /)
+    upper: Path               # where writes land (the copy driver writes into target itself)
+    work: Path | None         # overlay's scratch dir (None for the copy driver)
+    lowers: list[Path]        # the read-only layers, bottom first
+    container_dir: Path
+    tmpfs: Path | None = None           # set when upper/work live on their own tmpfs
+    options: str = ""                   # the mount options given to the kernel
+    made: list[Path] = field(default_factory=list)  # what unmount(remove=True) deletes
+
+    def diff(self):
+        """What the container changed (added/changed/deleted), for either driver."""
+        from . import unionmodel
+
+        if self.driver == "overlay":
+            return unionmodel.diff(self.upper, self.lowers)
+        return unionmodel.compare(unionmodel.merge(self.lowers).entries, unionmodel.scan(self.target))
+
+    def unmount(self, remove: bool = True) -> None:
+        """Unmount the merged tree (and the tmpfs), then delete target/upper/work if `remove`."""
+        if self.driver == "overlay":
+            _umount(self.target)
+        if self.tmpfs is not None:
+            _umount(self.tmpfs)
+        if remove:
+            for path in self.made:
+                if path.is_symlink() or path.is_file():
+                    path.unlink()
+                elif path.exists():
+                    shutil.rmtree(path)
+
+    def __enter__(self) -> "RootfsMount":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.unmount()
+
+
+# --- choosing the driver -------------------------------------------------------------------------
+
+def overlay_available() -> bool:
+    """True when the kernel knows overlayfs (it may still refuse a mount: see mount_overlay's errors)."""
+    try:
+        return any(line.split()[-1] == "overlay" for line in Path("/proc/filesystems").read_text().splitlines())
+    except OSError:
+        return False
+
+
+def choose_driver(driver: str = "auto") -> str:
+    """'overlay' when the kernel has overlayfs, else 'copy'; MC_UNIONFS_DRIVER overrides 'auto'."""
+    if driver == "auto":
+        driver = os.environ.get(DRIVER_ENV, "auto")
+    if driver == "auto":
+        return "overlay" if overlay_available() else "copy"
+    if driver not in ("overlay", "copy"):
+        raise ContainerError(f"unknown union filesystem driver {driver!r}", step=STEP,
+                             fix="use driver='overlay', 'copy' or 'auto'")
+    return driver
+
+
+# --- facts about the host's filesystems ------------------------------------------------------------
+
+def _unescape(field_: str) -> str:
+    return field_.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+
+
+def mounts() -> list[tuple[str, str, str]]:
+    """(mount point, filesystem type, source) for every mount of this mount namespace."""
+    out = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        fstype, source = (right.split() + ["", ""])[:2]
+        out.append((_unescape(left.split()[4]), fstype, _unescape(source)))
+    return out
+
+
+def filesystem_of(path: Path) -> str:
+    """The type of the filesystem that holds `path` (the longest mount point above it)."""
+    path = Path(os.path.realpath(path))
+    best, fstype = "", "unknown"
+    for point, kind, _source in mounts():
+        if (str(path) == point or str(path).startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+            best, fstype = point, kind
+    return fstype
+
+
+def is_mount_point(path: Path) -> bool:
+    real = os.path.realpath(path)
+    return any(point == real for point, _kind, _source in mounts())
+
+
+# --- the overlay driver ------------------------------------------------------------------------------
+
+def _escape(path: str) -> str:
+    """overlayfs splits lowerdir on ':' and options on ','; a backslash escapes them."""
+    return path.replace("\\", "\\\\").replace(":", "\\:").replace(",", "\\,")
+
+
+def overlay_options(lowers: list[Path | str], upper: Path | str, work: Path | str) -> str:
+    """The option string for the kernel: lowerdir lists the *highest* layer first."""
+    lowerdir = ":".join(_escape(str(p)) for p in reversed(lowers))
+    return f"lowerdir={lowerdir},upperdir={_escape(str(upper))},workdir={_escape(str(work))}"
+
+
+def check_layers(lowers: list[Path]) -> None:
+    """Every layer must be an existing directory: say which one is not, and what to do."""
+    if not lowers:
+        raise ContainerError("no layers given", step=STEP, fix="pass at least one layer directory (the image's rootfs)")
+    for index, layer in enumerate(lowers):
+        if not layer.is_dir():
+            what = "is not a directory" if layer.exists() else "does not exist"
+            raise ContainerError(f"layer {index} {what}", step=STEP, path=str(layer),
+                                 fix="unpack the image again (its layer store is incomplete) or check the path")
+
+
+def check_upper(upper: Path, work: Path) -> None:
+    """The upper dir needs a filesystem overlayfs can write whiteouts on, and work must be beside it."""
+    for d in (upper, work):
+        if not d.is_dir():
+            raise ContainerError("the upper/work directory does not exist", step=STEP, path=str(d),
+                                 fix="create it first (mount_rootfs does), on the same filesystem for both")
+    fstype = filesystem_of(upper)
+    if fstype in UNSUPPORTED_UPPER:
+        raise ContainerError(f"an overlay upper dir cannot live on {fstype}", step=STEP, path=str(upper),
+                             fix="put the upper and work dirs on ext4, xfs, btrfs or tmpfs "
+                                 "(set MC_RUN_DIR to such a path, or let mount_rootfs use a tmpfs)")
+    if os.stat(upper).st_dev != os.stat(work).st_dev:
+        raise ContainerError("the work dir is on another filesystem than the upper dir", step=STEP, path=str(work),
+                             fix=f"create the work dir next to the upper dir, on the same filesystem as {upper}")
+
+
+def mount_overlay(lowers: list[Path], upper: Path, work: Path, target: Path, farm: Path | None = None) -> str:
+    """mount -t overlay: `lowers` (bottom first) under `upper`, seen at `target`. Returns the options used.
+
+    When the options do not fit in one page, `farm` (a directory beside upper/work) gets one short
+    symlink per layer and the mount is done with relative paths from inside that directory."""
+    lowers = [Path(p) for p in lowers]
+    check_layers(lowers)
+    check_upper(upper, work)
+    options = overlay_options(lowers, upper, work)
+    needs_farm = len(options) > MAX_OPTIONS or any(c in str(p) for p in lowers + [upper, work] for c in ",:\\")
+    if not needs_farm:
+        _mount_overlay(options, target)
+        return options
+    if farm is None:
+        raise ContainerError(f"{len(lowers)} layers need {len(options)} bytes of mount options, more than one page",
+                             step=STEP, path=str(target), fix="pass farm= (a directory for short symlinks)")
+    base = farm.parent
+    farm.mkdir(exist_ok=True)
+    names = []
+    for index, layer in enumerate(lowers):
+        link = farm / str(index)
+        if link.is_symlink():
+            link.unlink()
+        os.symlink(os.path.realpath(layer), link)
+        names.append(f"{farm.name}/{index}")
+    options = overlay_options(names, os.path.relpath(upper, base), os.path.relpath(work, base))
+    if len(options) > MAX_OPTIONS:
+        raise ContainerError(f"too many layers ({len(lowers)}) even with short names", step=STEP, path=str(target),
+                             fix="squash the image into fewer layers (overlayfs stacks at most 500)")
+    _mount_from(base, options, os.path.abspath(target))
+    return options
+
+
+def _mount_overlay(options: str, target: Path | str) -> None:
+    try:
+        syscalls.mount("overlay", str(target), "overlay", 0, options)
+    except syscalls.SyscallError as exc:
+        if exc.errno == errno.EINVAL:
+            raise ContainerError("the kernel refused the overlay mount (EINVAL)", step=STEP, path=str(target),
+                                 fix="check `dmesg | tail` for overlayfs' reason: usually an upper/work dir on an "
+                                     "unsupported filesystem, or a work dir used by another mount") from None
+        raise
+
+
+def _mount_from(directory: Path, options: str, target: str) -> None:
+    """Mount with relative paths: in a child process that chdir()s to `directory` first.
+
+    The working directory belongs to the whole process (every thread of a Jupyter kernel shares it),
+    so we change it in a short-lived fork, not in the caller."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: only syscalls, then _exit
+        code = 0
+        try:
+            os.close(read)
+            os.chdir(directory)
+            _mount_overlay(options, target)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent through the pipe
+            os.write(write, str(exc).encode()[:4000])
+            code = 1
+        os._exit(code)
+    os.close(write)
+    message = b""
+    while chunk := os.read(read, 4096):
+        message += chunk
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise ContainerError(message.decode() or "the mount helper died", step=STEP, path=target,
+                             fix="see the message; `dmesg | tail` shows overlayfs' own reason")
+
+
+def _umount(target: Path) -> None:
+    """Unmount `target` if it is mounted; lazily when something still uses it."""
+    try:
+        syscalls.umount2(str(target))
+    except syscalls.SyscallError as exc:
+        if exc.errno == errno.EBUSY:
+            syscalls.umount2(str(target), syscalls.MNT_DETACH)
+        elif exc.errno not in (errno.EINVAL, errno.ENOENT):  # not mounted (any more): nothing to do
+            raise
+
+
+# --- the copy driver -------------------------------------------------------------------------------
+
+def copy_layers(lowers: list[Path], target: Path) -> int:
+    """Write the merged tree of `lowers` into the empty directory `target`. Returns how many paths.
+
+    Each file is copied on its own (hard links are not kept), with its mode, owner and times."""
+    from . import unionmodel
+
+    tree = unionmodel.merge(lowers)
+    dirs = []
+    for path, e in tree.entries.items():
+        dest = target / path
+        if e.kind == "dir":
+            dest.mkdir()
+            dirs.append((dest, e))
+        elif e.kind == "file":
+            shutil.copy2(e.source, dest, follow_symlinks=False)
+        elif e.kind == "symlink":
+            os.symlink(os.readlink(e.source), dest)
+            st = os.lstat(e.source)
+            os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+        else:
+            os.mknod(dest, os.lstat(e.source).st_mode, e.rdev)
+        os.lchown(dest, e.uid, e.gid)
+        if e.kind not in ("dir", "symlink"):
+            os.chmod(dest, os.lstat(e.source).st_mode & 0o7777)
+    for dest, e in reversed(dirs):  # last, so that writing the children did not change them
+        os.chmod(dest, os.lstat(e.source).st_mode & 0o7777)
+        st = os.lstat(e.source)
+        os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+    root_mode = os.lstat(lowers[-1]).st_mode & 0o7777
+    os.chmod(target, root_mode)
+    return len(tree.entries)
+
+
+# --- the entry point ---------------------------------------------------------------------------------
+
+def mount_rootfs(lowers: list[Path], container_dir: Path, driver: str = "auto",
+                 upper_on_tmpfs: bool | None = None, tmpfs_size: str = "1g") -> RootfsMount:
+    """Give a container a copy-on-write root made of `lowers` (bottom first), under `container_dir`:
+
+        container_dir/rootfs   the merged tree (mount point), the container's /
+        container_dir/upper    its writes;  container_dir/work  overlay's scratch dir
+        container_dir/rw/      a tmpfs holding upper/ and work/ when the store's fs cannot hold them
+        container_dir/l/       short symlinks to the layers, when the mount options are too long
+
+    `upper_on_tmpfs=None` decides by the container dir's filesystem. Call `.unmount()` when done
+    (or use it as a context manager); on failure nothing is left mounted or created."""
+    lowers = [Path(p) for p in lowers]
+    container_dir = Path(container_dir)
+    check_layers(lowers)
+    driver = choose_driver(driver)
+    container_dir.mkdir(parents=True, exist_ok=True)
+    target = container_dir / "rootfs"
+    if target.exists() and (is_mount_point(target) or any(target.iterdir())):
+        raise ContainerError("the container's rootfs dir is already in use", step=STEP, path=str(target),
+                             fix="unmount it or remove the old container (`minicontainer reset` cleans up)")
+    target.mkdir(exist_ok=True)
+    made = [target]
+    try:
+        if driver == "copy":
+            copy_layers(lowers, target)
+            return RootfsMount("copy", target, target, None, lowers, container_dir, made=made)
+        tmpfs = None
+        if upper_on_tmpfs is None:
+            upper_on_tmpfs = filesystem_of(container_dir) in UNSUPPORTED_UPPER
+        if upper_on_tmpfs:
+            tmpfs = container_dir / "rw"
+            tmpfs.mkdir(exist_ok=True)
+            made.append(tmpfs)
+            syscalls.mount(TMPFS_SOURCE, str(tmpfs), "tmpfs", syscalls.MS_NODEV, f"size={tmpfs_size},mode=0755")
+        rw = tmpfs or container_dir
+        upper, work = rw / "upper", rw / "work"
+        for d in (upper, work):
+            d.mkdir(exist_ok=True)
+            if tmpfs is None:
+                made.append(d)
+        farm = container_dir / "l"
+        made.append(farm)
+        mount = RootfsMount("overlay", target, upper, work, lowers, container_dir, tmpfs=tmpfs, made=made)
+        try:
+            mount.options = mount_overlay(lowers, upper, work, target, farm=farm)
+        except BaseException:
+            if tmpfs is not None:
+                _umount(tmpfs)
+            raise
+        return mount
+    except BaseException:
+        for path in made:
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+            elif path.exists() and not is_mount_point(path):
+                shutil.rmtree(path)
+        raise
+
+
+# --- minicontainer reset -------------------------------------------------------------------------------
+
+def leftover_mounts(paths) -> list[str]:
+    """Overlay (and upper tmpfs) mounts under the course's directories, deepest first."""
+    roots = [os.path.realpath(paths.run_dir), os.path.realpath(paths.lib_dir)]
+    found = [point for point, fstype, source in mounts()
+             if (fstype == "overlay" or source == TMPFS_SOURCE)
+             and any(point == r or point.startswith(r.rstrip("/") + "/") for r in roots)]
+    return sorted(set(found), key=len, reverse=True)
+
+
+def sweep(paths) -> list[str]:
+    """Unmount every overlay and upper tmpfs a killed runtime left under MC_RUN_DIR / MC_LIB_DIR."""
+    removed = []
+    for point in leftover_mounts(paths):
+        try:
+            syscalls.umount2(point, syscalls.MNT_DETACH)
+            removed.append(f"unmounted {point}")
+        except OSError as exc:
+            removed.append(f"could not unmount {point}: {exc}")
+    return removed

@@ -1,0 +1,138 @@
+"""`minicontainer run` on the real kernel: isolation, exit codes, errors, nothing left behind (lesson 02)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from minicontainer import container
+from minicontainer.container import RunSpec
+from minicontainer.errors import ContainerError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def mc(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    """Run the minicontainer command as a learner would (a fresh, single-threaded process)."""
+    launcher = Path(sys.executable).parent / "minicontainer"
+    return subprocess.run([str(launcher), *args], capture_output=True, text=True, timeout=60, **kwargs)
+
+
+ROOTFS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _rootfs(busybox_rootfs):
+    ROOTFS[:] = [str(busybox_rootfs)]
+
+
+def run_sh(script: str, *flags: str) -> subprocess.CompletedProcess:
+    return mc("run", "--rm", *flags, "--rootfs", ROOTFS[0], "/bin/sh", "-c", script)
+
+
+def test_workload_sees_pid_1_and_no_host_processes(paths, busybox_rootfs):
+    out = run_sh("ps -o pid,comm").stdout.split()
+    pids = sorted(int(p) for p in out if p.isdigit())
+    assert pids[0] == 1, f"ps in the container showed PIDs {pids}; the first should be 1"
+    assert max(pids) < 10, f"ps in the container showed PIDs {pids}: host processes are visible"
+    assert str(os.getpid()) not in out
+
+
+def test_without_init_the_workload_itself_is_pid_1(paths, busybox_rootfs):
+    assert run_sh("echo $$", "--no-init").stdout.strip() == "1"
+
+
+def test_hostname_is_the_containers_own(paths, busybox_rootfs):
+    result = run_sh("hostname; hostname changed-inside; hostname", "--hostname", "box1")
+    assert result.stdout.split() == ["box1", "changed-inside"]
+    assert socket.gethostname() != "changed-inside"
+
+
+@pytest.mark.parametrize("script, code", [("exit 0", 0), ("exit 1", 1), ("kill -9 $$", 137), ("exit 42", 42)])
+def test_exit_codes_propagate(paths, busybox_rootfs, script, code):
+    assert run_sh(script).returncode == code
+
+
+def test_command_not_found_is_127_with_dockers_message(paths, busybox_rootfs):
+    result = mc("run", "--rm", "--rootfs", ROOTFS[0], "no-such-command")
+    assert result.returncode == 127
+    assert 'exec: "no-such-command": executable file not found in $PATH' in result.stderr
+    assert not list(paths.containers_dir.iterdir())
+
+
+def test_only_loopback_network(paths, busybox_rootfs):
+    out = run_sh("ls /sys/class/net").stdout.split()
+    assert out == ["lo"]
+
+
+def test_proc_dev_sys_are_set_up(paths, busybox_rootfs):
+    out = run_sh("ls /dev; cat /proc/self/mountinfo; echo x > /dev/null && echo null-ok; "
+                 "touch /sys/x 2>/dev/null || echo sys-ro; cat /proc/kcore 2>/dev/null | wc -c").stdout
+    for dev in ("null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm", "fd", "stdin"):
+        assert f"\n{dev}\n" in f"\n{out}", f"/dev/{dev} missing in the container"
+    assert "null-ok" in out and "sys-ro" in out
+    assert out.strip().endswith("0"), "/proc/kcore is readable: it must be masked"
+
+
+def test_host_mounts_are_gone(paths, busybox_rootfs):
+    out = run_sh("cat /proc/self/mountinfo").stdout
+    mount_points = {line.split()[4] for line in out.splitlines()}
+    expected_prefixes = ("/proc", "/dev", "/sys", "/etc/host", "/etc/resolv.conf")
+    strays = sorted(m for m in mount_points if m != "/" and not m.startswith(expected_prefixes))
+    assert not strays, f"the container sees host mounts: {strays}"
+    host_mounts = {line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()}
+    assert len(mount_points) < len(host_mounts) or "/work" not in mount_points
+
+
+def test_etc_hosts_and_hostname(paths, busybox_rootfs):
+    out = run_sh("cat /etc/hostname /etc/hosts", "-h", "web").stdout
+    assert out.startswith("web\n") and "127.0.0.1\tlocalhost" in out
+
+
+def test_env_workdir_user(paths, busybox_rootfs):
+    out = run_sh("echo $GREETING; pwd; id -u; echo $HOME", "-e", "GREETING=hi", "-w", "/tmp", "-u", "nobody").stdout
+    assert out.split() == ["hi", "/tmp", "65534", "/nonexistent"]
+
+
+def test_bind_mount_and_tmpfs(paths, busybox_rootfs, tmp_path):
+    (tmp_path / "in.txt").write_text("from host\n")
+    out = run_sh("cat /data/in.txt; echo hi > /data/out.txt; touch /ro/x 2>/dev/null || echo ro-ok; "
+                 "grep ' /scratch ' /proc/mounts | cut -d' ' -f3",
+                 "-v", f"{tmp_path}:/data", "-v", f"{tmp_path}:/ro:ro", "--tmpfs", "/scratch").stdout
+    assert out.split() == ["from", "host", "ro-ok", "tmpfs"]
+    assert (tmp_path / "out.txt").read_text() == "hi\n"
+
+
+def test_unknown_rootfs_is_a_clear_error_and_leaves_nothing(paths, tmp_path):
+    with pytest.raises(ContainerError, match="root filesystem not found"):
+        container.run(RunSpec(rootfs=str(tmp_path / "nope"), command=["/bin/true"]), paths)
+    assert not paths.containers_dir.exists() or not list(paths.containers_dir.iterdir())
+    result = mc("run", "--rm", "no-such-image", "true")
+    assert result.returncode == 125 and "Unable to find image 'no-such-image'" in result.stderr
+
+
+def test_bad_flag_values_are_rejected(paths, busybox_rootfs):
+    result = mc("run", "--rm", "-v", "relative:/x", ROOTFS[0], "true")
+    assert result.returncode == 125 and "invalid volume specification" in result.stderr
+    result = mc("run", "--rm", "--name", "bad name!", ROOTFS[0], "true")
+    assert result.returncode == 125 and "Invalid container name" in result.stderr
+
+
+def test_library_run_from_a_threaded_process_uses_a_fresh_helper(paths, busybox_rootfs, capfd):
+    import threading
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()  # now this process has two threads, like a Jupyter kernel
+    try:
+        c = container.run(RunSpec(rootfs=ROOTFS[0], command=["/bin/sh", "-c", "hostname; exit 3"],
+                                    hostname="threaded", rm=True), paths)
+    finally:
+        stop.set()
+        t.join()
+    assert c.exit_code == 3
+    assert "threaded" in capfd.readouterr().out
