@@ -160,6 +160,9 @@ class RegistryClient:
             response = self.transport.request(method, url, headers, body, retry=retry)
             if response.status == 401:
                 message, _ = describe_error_body(response.read(), response.header("Content-Type"))
+                if self.auth.credentials(self.registry) is None:
+                    raise RegistryError(f"{self.registry} requires a login for this ({message})", status=401,
+                                        url=url, step="authenticate", fix=f"minicontainer login {self.registry}")
                 raise RegistryError(f"{self.registry} refused the credentials ({message})", status=401,
                                     url=url, step="authenticate", fix=f"minicontainer login {self.registry}")
         if response.status == 403:
