@@ -236,8 +236,10 @@ class RegistryClient:
 
     def download_blob(self, repository: str, digest: str, size: int, part: Path,
                       progress: Callable[[int], None] = lambda n: None,
-                      cancel: threading.Event | None = None, attempts: int = 3) -> Path:
-        """Stream a blob into `part` (resuming what is there), checking size and digest; return `part`.
+                      cancel: threading.Event | None = None, attempts: int = 3) -> int:
+        """Stream a blob into `part` (resuming what is there), checking size and digest.
+
+        Returns the bytes that came over the network this time (less than the size after a resume).
 
         The caller moves the verified file into the store. If the connection drops, the download
         resumes from the bytes already on disk with `Range: bytes=N-` (up to `attempts` times).
@@ -246,6 +248,7 @@ class RegistryClient:
         algorithm, _, expected_hex = digest.partition(":")
         url = self.url(f"/v2/{repository}/blobs/{digest}")
         part.parent.mkdir(parents=True, exist_ok=True)
+        transferred = 0
         for attempt in range(attempts):
             hasher = hashlib.new(algorithm)
             have = part.stat().st_size if part.exists() else 0
@@ -284,6 +287,7 @@ class RegistryClient:
                         hasher.update(chunk)
                         f.write(chunk)
                         have += len(chunk)
+                        transferred += len(chunk)
                         progress(len(chunk))
                         if size and have > size:
                             break
@@ -308,7 +312,7 @@ class RegistryClient:
             raise ContainerError(f"blob digest mismatch: expected {digest}, got {algorithm}:{hasher.hexdigest()}",
                                  step="verify blob", path=url,
                                  fix="the blob was altered on the registry or on the way; nothing was stored")
-        return part
+        return transferred
 
     # --- blobs: upload -----------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ class PullResult:
     digest: str                      # the platform manifest's digest (what the name points at)
     index_digest: str | None         # the index it was chosen from, if any
     platform: str
-    downloaded: int = 0              # bytes fetched
+    downloaded: int = 0              # bytes that came over the network (less after a resume)
     present: list[str] = field(default_factory=list)   # blobs the store already had
     fetched: list[str] = field(default_factory=list)   # blobs downloaded now
 
@@ -134,14 +134,15 @@ def fetch_blobs(client: RegistryClient, repository: str, blobs: list[tuple[str, 
         progress.start(key, f"{key} {label}", size)
         part = store.tmp / f"pull-{hex_}.part"
         try:
-            client.download_blob(repository, digest, size, part, lambda n: progress.advance(key, n), cancel)
+            transferred = client.download_blob(repository, digest, size, part,
+                                               lambda n: progress.advance(key, n), cancel)
         except BaseException:
             progress.finish(key, "failed")
             raise
         os.chmod(part, 0o644)
         os.replace(part, store.blob_path(digest))   # verified: now it may enter the store
         progress.finish(key, "done")
-        return size
+        return transferred
 
     total = 0
     if todo:
