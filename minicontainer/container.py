@@ -160,13 +160,14 @@ def find(paths: Paths, ref: str) -> Container:
 
 
 def proc_start_time(pid: int) -> int:
-    """Field 22 of /proc/PID/stat (start time in clock ticks), or 0 when the process is gone."""
+    """Field 22 of /proc/PID/stat (start time in clock ticks), or 0 when the process is gone or a zombie."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
     except OSError:
         return 0
-    return int(data[data.rindex(b")") + 2:].split()[19])
+    fields = data[data.rindex(b")") + 2:].split()
+    return 0 if fields[0] in (b"Z", b"X") else int(fields[19])
 
 
 def alive(pid: int, start: int) -> bool:
@@ -254,13 +255,19 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                          step="parse --name", fix="pick a name made of letters, digits, '_', '.' and '-'")
     if spec.detach and spec.rm is None:
         pass
-    if spec.network not in ("none", "host") and spec.network != "bridge" and not spec.network.startswith("container:"):
-        pass  # lesson 07 validates its own network names
+    network_pid = 0
+    if spec.network != "none" or spec.publish:  # lesson 07: --network and -p (nothing imported for "none")
+        from .network import check_run_options
+        network_pid = check_run_options(spec.network, spec.publish, lambda ref: find(paths, ref))
     userns = _uses_userns(spec)
     if spec.network == "host" and userns:
         raise UsageError("--network host is not available in rootless mode", step="parse --network",
                          fix="run as root, or use --network none")
     rootfs = resolve_rootfs(spec, paths)
+    # [unionfs] lesson 04: an image gets a copy-on-write root, an overlay of its layers (bottom first)
+    # with the upper dir in the container's state dir; --rootfs DIR (and rootless mode) stays a plain
+    # directory. [images: an image reference resolves to its layer directories here.]
+    layers = None if spec.rootfs or userns else [rootfs]
     binds = [_parse_volume(v) for v in spec.volume]
     tmpfs = [_parse_tmpfs(t) for t in spec.tmpfs]
     if spec.name:
@@ -269,7 +276,8 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                 raise ContainerError(f'Conflict. The container name "/{spec.name}" is already in use by container '
                                      f'"{other.id}"', step="name the container",
                                      fix="remove that container (minicontainer rm) or choose another --name")
-    return {"rootfs": rootfs, "binds": binds, "tmpfs": tmpfs, "userns": userns}
+    return {"rootfs": rootfs, "binds": binds, "tmpfs": tmpfs, "userns": userns, "layers": layers,
+            "network_pid": network_pid}
 
 
 def _valid_name(name: str) -> bool:
@@ -293,10 +301,13 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     spec_dict = asdict(spec)
     spec_dict["resources"] = None if spec.resources is None else repr(spec.resources)
     spec_dict["env_resolved"] = _environment(spec, hostname)  # what `exec` starts with too
+    if parsed["layers"]:  # [unionfs] PID 1 mounts the layers here, in its own mount namespace
+        parsed["rootfs"] = str(d / "rootfs")
+        spec_dict["layers"] = parsed["layers"]
     c = Container(id=cid, name=name, image=spec.rootfs or spec.image, command=list(spec.command),
                   rootfs=parsed["rootfs"], created=time.time(), spec=spec_dict)
     namespaces = ["mnt", "uts", "ipc", "pid", "cgroup"]
-    if spec.network != "host":
+    if spec.network != "host" and not parsed["network_pid"]:  # container:NAME joins that one's instead
         namespaces.append("net")
     if parsed["userns"]:
         namespaces.append("user")
@@ -305,7 +316,8 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
         "workdir": spec.workdir, "user": spec.user, "hostname": hostname, "namespaces": namespaces,
         "userns": parsed["userns"], "init": spec.init, "tty": spec.tty, "binds": parsed["binds"],
         "tmpfs": parsed["tmpfs"], "etc_files": etc, "read_only": spec.read_only, "console": "",
-        "attached": True, "runtime_pid": os.getpid(),
+        "attached": True, "runtime_pid": os.getpid(), "layers": parsed["layers"], "container_dir": str(d),
+        "network_pid": parsed["network_pid"],
     }
     save(paths, c)
     return c, cfg
@@ -402,8 +414,11 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
         c.pid_start = proc_start_time(c.pid)
         # ---- [cgroups] step 6: place PID 1 in the container's cgroup before anything runs in it:
         #      if spec.resources (and not rootless): cgroups.create(c.id, ...).add(c.pid)
-        # ---- [network] step 7: PID 1's network namespace exists (loopback comes up below):
-        #      if c.spec["network"] not in ("none", "host"): network.attach(c.pid, ...)
+        # ---- [network] step 7: PID 1's network namespace exists (PID 1 brings lo up itself):
+        if c.spec["network"] == "bridge":
+            from .network import attach_container
+            c.spec["network_state"] = attach_container(c.id, c.pid, c.name, cfg["hostname"], c.spec["publish"],
+                                                       state_dir(paths, c.id), paths)
         c.status, c.started = "running", time.time()
         save(paths, c)
         send(go_w, "go")                                           # step 8
@@ -645,9 +660,15 @@ def teardown(c: Container, paths: Paths) -> None:
 
     The mounts need nothing: they lived in the container's mount namespace.
     """
-    # ---- [network] network.detach(c.id)            (step 7 in reverse)
+    if c.spec.get("network") == "bridge":  # step 7 in reverse: veth, address lease, nft rules
+        from .network import detach
+        detach(c.id, paths)
     # ---- [cgroups] cgroups.remove(c.id)             (step 6 in reverse)
-    # ---- [unionfs] unionfs.unmount_rootfs(state_dir) (step 3 in reverse)
+    # ---- [unionfs] step 3 in reverse: the overlay lived in the container's mount namespace; this
+    #      only unmounts one left on the host (a rootfs mounted by hand there); upper/ stays for diff.
+    if c.spec.get("layers"):
+        from . import unionfs
+        unionfs.release(state_dir(paths, c.id))
     return None
 
 

@@ -90,6 +90,9 @@ def helper(cfg: dict, go_r: int, report_w: int) -> int:
             send(report_w, "userns")
             if read_line(go_r) != "maps":
                 return 125
+        if cfg.get("network_pid"):  # --network container:NAME: share that container's network namespace
+            from .namespaces import join
+            join(cfg["network_pid"], ["net"])
         names = [n for n in cfg["namespaces"] if n not in ("user", "cgroup")]
         flags = 0
         for name in names:
@@ -132,6 +135,9 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
         if read_line(go_r) != "go":
             return 125
         os.close(go_r)
+        if "net" in cfg["namespaces"]:  # a new network namespace's lo is down: even 127.0.0.1 fails
+            from .network.loopback import loopback_up
+            loopback_up()
         if "cgroup" in cfg["namespaces"]:  # after the runtime put us in our cgroup: that becomes our "/"
             step = "create the cgroup namespace"
             syscalls.unshare(syscalls.CLONE_NEWCGROUP)
@@ -145,6 +151,7 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
     if not cfg["init"]:
         return start_workload(cfg, report_w)  # the workload replaces us as PID 1
     syscalls.set_process_name("mc-init")
+    syscalls.set_command_line("mc-init")  # `ps` in the container shows PID 1 as mc-init, not the runtime's argv
     workload = [0]
 
     def forward(signum: int, _frame: object) -> None:
@@ -181,11 +188,13 @@ def setup_rootfs(cfg: dict) -> None:
     """Mounts inside the new mount namespace, pivot_root, then the masks (see rootfs.py)."""
     rootfs_mod.make_mounts_private()
     root = cfg["rootfs"]
-    # ---- [unionfs] A copy-on-write root could be mounted here (in the container's own mount
-    # namespace, so it vanishes with it); today cfg["rootfs"] is the directory to use as is.
+    if cfg.get("layers"):  # [unionfs] lesson 04: a copy-on-write root, in the container's own mount
+        from . import unionfs  # namespace, so the kernel removes it with the container's last process
+        root = str(unionfs.mount_rootfs(cfg["layers"], cfg["container_dir"]).target)
     syscalls.mount(root, root, None, syscalls.MS_BIND | syscalls.MS_REC)
     if cfg.get("read_only"):
-        syscalls.mount(None, root, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY)
+        syscalls.mount(None, root, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY
+                       | rootfs_mod.locked_flags(root))
     rootfs_mod.mount_proc(root)
     rootfs_mod.mount_dev(root)
     rootfs_mod.mount_sys(root)
@@ -198,7 +207,7 @@ def setup_rootfs(cfg: dict) -> None:
         console = f"{root}/dev/console"
         os.close(os.open(console, os.O_CREAT | os.O_WRONLY, 0o600))
         syscalls.mount(cfg["console"], console, None, syscalls.MS_BIND)
-    rootfs_mod.pivot_into(root)
+    rootfs_mod.pivot_without_old_dir(root)
     rootfs_mod.mask_paths()
 
 

@@ -366,6 +366,35 @@ def mount_rootfs(lowers: list[Path], container_dir: Path, driver: str = "auto",
         raise
 
 
+def release(container_dir: Path) -> list[str]:
+    """Unmount a container's rootfs (and upper tmpfs) if they are mounted in this mount namespace.
+
+    `run` mounts them inside the container's own namespace, where the kernel drops them with its
+    last process; this is for a root mounted on the host (a notebook, a test). Idempotent."""
+    done = []
+    for point in (Path(container_dir) / "rootfs", Path(container_dir) / "rw"):
+        if point.exists() and is_mount_point(point):
+            _umount(point)
+            done.append(f"unmounted {point}")
+    return done
+
+
+def container_changes(container_dir: Path, lowers: list[Path]):
+    """`minicontainer diff`: what a container changed, read from its upper dir (or its copied root)."""
+    from . import unionmodel
+
+    container_dir = Path(container_dir)
+    upper = container_dir / "upper"
+    if upper.is_dir():
+        return unionmodel.diff(upper, lowers)
+    target = container_dir / "rootfs"
+    if target.is_dir() and not (container_dir / "rw").exists():  # the copy driver
+        return unionmodel.compare(unionmodel.merge(lowers).entries, unionmodel.scan(target))
+    raise ContainerError("this container has no upper dir to read", step="diff", path=str(container_dir),
+                         fix="diff works for containers of images (not --rootfs DIR); an upper dir on a tmpfs "
+                             "is gone once the container exits")
+
+
 # --- minicontainer reset -------------------------------------------------------------------------------
 
 def leftover_mounts(paths) -> list[str]:

@@ -16,20 +16,34 @@ pyroute2 is imported only here, when a container really uses the bridge: `run` s
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import shutil
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import ContainerError, UsageError
 from ..paths import Paths
-from .ports import PortMapping, parse_publish
+
+if TYPE_CHECKING:
+    from .ports import PortMapping
 
 MODES = ("none", "bridge", "host")
 DEFAULT_BRIDGE = "mc0"
 
-__all__ = ["NetworkOptions", "Attachment", "attach", "sweep", "parse_network", "parse_publish", "PortMapping"]
+
+def parse_publish(spec: str) -> "PortMapping":
+    """Parse one -p value (see ports.py)."""
+    from .ports import parse_publish as parse
+    return parse(spec)
+
+
+def bridge_from_env() -> tuple[str, str | None]:
+    """The bridge `run --network bridge` uses: MC_BRIDGE (default mc0) and MC_SUBNET (default: detected)."""
+    return os.environ.get("MC_BRIDGE", DEFAULT_BRIDGE), os.environ.get("MC_SUBNET") or None
+
+__all__ = ["NetworkOptions", "Attachment", "attach", "detach", "sweep", "parse_network", "parse_publish",
+           "check_run_options", "attach_container"]
 
 
 def parse_network(value: str) -> str:
@@ -45,7 +59,7 @@ class NetworkOptions:
     """How one container is to be connected."""
 
     mode: str = "none"
-    publish: list[PortMapping] = field(default_factory=list)
+    publish: list["PortMapping"] = field(default_factory=list)
     name: str = ""                   # the container's name: its peers reach it by this name
     hostname: str = ""               # its hostname (defaults to the name)
     etc_dir: Path | None = None      # where its `hosts` and `resolv.conf` are (rootfs/etc, or the files
@@ -66,7 +80,7 @@ class Attachment:
     address: str = ""                # "10.88.0.2/16"
     gateway: str = ""                # "10.88.0.1"
     host_veth: str = ""
-    publish: list[PortMapping] = field(default_factory=list)
+    publish: list["PortMapping"] = field(default_factory=list)
     released: bool = False
 
     @property
@@ -116,6 +130,8 @@ def attach(container_id: str, pid: int, options: NetworkOptions) -> Attachment:
 
 
 def _attach_bridge(container_id: str, pid: int, options: NetworkOptions, paths: Paths) -> Attachment:
+    import ipaddress
+
     from pyroute2 import IPRoute
 
     from . import bridge, ipam, nat, ports, veth
@@ -136,6 +152,7 @@ def _attach_bridge(container_id: str, pid: int, options: NetworkOptions, paths: 
         pool = ipam.Pool(pool_dir, gateway.network)
         name = options.name or ""
         lease = pool.take(container_id, pid, name=name, host_veth=veth.host_name(container_id),
+                          extra={"hostname": options.hostname},
                           hosts_path=str(Path(options.etc_dir) / "hosts") if options.etc_dir else "")
         att.address = f"{lease.address}/{gateway.network.prefixlen}"
         att.gateway = str(gateway.ip)
@@ -159,7 +176,7 @@ def _attach_bridge(container_id: str, pid: int, options: NetworkOptions, paths: 
     return att
 
 
-def _ensure_bridge(ipr, options: NetworkOptions, pool_dir: Path) -> ipaddress.IPv4Interface:
+def _ensure_bridge(ipr, options: NetworkOptions, pool_dir: Path):
     """The bridge's gateway address; create the bridge (and its NAT rules) first if it is missing."""
     from . import bridge, nat
 
@@ -223,11 +240,63 @@ def _update_peers(pool_dir: Path) -> None:
     for lease in leases:
         path = Path(lease.hosts_path) if lease.hosts_path else None
         if path is not None and path.parent.is_dir():
-            _replace(path, hosts_file(lease.name or lease.id[:12], lease.address, peers))
+            _replace(path, hosts_file(lease.extra.get("hostname") or lease.name or lease.id[:12], lease.address, peers))
+
+
+# --- what `minicontainer run` calls (container.py) ---------------------------------------------
+
+def check_run_options(network: str, publish: list[str], find: Callable[[str], object]) -> int:
+    """Validate --network and -p before anything is created. For container:NAME, return that
+    container's PID 1 (the new container joins its network namespace); otherwise 0."""
+    mode = parse_network(network)
+    for spec in publish:
+        parse_publish(spec)
+    if publish and mode != "bridge":
+        raise UsageError(f"-p needs --network bridge, not {mode}", step="publish a port",
+                         fix="add --network bridge (with --network host the container uses the host's ports)")
+    if not mode.startswith("container:"):
+        return 0
+    from ..container import is_running
+    other = find(mode.split(":", 1)[1])
+    if not is_running(other):
+        raise ContainerError(f"container {mode.split(':', 1)[1]} is not running", step="join a network namespace",
+                             fix="start it first (minicontainer run -d --name NAME ...)")
+    return other.pid
+
+
+def attach_container(container_id: str, pid: int, name: str, hostname: str, publish: list[str],
+                     etc_dir: Path, paths: Paths) -> dict:
+    """`run --network bridge`: attach PID 1 to the bridge named by MC_BRIDGE; returns the state to save."""
+    bridge, subnet = bridge_from_env()
+    options = NetworkOptions("bridge", [parse_publish(p) for p in publish], name=name, hostname=hostname,
+                             etc_dir=etc_dir, bridge=bridge, subnet=subnet, paths=paths)
+    return attach(container_id, pid, options).to_dict()
+
+
+def detach(container_id: str, paths: Paths) -> list[str]:
+    """Undo attach() for a container known only by its id (teardown, crashed runs). Idempotent."""
+    from . import ipam, nat
+
+    done = []
+    network_dir = paths.run_dir / "network"
+    for pool_dir in sorted(network_dir.iterdir()) if network_dir.is_dir() else []:
+        if not (pool_dir / "leases").is_dir():
+            continue
+        with ipam.locked(pool_dir):
+            for lease in ipam.Pool(pool_dir, "0.0.0.0/32").leases():
+                if lease.id == container_id:
+                    _forget(pool_dir, lease.id, lease.address, lease.host_veth)
+                    _update_peers(pool_dir)
+                    done.append(f"released {lease.address}")
+    if nat.delete_rules("id", container_id):
+        done.append("removed its nft rules")
+    return done
 
 
 def sweep(paths: Paths) -> list[str]:
     """Remove what networking left for these paths: leases, veths, nft rules, bridges; the table if empty."""
+    import shutil
+
     from . import ipam, nat
 
     removed: list[str] = []

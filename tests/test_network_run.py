@@ -1,0 +1,160 @@
+"""`minicontainer run --network ...` on the real kernel: the lesson 07 promises, end to end.
+
+Every test uses its own bridge (MC_BRIDGE, a unique mct* name) and a free /24 (MC_SUBNET), and
+talks only to loopback, that bridge and its containers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from minicontainer.network import nat, sweep
+
+
+def mc(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """The minicontainer command, as a learner runs it."""
+    launcher = Path(sys.executable).parent / "minicontainer"
+    return subprocess.run([str(launcher), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def bridge(paths, busybox_rootfs, monkeypatch):
+    """A private bridge for `run --network bridge`; afterwards nothing of it may remain."""
+    name = f"mct{uuid.uuid4().hex[:8]}"
+    used = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
+    while True:
+        subnet = ipaddress.IPv4Network(f"10.{random.randint(200, 249)}.{random.randint(0, 255)}.0/24")
+        if ".".join(str(subnet.network_address).split(".")[:3]) + "." not in used:
+            break
+    monkeypatch.setenv("MC_BRIDGE", name)
+    monkeypatch.setenv("MC_SUBNET", str(subnet))
+    yield {"name": name, "subnet": subnet, "gateway": str(subnet.network_address + 1), "rootfs": str(busybox_rootfs)}
+    from minicontainer import container
+    container.sweep(paths)
+    sweep(paths)
+    assert not Path(f"/sys/class/net/{name}").exists()
+    assert not [r for r in nat.rules() if r.tag("br") == name]
+
+
+def veths_on(bridge_name: str) -> list[str]:
+    return sorted(n for n in os.listdir("/sys/class/net")
+                  if Path(f"/sys/class/net/{n}/master").exists()
+                  and Path(f"/sys/class/net/{n}/master").resolve().name == bridge_name)
+
+
+def test_two_containers_ping_each_other_by_ip_and_by_name(bridge):
+    first = mc("run", "-d", "--name", "alpha", "--network", "bridge", "--rootfs", bridge["rootfs"], "sleep", "30")
+    assert first.returncode == 0, first.stderr
+    address = mc("exec", "alpha", "ip", "-o", "-4", "addr", "show", "eth0").stdout.split()[3].split("/")[0]
+    assert ipaddress.IPv4Address(address) in bridge["subnet"]
+    done = mc("run", "--rm", "--name", "beta", "--network", "bridge", "--rootfs", bridge["rootfs"], "sh", "-c",
+              f"ping -c 1 -W 2 {address} && ping -c 1 -W 2 alpha && grep alpha /etc/hosts")
+    assert done.returncode == 0, f"beta could not reach alpha:\n{done.stdout}{done.stderr}"
+    assert f"{address}\talpha" in done.stdout
+    mc("rm", "-f", "alpha")
+    assert veths_on(bridge["name"]) == []
+
+
+def test_httpd_answers_on_a_published_port_via_loopback_and_bridge_address(bridge, tmp_path):
+    (tmp_path / "index.html").write_text("published!\n")
+    port = free_port()
+    started = mc("run", "-d", "--name", "web", "--network", "bridge", "-p", f"{port}:80", "-v", f"{tmp_path}:/www",
+                 "--rootfs", bridge["rootfs"], "httpd", "-f", "-p", "80", "-h", "/www")
+    assert started.returncode == 0, started.stderr
+    try:
+        for host in ("127.0.0.1", bridge["gateway"]):
+            deadline = time.time() + 5
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://{host}:{port}/", timeout=3) as response:
+                        assert response.read() == b"published!\n"
+                    break
+                except OSError:
+                    if time.time() > deadline:
+                        raise
+                    time.sleep(0.05)
+    finally:
+        mc("rm", "-f", "web")
+    assert not [r for r in nat.rules() if r.tag("br") == bridge["name"] and r.tag("id")]
+
+
+def test_network_none_has_only_loopback_up(paths, busybox_rootfs):
+    done = mc("run", "--rm", "--rootfs", str(busybox_rootfs), "ip", "-o", "link")
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].split(":")[1].strip() == "lo", done.stdout
+    assert ",UP" in lines[0], f"lo is down in a --network none container: {lines[0]}"
+    assert mc("run", "--rm", "--rootfs", str(busybox_rootfs), "ping", "-c", "1", "-W", "1", "127.0.0.1").returncode == 0
+
+
+def test_network_container_shares_the_other_containers_namespace(bridge):
+    assert mc("run", "-d", "--name", "owner", "--network", "bridge", "--rootfs", bridge["rootfs"],
+              "sleep", "30").returncode == 0
+    mine = mc("exec", "owner", "ip", "-o", "-4", "addr", "show", "eth0").stdout.split()[3]
+    shared = mc("run", "--rm", "--network", "container:owner", "--rootfs", bridge["rootfs"],
+                "ip", "-o", "-4", "addr", "show", "eth0")
+    assert shared.returncode == 0, shared.stderr
+    assert shared.stdout.split()[3] == mine
+    mc("rm", "-f", "owner")
+
+
+def test_bad_network_options_are_clear_errors(paths, busybox_rootfs):
+    for flags, message in [(["--network", "bogus"], "unknown network mode"),
+                           (["-p", "8080"], "malformed port mapping"),
+                           (["-p", "8080:80"], "-p needs --network bridge"),
+                           (["--network", "container:nobody"], "No such container")]:
+        done = mc("run", "--rm", *flags, "--rootfs", str(busybox_rootfs), "true")
+        assert done.returncode == 125 and message in done.stderr, (flags, done.stderr)
+    assert list(paths.containers_dir.glob("*")) == [] if paths.containers_dir.exists() else True
+
+
+def test_a_used_host_port_fails_and_leaves_nothing(bridge):
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = mc("run", "--rm", "--network", "bridge", "-p", f"{port}:80", "--rootfs", bridge["rootfs"], "true")
+    assert done.returncode == 125 and "already in use" in done.stderr, done.stderr
+    assert veths_on(bridge["name"]) == []
+
+
+def test_after_50_runs_some_sigkilled_nothing_remains(bridge, paths):
+    launcher = str(Path(sys.executable).parent / "minicontainer")
+    pool = paths.run_dir / "network" / bridge["name"] / "leases"
+    for n in range(50):
+        flags = ["--network", "bridge", "-p", f"{free_port()}:80", "--rootfs", bridge["rootfs"]]
+        if n % 5 == 4:  # every fifth: SIGKILL the runtime while its container runs
+            runtime = subprocess.Popen([launcher, "run", "--rm", *flags, "sleep", "30"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.time() + 10
+            while not (pool.is_dir() and any(pool.iterdir())):
+                assert time.time() < deadline and runtime.poll() is None, "the container never got its address"
+                time.sleep(0.01)
+            time.sleep(0.05)
+            runtime.send_signal(signal.SIGKILL)
+            runtime.wait()
+        else:
+            done = mc("run", "--rm", *flags, "true")
+            assert done.returncode == 0, done.stderr
+    time.sleep(0.2)
+    mc("ps", "-a")  # any command collects crashed runs, as the next `run` would
+    assert veths_on(bridge["name"]) == []
+    assert list(pool.iterdir()) == []
+    assert [r for r in nat.rules() if r.tag("br") == bridge["name"] and r.tag("id")] == []
