@@ -123,3 +123,20 @@ def test_pull_by_digest_verifies_manifest(plain_registry, store, paths):
     push("localhost/bydigest:1", f"{plain_registry.address}/demo/bydigest:1", paths, store=store)
     result = pull(f"{plain_registry.address}/demo/bydigest@{image.digest}", paths, store=store)
     assert result.digest == image.digest
+
+
+def test_cli_push_tags_pull(plain_registry, store, paths, capsys):
+    from minicontainer.cli import main
+
+    image = build_image(store, "localhost/cli:1", [{"c": b"cli"}])
+    target = f"{plain_registry.address}/demo/cli:v1"
+    assert main(["push", "-q", "localhost/cli:1", target]) == 0
+    assert f"Digest: {image.digest}" in capsys.readouterr().out
+    assert main(["tags", f"{plain_registry.address}/demo/cli"]) == 0
+    assert capsys.readouterr().out.split() == ["v1"]
+    store.blob_path(image.layer_digests[0]).unlink()
+    assert main(["pull", "-q", target]) == 0
+    out = capsys.readouterr().out
+    assert "1 blob(s)" in out and image.digest in out
+    assert main(["pull", "-q", f"{plain_registry.address}/demo/cli:nope"]) == 125
+    assert "not found" in capsys.readouterr().err
