@@ -160,13 +160,14 @@ def find(paths: Paths, ref: str) -> Container:
 
 
 def proc_start_time(pid: int) -> int:
-    """Field 22 of /proc/PID/stat (start time in clock ticks), or 0 when the process is gone."""
+    """Field 22 of /proc/PID/stat (start time in clock ticks), or 0 when the process is gone or a zombie."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
     except OSError:
         return 0
-    return int(data[data.rindex(b")") + 2:].split()[19])
+    fields = data[data.rindex(b")") + 2:].split()
+    return 0 if fields[0] in (b"Z", b"X") else int(fields[19])
 
 
 def alive(pid: int, start: int) -> bool:

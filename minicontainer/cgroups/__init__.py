@@ -1,0 +1,475 @@
+"""Control groups: limits a container cannot exceed, and what it uses (lesson 03).
+
+A cgroup is a directory in a special filesystem. Put a process in it (write its PID to
+`cgroup.procs`) and the kernel counts everything it and its children use, and enforces limits
+written to the group's files. There are two generations of the interface:
+
+  v1  one hierarchy per controller:   /sys/fs/cgroup/memory/minicontainer/<id>/memory.limit_in_bytes
+                                      /sys/fs/cgroup/cpu/minicontainer/<id>/cpu.cfs_quota_us  ...
+  v2  one unified hierarchy:          /sys/fs/cgroup/minicontainer/<id>/memory.max, cpu.max, pids.max
+
+Hybrid hosts mount v1 controllers *and* a cgroup2 tree at /sys/fs/cgroup/unified that holds no
+(or only some) controllers; the runtime then uses v1, as Docker and runc do.
+
+This module is the one interface the runtime uses; `v1.py` and `v2.py` are the two drivers:
+
+    limits = Limits.parse(memory="512m", cpus="0.5", pids_limit=20)   # Docker's flags and units
+    group = create("my-container", limits)      # detects the host's version, picks the driver
+    group.add(pid)                               # before the workload execs
+    group.stats()                                # memory, CPU, pids, OOM kills
+    group.remove()                               # kills what is left, removes the directories
+
+Every container's group lives under one parent, `minicontainer` (paths.CGROUP_PARENT), so that
+`sweep()` (called by `minicontainer reset`) finds what a crashed runtime left behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import ContainerError, UsageError
+from ..paths import CGROUP_PARENT, Paths
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+# The v1 controllers the runtime uses (each is its own hierarchy: /sys/fs/cgroup/<controller>).
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids")
+
+# Docker's minimum memory limit: below this a container cannot even start its first process.
+MIN_MEMORY = 6 * 1024 * 1024
+CPU_PERIOD_US = 100_000          # the CFS period Docker uses: --cpus 0.5 = 50 ms of CPU every 100 ms
+MIN_CPU_SHARES, MAX_CPU_SHARES = 2, 262_144
+
+# Which flag needs which controller (for clear errors when the host lacks one).
+FLAG_CONTROLLER = {"memory": "memory", "memory_swap": "memory", "cpus": "cpu", "cpu_shares": "cpu",
+                   "cpuset_cpus": "cpuset", "pids_limit": "pids"}
+ENABLE_HINT = {"v1": "mount the controller's v1 hierarchy (mount -t cgroup -o CONTROLLER none /sys/fs/cgroup/CONTROLLER)",
+               "v2": "boot with the controllers on the unified tree (systemd.unified_cgroup_hierarchy=1 "
+                     "cgroup_no_v1=all) so that cgroup.controllers lists them"}
+FLAG_NAME = {"memory": "--memory", "memory_swap": "--memory-swap", "cpus": "--cpus",
+             "cpu_shares": "--cpu-shares", "cpuset_cpus": "--cpuset-cpus", "pids_limit": "--pids-limit"}
+
+
+# --- detection ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Setup:
+    """What this host offers: the cgroup version and where each controller lives.
+
+    version:     "v2" (unified), "v1" (per-controller hierarchies) or "hybrid" (v1 controllers
+                 plus a cgroup2 mount with few or no controllers; the runtime uses v1 there).
+    controllers: controller name -> the directory of its hierarchy (all the same root on v2).
+    """
+
+    version: str
+    root: Path
+    controllers: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def driver(self) -> str:
+        return "v2" if self.version == "v2" else "v1"
+
+    def describe(self) -> str:
+        names = ", ".join(sorted(self.controllers)) or "no controllers"
+        return f"cgroup {self.version} at {self.root} ({names})"
+
+
+def detect(root: str | Path = CGROUP_ROOT) -> Setup:
+    """Find out how cgroups are mounted under `root` (a parameter, so tests can point at a fake tree)."""
+    root = Path(root)
+    unified = root / "cgroup.controllers"
+    if unified.exists():
+        names = unified.read_text().split()
+        return Setup("v2", root, {name: root for name in names})
+    controllers = {name: root / name for name in V1_CONTROLLERS if (root / name / "cgroup.procs").exists()}
+    if controllers:
+        version = "hybrid" if (root / "unified" / "cgroup.controllers").exists() else "v1"
+        return Setup(version, root, controllers)
+    raise ContainerError("no cgroup filesystem found", step="cgroups: detect", path=str(root),
+                         fix="mount cgroup2 on /sys/fs/cgroup (mount -t cgroup2 none /sys/fs/cgroup) "
+                             "or boot a systemd-based distribution, which does it for you")
+
+
+# --- limits, parsed like Docker's flags -----------------------------------------------------
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+_CPUSET = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+
+
+def parse_bytes(text: str | int, flag: str = "--memory") -> int:
+    """Docker's memory units: '512m', '1g', '1.5GiB', '64k', '1048576' (binary multiples, b optional)."""
+    if isinstance(text, int):
+        return text
+    match = _SIZE.match(str(text).strip())
+    if not match:
+        raise UsageError(f"invalid value {text!r} for {flag}: use a number with an optional unit b, k, m, g "
+                         f"(for example 512m or 1g)")
+    return int(float(match[1]) * _UNITS[match[2].lower()])
+
+
+def cpu_list(text: str) -> list[int]:
+    """The CPU numbers of a cpuset list like '0-2,5'."""
+    cpus: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        cpus.extend(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The resource limits of one container, in kernel units. None means "no limit"."""
+
+    memory: int | None = None         # bytes                          -m, --memory 512m
+    memory_swap: int | None = None    # bytes of memory + swap, -1 = unlimited swap   --memory-swap 1g
+    cpus: float | None = None         # CPUs worth of time per period  --cpus 0.5
+    cpu_shares: int | None = None     # relative weight (1024 = normal) --cpu-shares 512
+    cpuset_cpus: str | None = None    # which CPUs                     --cpuset-cpus 0-1
+    pids_limit: int | None = None     # max number of tasks            --pids-limit 20
+
+    @classmethod
+    def parse(cls, memory: str | int | None = None, memory_swap: str | int | None = None,
+              cpus: str | float | None = None, cpu_shares: str | int | None = None,
+              cpuset_cpus: str | None = None, pids_limit: str | int | None = None,
+              host_cpus: int | None = None) -> "Limits":
+        """Limits from Docker-style flag values; raises UsageError for values Docker would refuse."""
+        host_cpus = host_cpus or os.cpu_count() or 1
+        mem = None if memory in (None, "") else parse_bytes(memory, "--memory")
+        if mem is not None and mem < MIN_MEMORY:
+            raise UsageError(f"--memory {memory}: the minimum memory limit is 6m (a container needs a few "
+                             f"megabytes just to start its first process)")
+        swap = None
+        if memory_swap not in (None, ""):
+            if str(memory_swap).strip() == "-1":
+                swap = -1
+            else:
+                swap = parse_bytes(memory_swap, "--memory-swap")
+            if mem is None:
+                raise UsageError("--memory-swap needs --memory too (it is the total of memory and swap)")
+            if swap != -1 and swap < mem:
+                raise UsageError(f"--memory-swap {memory_swap} is smaller than --memory {memory}: it is the "
+                                 f"total of memory and swap, so it must be at least as large")
+        cpu = None
+        if cpus not in (None, ""):
+            try:
+                cpu = float(cpus)
+            except ValueError:
+                raise UsageError(f"invalid value {cpus!r} for --cpus: use a number of CPUs such as 0.5 or 2") from None
+            if not 0.01 <= cpu <= host_cpus:
+                raise UsageError(f"--cpus {cpus}: the range of CPUs is from 0.01 to {host_cpus} "
+                                 f"(this host has {host_cpus})")
+        shares = None
+        if cpu_shares not in (None, ""):
+            try:
+                shares = int(cpu_shares)
+            except ValueError:
+                raise UsageError(f"invalid value {cpu_shares!r} for --cpu-shares: use an integer (1024 = normal)") from None
+            if not MIN_CPU_SHARES <= shares <= MAX_CPU_SHARES:
+                raise UsageError(f"--cpu-shares {cpu_shares}: the range is {MIN_CPU_SHARES} to {MAX_CPU_SHARES}")
+        cpuset = None
+        if cpuset_cpus not in (None, ""):
+            cpuset = str(cpuset_cpus).replace(" ", "")
+            if not _CPUSET.match(cpuset):
+                raise UsageError(f"invalid value {cpuset_cpus!r} for --cpuset-cpus: use a list like 0-1,3")
+            bad = [c for c in cpu_list(cpuset) if c >= host_cpus]
+            if bad:
+                raise UsageError(f"--cpuset-cpus {cpuset_cpus}: CPU {bad[0]} does not exist "
+                                 f"(this host has CPUs 0-{host_cpus - 1})")
+        pids = None
+        if pids_limit not in (None, ""):
+            try:
+                pids = int(pids_limit)
+            except ValueError:
+                raise UsageError(f"invalid value {pids_limit!r} for --pids-limit: use an integer (-1 = unlimited)") from None
+            if pids <= 0:  # Docker: 0 or -1 means unlimited
+                pids = None
+        return cls(mem, swap, cpu, shares, cpuset, pids)
+
+    def is_empty(self) -> bool:
+        return all(v is None for v in asdict(self).values())
+
+    def controllers(self) -> set[str]:
+        """The controllers these limits need."""
+        return {FLAG_CONTROLLER[k] for k, v in asdict(self).items() if v is not None}
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Limits":
+        return cls(**(d or {}))
+
+    def describe(self) -> str:
+        return " ".join(f"{FLAG_NAME[k]} {v}" for k, v in self.to_dict().items()) or "no limits"
+
+
+
+# --- what a group has used ------------------------------------------------------------------
+
+@dataclass
+class Stats:
+    """One reading of a group's counters. None: this host does not count it."""
+
+    time: float                       # time.monotonic() when read
+    memory: int | None = None         # bytes in use now
+    memory_peak: int | None = None    # the most bytes ever in use
+    memory_limit: int | None = None   # None = unlimited
+    cpu_usage: float | None = None    # seconds of CPU time used, all CPUs together
+    cpu_periods: int | None = None    # CFS periods with a quota that ran
+    cpu_throttled: int | None = None  # of which the group ran out of quota
+    cpu_throttled_time: float | None = None  # seconds the group waited for the next period
+    pids: int | None = None           # tasks (processes and threads) now
+    pids_limit: int | None = None     # None = unlimited
+    pids_refused: int | None = None   # forks refused because pids.max was reached
+    oom_kills: int | None = None      # processes the OOM killer killed in this group
+    pressure: dict[str, float] = field(default_factory=dict)  # PSI avg10 per resource (v2), e.g. {"memory": 3.1}
+
+
+def cpu_percent(before: Stats, after: Stats) -> float | None:
+    """CPU use between two readings, in percent of one CPU (200% = two CPUs busy), like `docker stats`."""
+    if before.cpu_usage is None or after.cpu_usage is None or after.time <= before.time:
+        return None
+    return 100.0 * (after.cpu_usage - before.cpu_usage) / (after.time - before.time)
+
+
+def read_int(path: Path) -> int | None:
+    """An integer cgroup file, None when the host does not have it; 'max' (v2) is None too."""
+    try:
+        text = path.read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return None if text in ("max", "") else int(text)
+
+
+def read_keyed(path: Path) -> dict[str, int]:
+    """A flat keyed file like memory.events or cpu.stat: 'key value' per line."""
+    try:
+        lines = path.read_text().splitlines()
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    out = {}
+    for line in lines:
+        key, _, value = line.partition(" ")
+        if value.strip().lstrip("-").isdigit():
+            out[key] = int(value)
+    return out
+
+
+def write(path: Path, value: str, setup: Setup, what: str = "") -> None:
+    """Write one cgroup file; a refusal becomes a ContainerError naming the file and the host's setup."""
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        hint = {errno.EBUSY: "the group already uses more than this limit, or has processes that forbid it",
+                errno.EINVAL: "the kernel refused this value",
+                errno.ENOSPC: "the group has no CPUs or memory nodes (v1 cpuset) or too many descendants",
+                errno.EACCES: "run as root", errno.EPERM: "run as root"}.get(exc.errno, "check the value")
+        raise ContainerError(f"could not write {value!r}{' for ' + what if what else ''}: {reason} "
+                             f"[{setup.describe()}]", step="cgroups: set a limit", path=str(path), fix=hint) from None
+
+
+# --- one container's group ------------------------------------------------------------------
+
+class Cgroup:
+    """One container's cgroup. The drivers (v1.V1Cgroup, v2.V2Cgroup) fill in the files."""
+
+    def __init__(self, name: str, setup: Setup, parent: str = CGROUP_PARENT) -> None:
+        check_name(name)
+        self.name = name
+        self.setup = setup
+        self.parent = parent
+
+    # the driver's side
+    def dirs(self) -> list[Path]:
+        """Every directory of this group (one per hierarchy on v1, one on v2)."""
+        raise NotImplementedError
+
+    def make(self, limits: "Limits") -> None:
+        """Create the directories and write the limits."""
+        raise NotImplementedError
+
+    def stats(self) -> Stats:
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        """Kill every process in the group and wait until it is empty."""
+        raise NotImplementedError
+
+    # the same on both versions
+    @property
+    def path(self) -> Path:
+        """The group's main directory (v1: the one in the memory hierarchy, or the first one)."""
+        return self.dirs()[0]
+
+    def exists(self) -> bool:
+        return any(d.is_dir() for d in self.dirs())
+
+    def add(self, pid: int) -> None:
+        """Move a process (and, from then on, all its children) into the group."""
+        for d in self.dirs():
+            write(d / "cgroup.procs", str(pid), self.setup, f"process {pid}")
+
+    def procs(self) -> list[int]:
+        """The PIDs in the group (as seen from the host)."""
+        pids: set[int] = set()
+        for d in self.dirs():
+            try:
+                pids.update(int(p) for p in (d / "cgroup.procs").read_text().split())
+            except FileNotFoundError:
+                pass
+        return sorted(pids)
+
+    def remove(self, timeout: float = 5.0) -> Stats | None:
+        """Kill what is left, then remove the directories. Returns the last stats (OOM kills...)."""
+        if not self.exists():
+            return None
+        last = self.stats()
+        self.kill()
+        deadline = time.monotonic() + timeout
+        for d in self.dirs():
+            while d.is_dir():
+                try:
+                    d.rmdir()
+                except FileNotFoundError:
+                    break
+                except OSError as exc:
+                    if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                        raise ContainerError(f"could not remove the group: {os.strerror(exc.errno)} "
+                                             f"(processes left: {self.procs()})", step="cgroups: remove",
+                                             path=str(d), fix="minicontainer reset") from None
+                    time.sleep(0.01)
+        return last
+
+    def __repr__(self) -> str:
+        return f"<Cgroup {self.name} {self.setup.version} {self.path}>"
+
+
+def kill_until_empty(group: Cgroup, timeout: float = 5.0) -> None:
+    """SIGKILL every process in the group until none is left (v1 has no cgroup.kill; forks may race)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = group.procs()
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if time.monotonic() > deadline:
+            raise ContainerError(f"processes {pids} survive SIGKILL", step="cgroups: kill", path=str(group.path),
+                                 fix="they may be stuck in the kernel (state D); try again, or reboot")
+        time.sleep(0.005)
+
+
+def check_name(name: str) -> None:
+    if not name or "/" in name or name in (".", "..") or "\n" in name:
+        raise UsageError(f"invalid cgroup name {name!r}: use letters, digits, - and _")
+
+
+def driver_for(setup: Setup):
+    """The Cgroup class for this host's version."""
+    if setup.driver == "v2":
+        from .v2 import V2Cgroup
+        return V2Cgroup
+    from .v1 import V1Cgroup
+    return V1Cgroup
+
+
+def group(name: str, *, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PARENT,
+          setup: Setup | None = None) -> Cgroup:
+    """The group `name` (it may or may not exist)."""
+    setup = setup or detect(root)
+    return driver_for(setup)(name, setup, parent)
+
+
+def create(name: str, limits: Limits | None = None, *, root: str | Path = CGROUP_ROOT,
+           parent: str = CGROUP_PARENT, setup: Setup | None = None) -> Cgroup:
+    """Create the group `name` under the course's parent with `limits`; nothing is left if it fails."""
+    limits = limits or Limits()
+    setup = setup or detect(root)
+    missing = sorted(limits.controllers() - set(setup.controllers))
+    if missing:
+        flags = [FLAG_NAME[k] for k, v in limits.to_dict().items() if FLAG_CONTROLLER[k] in missing]
+        raise ContainerError(f"the {', '.join(missing)} controller is not available for {', '.join(flags)}: "
+                             f"this host has {setup.describe()}", step="cgroups: create", path=str(setup.root),
+                             fix=f"run without {', '.join(flags)}, or enable the controller "
+                                 f"({'cgroup_enable=' + missing[0] + ' on the kernel command line' if setup.driver == 'v1' else 'echo +' + missing[0] + ' > ' + str(setup.root) + '/cgroup.subtree_control'})")
+    g = driver_for(setup)(name, setup, parent)
+    if g.exists():
+        raise ContainerError(f"a cgroup named {name!r} already exists", step="cgroups: create", path=str(g.path),
+                             fix="choose another name, or `minicontainer reset` to remove leftovers")
+    try:
+        g.make(limits)
+    except BaseException:
+        g.remove()
+        raise
+    return g
+
+
+def remove(name: str, *, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PARENT) -> Stats | None:
+    """Kill and remove the group `name` if it exists (idempotent). Returns its last stats."""
+    try:
+        setup = detect(root)
+    except ContainerError:
+        return None
+    return group(name, setup=setup, parent=parent).remove()
+
+
+def add(name: str, pid: int, *, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PARENT) -> None:
+    """Put `pid` in the existing group `name` (e.g. `exec` joins the container's group)."""
+    g = group(name, root=root, parent=parent)
+    if g.exists():
+        g.add(pid)
+
+
+def names(*, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PARENT) -> list[str]:
+    """The groups under the course's parent, in every hierarchy."""
+    setup = detect(root)
+    found: set[str] = set()
+    for base in {d / parent for d in setup.controllers.values()} | {setup.root / parent}:
+        if base.is_dir():
+            found.update(e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False))
+    return sorted(found)
+
+
+def sweep(paths: Paths | None = None, *, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PARENT) -> list[str]:
+    """`minicontainer reset`: kill and remove every group under the course's parent, then the parent."""
+    try:
+        setup = detect(root)
+    except ContainerError:
+        return []
+    done = []
+    for name in names(root=root, parent=parent):
+        group(name, setup=setup, parent=parent).remove()
+        done.append(f"removed cgroup {parent}/{name}")
+    bases = {d / parent for d in setup.controllers.values()} | {setup.root / parent}
+    if setup.version == "hybrid":
+        bases.add(setup.root / "unified" / parent)
+    for base in sorted(bases):
+        try:
+            base.rmdir()
+        except (FileNotFoundError, OSError):
+            pass
+    return done
+
+
+def human_bytes(n: int | None) -> str:
+    """1536 -> '1.5KiB', as `docker stats` shows sizes."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
+        value /= 1024
+    return f"{n}B"

@@ -1,0 +1,118 @@
+"""The cgroup v2 driver: one unified tree (lesson 03).
+
+On v2 a container's group is a single directory, and every controller's files sit side by side:
+
+    /sys/fs/cgroup/cgroup.subtree_control        "+cpu +memory +pids": hand controllers down (delegation)
+    /sys/fs/cgroup/minicontainer/                the course's parent: holds groups, never processes
+    /sys/fs/cgroup/minicontainer/<id>/
+        cgroup.procs      PIDs in the group               cgroup.kill     write 1: SIGKILL them all
+        cgroup.events     "populated 0|1"                  memory.events   "oom_kill N"
+        memory.max        bytes or "max"                   memory.swap.max swap on top of memory.max
+        cpu.max           "QUOTA PERIOD" (or "max PERIOD") cpu.weight      1-10000 (100 = normal)
+        cpuset.cpus       "0-1"                            pids.max        tasks or "max"
+        memory.current, memory.peak, cpu.stat, pids.current, *.pressure (PSI)
+
+Two rules shape the code. A controller can only be used in a group if its parent lists it in
+`cgroup.subtree_control`, so the runtime enables what it needs at the root and in its parent.
+And the "no internal processes" rule: a group that hands controllers down to children may not
+hold processes itself, so the parent `minicontainer` only ever contains groups.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from . import CPU_PERIOD_US, Cgroup, ContainerError, Limits, Stats, kill_until_empty, read_int, read_keyed, write
+
+
+def shares_to_weight(shares: int) -> int:
+    """Docker's --cpu-shares (2-262144, 1024 normal) as a v2 cpu.weight (1-10000, 100 normal), as runc converts it."""
+    return 1 + ((shares - 2) * 9999) // 262142
+
+
+def pressure_avg10(path: Path) -> float | None:
+    """The 'some avg10' figure of a PSI file: the % of the last 10 s some task waited for the resource."""
+    try:
+        first = path.read_text().splitlines()[0]
+    except (FileNotFoundError, IndexError, OSError):
+        return None
+    fields = dict(f.split("=") for f in first.split()[1:])
+    return float(fields.get("avg10", 0.0))
+
+
+class V2Cgroup(Cgroup):
+    """A container's group on a v2 host: one directory in the unified tree."""
+
+    def dirs(self) -> list[Path]:
+        return [self.setup.root / self.parent / self.name]
+
+    def enable(self, directory: Path, controllers: set[str]) -> None:
+        """Delegate `controllers` to the children of `directory` (write +name to cgroup.subtree_control)."""
+        control = directory / "cgroup.subtree_control"
+        enabled = set(control.read_text().split()) if control.exists() else set()
+        wanted = sorted(c for c in controllers if c not in enabled)
+        if wanted:
+            write(directory / "cgroup.subtree_control", " ".join(f"+{c}" for c in wanted), self.setup,
+                  "controller delegation")
+
+    def make(self, limits: Limits) -> None:
+        root = self.setup.root
+        parent = root / self.parent
+        d = parent / self.name
+        # only what the limits need, and only what this host has (a hybrid cgroup2 may carry only hugetlb)
+        needed = limits.controllers() & set(self.setup.controllers)
+        parent.mkdir(exist_ok=True)
+        self.enable(root, needed)
+        self.enable(parent, needed)
+        d.mkdir()
+        if limits.memory is not None:
+            write(d / "memory.max", str(limits.memory), self.setup, "--memory")
+            if limits.memory_swap is not None:
+                swap = "max" if limits.memory_swap == -1 else str(limits.memory_swap - limits.memory)
+                write(d / "memory.swap.max", swap, self.setup, "--memory-swap")
+        if limits.cpus is not None:
+            write(d / "cpu.max", f"{round(limits.cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}", self.setup, "--cpus")
+        if limits.cpu_shares is not None:
+            write(d / "cpu.weight", str(shares_to_weight(limits.cpu_shares)), self.setup, "--cpu-shares")
+        if limits.cpuset_cpus is not None:
+            write(d / "cpuset.cpus", limits.cpuset_cpus, self.setup, "--cpuset-cpus")
+        if limits.pids_limit is not None:
+            write(d / "pids.max", str(limits.pids_limit), self.setup, "--pids-limit")
+
+    def populated(self) -> bool:
+        """Whether any process is in the group (from cgroup.events, which the kernel keeps current)."""
+        return read_keyed(self.path / "cgroup.events").get("populated", 0) == 1
+
+    def stats(self) -> Stats:
+        d = self.path
+        cpu = read_keyed(d / "cpu.stat")
+        s = Stats(time=time.monotonic(),
+                  memory=read_int(d / "memory.current"), memory_peak=read_int(d / "memory.peak"),
+                  memory_limit=read_int(d / "memory.max"),
+                  pids=read_int(d / "pids.current"), pids_limit=read_int(d / "pids.max"),
+                  pids_refused=read_keyed(d / "pids.events").get("max"),
+                  oom_kills=read_keyed(d / "memory.events").get("oom_kill"))
+        if "usage_usec" in cpu:
+            s.cpu_usage = cpu["usage_usec"] / 1e6
+        s.cpu_periods, s.cpu_throttled = cpu.get("nr_periods"), cpu.get("nr_throttled")
+        if "throttled_usec" in cpu:
+            s.cpu_throttled_time = cpu["throttled_usec"] / 1e6
+        for resource in ("cpu", "memory", "io"):
+            value = pressure_avg10(d / f"{resource}.pressure")
+            if value is not None:
+                s.pressure[resource] = value
+        return s
+
+    def kill(self, timeout: float = 5.0) -> None:
+        """Write 1 to cgroup.kill (Linux 5.14+): the kernel kills every process, forks included."""
+        kill_file = self.path / "cgroup.kill"
+        if kill_file.exists() and self.procs():
+            write(kill_file, "1", self.setup, "cgroup.kill")
+            deadline = time.monotonic() + timeout
+            while self.populated():
+                if time.monotonic() > deadline:
+                    raise ContainerError("the group is still populated after cgroup.kill", step="cgroups: kill",
+                                         path=str(self.path), fix="processes stuck in the kernel (state D)?")
+                time.sleep(0.002)
+        kill_until_empty(self, timeout)

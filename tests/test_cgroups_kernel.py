@@ -1,0 +1,200 @@
+"""minicontainer.cgroups on the real kernel, as root: limits enforced, stats counted, nothing left.
+
+This host is cgroup v1 hybrid, so the limits are tested with the v1 driver on the real controllers.
+The v2 driver is tested on a real cgroup2 mount that the test makes itself: there this kernel offers
+groups, cgroup.procs, cgroup.kill and cgroup.events (but no memory/cpu/pids controllers).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from minicontainer import cgroups
+from minicontainer.cgroups import Limits
+from minicontainer.errors import ContainerError
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="cgroups need root")
+
+SPIN = "import os\nos.fork()\nwhile True: pass\n"  # two busy processes: they want 2 CPUs
+
+
+@pytest.fixture
+def make_group(request):
+    """create(...) with a name unique to this test; the group is removed whatever happens."""
+    made: list[cgroups.Cgroup] = []
+
+    def make(limits: Limits | None = None, **kwargs) -> cgroups.Cgroup:
+        name = f"test-{os.getpid()}-{request.node.name[:40].replace('[', '-').replace(']', '')}-{len(made)}"
+        group = cgroups.create(name, limits, **kwargs)
+        made.append(group)
+        return group
+
+    yield make
+    for group in made:
+        group.remove()
+
+
+def start_in(group: cgroups.Cgroup, argv: list[str]) -> subprocess.Popen:
+    """Start argv already inside the group (it joins before exec, like a container's PID 1)."""
+    return subprocess.Popen(argv, preexec_fn=lambda: group.add(os.getpid()))
+
+
+def test_group_exists_in_each_v1_hierarchy_under_the_course_parent(make_group):
+    group = make_group(Limits.parse(memory="64m"))
+    setup = group.setup
+    for controller in ("memory", "cpu", "cpuacct", "pids"):
+        assert (setup.controllers[controller] / "minicontainer" / group.name).is_dir()
+    assert (group.path / "memory.limit_in_bytes").read_text().strip() == str(64 << 20)
+
+
+def test_a_process_joins_and_its_children_follow(make_group):
+    group = make_group()
+    proc = start_in(group, ["sh", "-c", "sleep 30 & sleep 30"])
+    try:
+        deadline = time.monotonic() + 5
+        while len(group.procs()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proc.pid in group.procs() and len(group.procs()) == 3
+        assert group.stats().pids == 3
+    finally:
+        group.kill()
+        proc.wait()
+    assert group.procs() == []
+
+
+def test_memory_limit_oom_kills_a_hog_and_the_kill_is_counted(make_group):
+    group = make_group(Limits.parse(memory="32m"))
+    hog = start_in(group, [sys.executable, "-c", "x = bytearray(256 << 20)"])
+    assert hog.wait(timeout=30) == -9, "the hog was not SIGKILLed"
+    s = group.stats()
+    assert s.oom_kills == 1, f"memory.oom_control counted {s.oom_kills} OOM kills, expected 1"
+    assert s.memory_peak <= 32 << 20 and s.memory_limit == 32 << 20
+
+
+def test_cpus_half_keeps_a_spinner_within_half_a_core(make_group):
+    group = make_group(Limits.parse(cpus="0.5"))
+    spinner = start_in(group, [sys.executable, "-c", SPIN])
+    try:
+        time.sleep(0.3)
+        before = group.stats()
+        time.sleep(3)
+        after = group.stats()
+    finally:
+        group.kill()
+        spinner.wait()
+    cores = cgroups.cpu_percent(before, after) / 100
+    assert 0.425 <= cores <= 0.575, f"the spinner used {cores:.2f} cores, expected 0.5 ±15%"
+    assert after.cpu_throttled > before.cpu_throttled
+
+
+def test_pids_limit_stops_a_fork_bomb_and_the_host_still_forks(make_group):
+    group = make_group(Limits.parse(pids_limit=20))
+    bomb = start_in(group, ["sh", "-c", "for i in $(seq 100); do sleep 30 & done 2>/dev/null; sleep 30"])
+    try:
+        deadline = time.monotonic() + 10
+        while not group.stats().pids_refused and time.monotonic() < deadline:
+            time.sleep(0.05)
+        s = group.stats()
+        assert s.pids_refused, "pids.events shows no refused fork"
+        assert s.pids <= 20 and len(group.procs()) <= 20
+    finally:
+        group.kill()
+        bomb.wait()
+    assert subprocess.run(["true"]).returncode == 0  # the host is unaffected
+
+
+def test_cpuset_pins_the_group_to_one_cpu(make_group):
+    group = make_group(Limits.parse(cpuset_cpus="0"))
+    proc = start_in(group, ["sleep", "30"])
+    try:
+        assert os.sched_getaffinity(proc.pid) == {0}
+    finally:
+        group.kill()
+        proc.wait()
+
+
+def test_remove_kills_what_is_left_and_leaves_no_directory(make_group):
+    group = make_group(Limits.parse(memory="64m", pids_limit=50))
+    proc = start_in(group, ["sh", "-c", "sleep 30 & sleep 30 & wait"])
+    last = group.remove()
+    assert proc.wait(timeout=5) == -9
+    assert last is not None and last.memory_limit == 64 << 20
+    assert not any(d.exists() for d in group.dirs())
+    assert group.remove() is None  # idempotent
+
+
+def test_a_limit_the_kernel_refuses_leaves_nothing_behind():
+    with pytest.raises(ContainerError, match="cpuset.cpus"):
+        cgroups.create(f"test-{os.getpid()}-refused", Limits(cpuset_cpus="999"))
+    assert f"test-{os.getpid()}-refused" not in cgroups.names()
+
+
+def test_sweep_collects_groups_a_crashed_runtime_left(paths):
+    parent = f"minicontainer-test-{os.getpid()}"
+    orphans = [cgroups.create(f"orphan{i}", Limits.parse(pids_limit=10), parent=parent) for i in range(3)]
+    procs = [start_in(g, ["sleep", "30"]) for g in orphans]
+    done = cgroups.sweep(paths, parent=parent)
+    assert len(done) == 3
+    assert [p.wait(timeout=5) for p in procs] == [-9, -9, -9]
+    assert not any((h / parent).exists() for h in cgroups.detect().controllers.values())
+
+
+# --- v2 mechanics on a real cgroup2 mount (this kernel: no controllers in it) ----------------
+
+@pytest.fixture
+def cgroup2(tmp_path: Path):
+    """A cgroup2 filesystem mounted at a temporary directory (the same unified tree the host has)."""
+    where = tmp_path / "cgroup2"
+    where.mkdir()
+    subprocess.run(["mount", "-t", "cgroup2", "none", str(where)], check=True)
+    parent = f"minicontainer-test-{os.getpid()}"
+    try:
+        yield cgroups.detect(where), parent
+    finally:
+        cgroups.sweep(root=where, parent=parent)
+        subprocess.run(["umount", str(where)], check=True)
+
+
+def test_v2_group_procs_events_and_kill_on_a_real_cgroup2_mount(cgroup2):
+    setup, parent = cgroup2
+    assert setup.version == "v2"
+    group = cgroups.create("v2test", setup=setup, parent=parent)
+    assert group.path == setup.root / parent / "v2test" and group.path.is_dir()
+    assert not group.populated()
+    proc = start_in(group, ["sh", "-c", "sleep 30 & sleep 30"])
+    deadline = time.monotonic() + 5
+    while len(group.procs()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.pid in group.procs()
+    assert group.populated(), "cgroup.events does not say populated 1"
+    assert group.stats().cpu_usage is not None  # cpu.stat's usage is core, even without the cpu controller
+    group.kill()  # writes 1 to cgroup.kill
+    assert proc.wait(timeout=5) == -9
+    assert not group.populated() and group.procs() == []
+    group.remove()
+    assert not group.path.exists()
+
+
+def test_v2_parent_holds_no_processes(cgroup2):
+    """The no-internal-process rule: the course's parent only ever holds groups."""
+    setup, parent = cgroup2
+    group = cgroups.create("leaf", setup=setup, parent=parent)
+    proc = start_in(group, ["sleep", "30"])
+    try:
+        assert (setup.root / parent / "cgroup.procs").read_text() == ""
+    finally:
+        group.remove()
+        proc.wait()
+
+
+def test_v2_limits_need_controllers_this_hybrid_host_lacks(cgroup2):
+    setup, parent = cgroup2
+    with pytest.raises(ContainerError, match=r"the memory controller is not available.*cgroup v2"):
+        cgroups.create("nomem", Limits.parse(memory="64m"), setup=setup, parent=parent)
+    assert not (setup.root / parent / "nomem").exists()
