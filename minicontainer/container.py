@@ -94,6 +94,7 @@ class Container:
     finished: float = 0.0
     error: str = ""
     spec: dict = field(default_factory=dict)
+    oom_killed: bool = False             # the OOM killer killed a process of it (lesson 03: --memory)
 
     @property
     def short_id(self) -> str:
@@ -262,6 +263,9 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
     if spec.network == "host" and userns:
         raise UsageError("--network host is not available in rootless mode", step="parse --network",
                          fix="run as root, or use --network none")
+    if _resources(spec) and userns:  # [cgroups] lesson 03
+        raise UsageError("resource limits (--memory, --cpus, --pids-limit ...) need root", step="parse resource flags",
+                         fix="run as root, or without the resource flags")
     rootfs = resolve_rootfs(spec, paths)
     # [unionfs] lesson 04: an image gets a copy-on-write root, an overlay of its layers (bottom first)
     # with the upper dir in the container's state dir; --rootfs DIR (and rootless mode) stays a plain
@@ -277,6 +281,15 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                                      fix="remove that container (minicontainer rm) or choose another --name")
     return {"rootfs": rootfs, "binds": binds, "tmpfs": tmpfs, "userns": userns, "layers": layers,
             "network_pid": network_pid}
+
+
+def _resources(spec: RunSpec) -> dict | None:
+    """[cgroups] spec.resources (a cgroups.Limits, or a dict of its fields) as a plain dict, None if empty."""
+    r = spec.resources
+    if r is None:
+        return None
+    d = r.to_dict() if hasattr(r, "to_dict") else {k: v for k, v in dict(r).items() if v is not None}
+    return d or None
 
 
 def _valid_name(name: str) -> bool:
@@ -298,7 +311,7 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
         (d / fname).write_text(text)
         etc[fname] = str(d / fname)
     spec_dict = asdict(spec)
-    spec_dict["resources"] = None if spec.resources is None else repr(spec.resources)
+    spec_dict["resources"] = _resources(spec)  # [cgroups] the limits as a dict (JSON), or None
     spec_dict["env_resolved"] = _environment(spec, hostname)  # what `exec` starts with too
     if parsed["layers"]:  # [unionfs] PID 1 mounts the layers here, in its own mount namespace
         parsed["rootfs"] = str(d / "rootfs")
@@ -411,8 +424,10 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             raise _child_error(message, "create namespaces")
         c.pid = int(message.split()[1])
         c.pid_start = proc_start_time(c.pid)
-        # ---- [cgroups] step 6: place PID 1 in the container's cgroup before anything runs in it:
-        #      if spec.resources (and not rootless): cgroups.create(c.id, ...).add(c.pid)
+        # ---- [cgroups] step 6: place PID 1 in the container's cgroup before anything runs in it
+        if c.spec.get("resources"):
+            from . import cgroups
+            cgroups.create(c.id, cgroups.Limits.from_dict(c.spec["resources"])).add(c.pid)
         # ---- [network] step 7: PID 1's network namespace exists (PID 1 brings lo up itself):
         if c.spec["network"] == "bridge":
             from .network import attach_container
@@ -662,7 +677,11 @@ def teardown(c: Container, paths: Paths) -> None:
     if c.spec.get("network") == "bridge":  # step 7 in reverse: veth, address lease, nft rules
         from .network import detach
         detach(c.id, paths)
-    # ---- [cgroups] cgroups.remove(c.id)             (step 6 in reverse)
+    if c.spec.get("resources"):  # step 6 in reverse: kill what is left, note OOM kills, remove the group
+        from . import cgroups
+        last = cgroups.remove(c.id)
+        if last is not None and last.oom_kills:
+            c.oom_killed = True
     # ---- [unionfs] step 3 in reverse: the overlay lived in the container's mount namespace; this
     #      only unmounts one left on the host (a rootfs mounted by hand there); upper/ stays for diff.
     if c.spec.get("layers"):
@@ -845,7 +864,9 @@ def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None
         if not message.startswith("pid "):
             _wait(pid)
             raise _child_error(message, "exec")
-        # ---- [cgroups] exec joins the container's cgroup: cgroups.add(c.id, int(message.split()[1]))
+        if c.spec.get("resources"):  # [cgroups] exec joins the container's cgroup
+            from . import cgroups
+            cgroups.add(c.id, int(message.split()[1]))
         send(go_w, "go")
         rest = _read_all(report_r)
         if rest:
