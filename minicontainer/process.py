@@ -136,7 +136,7 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
             return 125
         os.close(go_r)
         if "net" in cfg["namespaces"]:  # a new network namespace's lo is down: even 127.0.0.1 fails
-            from .network.loopback import loopback_up
+            from .namespaces import loopback_up  # the lean twin of network/loopback.py: no package imports
             loopback_up()
         if "cgroup" in cfg["namespaces"]:  # after the runtime put us in our cgroup: that becomes our "/"
             step = "create the cgroup namespace"
@@ -151,6 +151,7 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
     if not cfg["init"]:
         return start_workload(cfg, report_w)  # the workload replaces us as PID 1
     syscalls.set_process_name("mc-init")
+    syscalls.set_command_line("mc-init")  # `ps` in the container shows PID 1 as mc-init, not the runtime's argv
     workload = [0]
 
     def forward(signum: int, _frame: object) -> None:
@@ -192,7 +193,8 @@ def setup_rootfs(cfg: dict) -> None:
         root = str(unionfs.mount_rootfs(cfg["layers"], cfg["container_dir"]).target)
     syscalls.mount(root, root, None, syscalls.MS_BIND | syscalls.MS_REC)
     if cfg.get("read_only"):
-        syscalls.mount(None, root, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY)
+        syscalls.mount(None, root, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY
+                       | rootfs_mod.locked_flags(root))
     rootfs_mod.mount_proc(root)
     rootfs_mod.mount_dev(root)
     rootfs_mod.mount_sys(root)
@@ -205,7 +207,7 @@ def setup_rootfs(cfg: dict) -> None:
         console = f"{root}/dev/console"
         os.close(os.open(console, os.O_CREAT | os.O_WRONLY, 0o600))
         syscalls.mount(cfg["console"], console, None, syscalls.MS_BIND)
-    rootfs_mod.pivot_into(root)
+    rootfs_mod.pivot_without_old_dir(root)
     rootfs_mod.mask_paths()
 
 

@@ -137,6 +137,14 @@ DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc
              "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx", "core": "/proc/kcore"}
 
 _NOSUID_NODEV_NOEXEC = syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC
+MS_NODIRATIME, MS_RELATIME = 2048, 1 << 21
+
+
+def locked_flags(path: str) -> int:
+    """The mount flags a remount must keep (in a user namespace the kernel refuses to drop them)."""
+    f = os.statvfs(path).f_flag
+    flags = f & (_NOSUID_NODEV_NOEXEC | syscalls.MS_NOATIME | MS_NODIRATIME)
+    return flags | (MS_RELATIME if f & 4096 else 0)  # ST_RELATIME is 4096, MS_RELATIME is 1 << 21
 
 
 def _inside(rootfs: str, path: str) -> str:
@@ -205,8 +213,8 @@ def bind_mount(rootfs: str, source: str, target: str, read_only: bool = False) -
     _mkmountpoint(where, os.path.isdir(source))
     syscalls.mount(source, where, None, syscalls.MS_BIND | syscalls.MS_REC)
     if read_only:  # a bind mount becomes read-only only by remounting it (keeping its locked flags)
-        keep = os.statvfs(where).f_flag & (syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC)
-        syscalls.mount(None, where, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY | keep)
+        syscalls.mount(None, where, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY
+                       | locked_flags(where))
 
 
 def mount_tmpfs(rootfs: str, target: str, options: str = "") -> None:
@@ -226,9 +234,27 @@ def mask_paths(masked: list[str] = MASKED_PATHS, readonly: list[str] = READONLY_
     for path in readonly:
         if os.path.exists(path):
             syscalls.mount(path, path, None, syscalls.MS_BIND | syscalls.MS_REC)
-            keep = os.statvfs(path).f_flag & _NOSUID_NODEV_NOEXEC
             syscalls.mount(None, path, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY
-                           | syscalls.MS_REC | keep)
+                           | syscalls.MS_REC | locked_flags(path))
+
+
+def pivot_without_old_dir(new_root: str) -> None:
+    """pivot_root(".", "."): the old root is stacked under the new one and detached at once.
+
+    runc's trick: it needs no `.old-root` directory, so it works on a read-only root and on one
+    we may not write to (a rootless container whose files belong to the host's root).
+    `new_root` must already be a mount point (the bind-mount onto itself of pivot_into, step 1).
+    """
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.chdir(new_root)
+        syscalls.pivot_root(".", ".")
+        os.fchdir(fd)  # we are now "above" the new root, on the old one: detach it
+        syscalls.mount(None, ".", None, syscalls.MS_SLAVE | syscalls.MS_REC)
+        syscalls.umount2(".", syscalls.MNT_DETACH)
+    finally:
+        os.close(fd)
+    os.chdir("/")
 
 
 def etc_files(hostname: str, resolv_conf: str = "/etc/resolv.conf") -> dict[str, str]:

@@ -188,3 +188,17 @@ def set_process_name(name: str) -> None:
     """The name `ps -o comm` and /proc/PID/comm show (at most 15 bytes)."""
     buf = ctypes.create_string_buffer(name.encode()[:15])
     _check(_libc.prctl(PR_SET_NAME, ctypes.cast(buf, ctypes.c_void_p).value, 0, 0, 0), "prctl(PR_SET_NAME)")
+
+
+def set_command_line(text: str) -> None:
+    """Overwrite this process's argv in memory, so that /proc/PID/cmdline (what `ps` shows) reads `text`.
+
+    The kernel reads cmdline from the process's own argv area [arg_start, arg_end) (fields 48 and
+    49 of /proc/self/stat); Python keeps its own copies of the arguments, so we may reuse the area.
+    """
+    with open("/proc/self/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    start, end = int(fields[45]), int(fields[46])
+    raw = text.encode()[: end - start - 1]
+    ctypes.memset(start, 0, end - start)
+    ctypes.memmove(start, raw, len(raw))

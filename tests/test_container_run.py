@@ -101,9 +101,10 @@ def test_env_workdir_user(paths, busybox_rootfs):
 
 def test_bind_mount_and_tmpfs(paths, busybox_rootfs, tmp_path):
     (tmp_path / "in.txt").write_text("from host\n")
-    out = run_sh("cat /data/in.txt; echo hi > /data/out.txt; touch /ro/x 2>/dev/null || echo ro-ok; "
-                 "grep ' /scratch ' /proc/mounts | cut -d' ' -f3",
-                 "-v", f"{tmp_path}:/data", "-v", f"{tmp_path}:/ro:ro", "--tmpfs", "/scratch").stdout
+    # Mount points that exist in the image: the shared busybox rootfs must not be written to.
+    out = run_sh("cat /mnt/in.txt; echo hi > /mnt/out.txt; touch /home/x 2>/dev/null || echo ro-ok; "
+                 "grep ' /run ' /proc/mounts | cut -d' ' -f3",
+                 "-v", f"{tmp_path}:/mnt", "-v", f"{tmp_path}:/home:ro", "--tmpfs", "/run").stdout
     assert out.split() == ["from", "host", "ro-ok", "tmpfs"]
     assert (tmp_path / "out.txt").read_text() == "hi\n"
 

@@ -1,0 +1,38 @@
+"""The course's default image: the busybox rootfs as the OCI image localhost/busybox:latest (lesson 05).
+
+Lessons 01-04 ran the busybox directory directly. From lesson 05 on it is a real image in the
+store, one gzip layer plus a config saying `Cmd ["sh"]`, so `run busybox` works offline by name.
+Like podman, images made on this machine are named under `localhost/`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..paths import Paths
+from ..rootfs import ensure_default_rootfs
+from .config import DEFAULT_PATH
+from .layer import write_layer
+from .mutate import add_layer, empty_config, now_rfc3339, write_image
+from .store import Store
+
+DEFAULT_IMAGE = "localhost/busybox:latest"
+
+
+def prepare_default_image(paths: Paths, name: str = DEFAULT_IMAGE) -> str:
+    """Build the default image from the busybox rootfs if it is not in the store; unpack its layer."""
+    store = Store(paths).ensure()
+    if name in store.names():
+        image = store.resolve(name)
+        store.layer_dirs(image)
+        return f"default image {name} present ({image.short_id})"
+    rootfs = ensure_default_rootfs(paths.default_rootfs)
+    created = now_rfc3339(os.stat(rootfs / "bin" / "busybox").st_mtime)
+    layer, diff_id = write_layer(store, rootfs)
+    config = empty_config()
+    config["config"] = {"Env": [f"PATH={DEFAULT_PATH}"], "Cmd": ["sh"]}
+    layers: list = []
+    add_layer(layers, config, layer, diff_id, f"minicontainer: busybox rootfs {rootfs}", created)
+    image = write_image(store, layers, config, name)
+    store.layer_dirs(image)
+    return f"default image {name} built ({image.short_id})"

@@ -1,0 +1,226 @@
+"""The lifecycle on the real kernel: -d, stop, kill, rm, ps, logs, exec, crashed runtimes (lesson 02)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from minicontainer import container
+
+LAUNCHER = str(Path(sys.executable).parent / "minicontainer")
+
+
+def mc(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([LAUNCHER, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def rootfs(busybox_rootfs) -> str:
+    return str(busybox_rootfs)
+
+
+def start(rootfs: str, script: str, *flags: str) -> str:
+    result = mc("run", "-d", *flags, "--rootfs", rootfs, "/bin/sh", "-c", script)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def wait_for_log(paths, cid: str, text: str, timeout: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = mc("logs", cid).stdout
+        if text in out:
+            return out
+        time.sleep(0.02)
+    raise AssertionError(f"{text!r} never appeared in the logs of {cid}: {out!r}")
+
+
+TRAP_TERM = 'trap "echo got-TERM; exit 0" TERM; echo ready; while true; do sleep 0.05; done'
+
+
+def test_sigterm_stops_a_detached_container(paths, rootfs):
+    cid = start(rootfs, TRAP_TERM, "--name", "web")
+    assert len(cid) == 64
+    wait_for_log(paths, cid, "ready")
+    assert "web" in mc("ps").stdout
+    assert mc("stop", "web").returncode == 0
+    state = json.loads(mc("inspect", "web").stdout)[0]
+    assert state["status"] == "exited" and state["exit_code"] == 0
+    assert "got-TERM" in mc("logs", "web").stdout
+    assert "web" not in mc("ps").stdout and "web" in mc("ps", "-a").stdout
+    assert not container.alive(state["pid"], state["pid_start"])
+    assert mc("rm", "web").returncode == 0
+    assert "web" not in mc("ps", "-a").stdout
+
+
+def test_stop_kills_a_container_that_ignores_sigterm(paths, rootfs):
+    cid = start(rootfs, 'trap "" TERM; echo ready; while true; do sleep 0.05; done', "--no-init")
+    wait_for_log(paths, cid, "ready")
+    t = time.monotonic()
+    assert mc("stop", "-t", "0.3", cid).returncode == 0
+    assert time.monotonic() - t < 5
+    assert json.loads(mc("inspect", cid).stdout)[0]["exit_code"] == 137
+    mc("rm", cid)
+
+
+def test_kill_sends_the_signal_asked_for(paths, rootfs):
+    cid = start(rootfs, TRAP_TERM)
+    wait_for_log(paths, cid, "ready")
+    assert mc("kill", "-s", "TERM", cid).returncode == 0
+    c = container.wait_exited(paths, container.find(paths, cid), 5)
+    assert c.exit_code == 0 and "got-TERM" in mc("logs", cid).stdout
+    assert mc("kill", cid).returncode == 1  # not running any more: an error
+    mc("rm", cid)
+
+
+def test_rm_refuses_a_running_container_without_force(paths, rootfs):
+    cid = start(rootfs, "sleep 30", "--rm")
+    result = mc("rm", cid)
+    assert result.returncode == 1 and "Stop the container before" in result.stderr
+    assert mc("rm", "-f", cid).returncode == 0
+    assert not (paths.containers_dir / cid).exists()
+
+
+def test_run_rm_detached_removes_itself(paths, rootfs):
+    cid = start(rootfs, "exit 0", "--rm")
+    container.wait_exited(paths, container.Container(id=cid, name="", image="", command=[], rootfs=""), 5)
+    deadline = time.monotonic() + 5
+    while (paths.containers_dir / cid).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not (paths.containers_dir / cid).exists()
+
+
+def test_name_already_in_use_is_refused(paths, rootfs):
+    cid = start(rootfs, "sleep 30", "--name", "dup")
+    result = mc("run", "--rm", "--name", "dup", "--rootfs", rootfs, "true")
+    assert result.returncode == 125 and 'The container name "/dup" is already in use' in result.stderr
+    mc("rm", "-f", cid)
+
+
+def test_exec_sees_the_same_pid_namespace(paths, rootfs):
+    cid = start(rootfs, "echo ready; exec sleep 30", "--hostname", "box")
+    wait_for_log(paths, cid, "ready")
+    c = container.find(paths, cid)
+    out = mc("exec", cid, "/bin/sh", "-c", "readlink /proc/self/ns/pid; hostname; ps -o pid,comm").stdout.split()
+    assert out[0] == os.readlink(f"/proc/{c.pid}/ns/pid"), "exec did not join the container's PID namespace"
+    assert out[1] == "box"
+    assert "sleep" in out and "mc-init" in out  # it sees the container's processes
+    assert mc("exec", cid, "sh", "-c", "exit 7").returncode == 7
+    assert mc("exec", cid, "nope").returncode == 127
+    mc("rm", "-f", cid)
+    result = mc("exec", cid, "true")
+    assert result.returncode == 125 and "No such container" in result.stderr
+
+
+def test_exec_into_a_stopped_container_is_an_error(paths, rootfs):
+    cid = start(rootfs, "exit 3")
+    container.wait_exited(paths, container.find(paths, cid), 5)
+    result = mc("exec", cid, "true")
+    assert result.returncode == 125 and "is not running" in result.stderr
+    mc("rm", cid)
+
+
+def test_zombies_are_reaped_by_pid_1(paths, rootfs):
+    # Each `( sleep 0 & )` leaves an orphan that PID 1 inherits; when it exits it is a zombie until reaped.
+    script = "for i in 1 2 3 4 5; do (sleep 0 &); done; sleep 0.3; ps -o stat,comm"
+    result = mc("run", "--rm", "--rootfs", rootfs, "/bin/sh", "-c", script)
+    states = [line.split()[0] for line in result.stdout.splitlines()[1:]]
+    assert states and not any(s.startswith("Z") for s in states), f"zombies in the container: {result.stdout}"
+
+
+def test_sigkilled_runtime_leaves_no_process_and_is_collected(paths, rootfs):
+    proc = subprocess.Popen([LAUNCHER, "run", "--rootfs", rootfs, "sleep", "30"])
+    c = _wait_running(paths)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while container.alive(c.pid, c.pid_start) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not container.alive(c.pid, c.pid_start), "the container outlived its runtime"
+    out = mc("ps", "-a").stdout  # the next command finds the crashed run and records it
+    assert "Exited (137)" in out, out
+    assert mc("rm", c.id).returncode == 0
+
+
+def _wait_running(paths, timeout: float = 10.0) -> container.Container:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = [c for c in container.all_containers(paths) if c.status == "running"]
+        if running:
+            return running[0]
+        time.sleep(0.005)
+    raise AssertionError("no container reached 'running'")
+
+
+def test_reset_sweeps_running_containers(paths, rootfs):
+    cid = start(rootfs, "sleep 30")
+    c = container.find(paths, cid)
+    removed = container.sweep(paths)
+    assert any(c.short_id in line for line in removed)
+    assert not container.alive(c.pid, c.pid_start)
+    assert not (paths.containers_dir / cid).exists()
+
+
+DRIVER = r'''
+import os, signal, subprocess, sys, time
+launcher, rootfs, run_dir = sys.argv[1:4]
+env = dict(os.environ, MC_RUN_DIR=run_dir)
+def mc(*a):
+    return subprocess.run([launcher, *a], env=env, capture_output=True).returncode
+before = open("/proc/self/mountinfo", "rb").read()
+codes = []
+for i in range(50):
+    kind = i % 5
+    if kind in (0, 1):          # a normal run, then one that exits 1
+        codes.append(mc("run", "--rm", "--rootfs", rootfs, "-v", "/tmp:/mnt", "sh", "-c", f"exit {kind}"))
+    elif kind in (2, 3):        # the workload is SIGKILLed (by itself, and from outside by `kill`)
+        codes.append(mc("run", "--rm", "--rootfs", rootfs, "--tmpfs", "/run", "sh", "-c", "kill -9 $$"))
+    else:                       # the runtime itself is SIGKILLed while the container runs
+        p = subprocess.Popen([launcher, "run", "--rm", "--rootfs", rootfs, "sh", "-c", "echo up; sleep 30"],
+                             env=env, stdout=subprocess.PIPE)
+        p.stdout.readline()
+        p.send_signal(signal.SIGKILL)
+        codes.append(-p.wait())
+time.sleep(0.2)
+mc("ps", "-a")                  # collects what the killed runtimes left
+after = open("/proc/self/mountinfo", "rb").read()
+print(codes)
+print("IDENTICAL" if before == after else "CHANGED")
+print(sorted(os.listdir(os.path.join(run_dir, "containers"))))
+'''
+
+
+def test_mount_table_is_identical_after_50_runs_including_killed_ones(paths, rootfs):
+    """50 runs: normal, failing, SIGKILLed workloads, SIGKILLed runtimes; then the mount table is compared.
+
+    The driver runs in a private copy of the host's mount namespace (`unshare -m`), so that other
+    tests mounting things on the host at the same time cannot disturb the comparison; the runtime
+    sees that namespace exactly as it would see the host's.
+    """
+    result = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable, "-c", DRIVER,
+                             LAUNCHER, rootfs, str(paths.run_dir)], capture_output=True, text=True, timeout=300)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3, result.stdout + result.stderr
+    codes = eval(lines[0])  # a list printed by the driver
+    assert codes == [0, 1, 137, 137, 9] * 10, codes
+    assert lines[1] == "IDENTICAL", "the mount table changed after 50 runs"
+    assert lines[2] == "[]", f"state left behind: {lines[2]}"
+    assert _no_sleepers(), "a workload of a killed runtime is still running"
+
+
+def _no_sleepers() -> bool:
+    """No `sleep 30` of the killed runs is left anywhere on the host."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes() == b"sleep\x0030\x00":
+                return False
+        except OSError:
+            continue
+    return True
