@@ -72,6 +72,7 @@ class RunSpec:
     publish: list[str] = field(default_factory=list)  # -p, --publish HOST:CONTAINER (lesson 07)
     resources: object | None = None      # --memory/--cpus/--pids-limit, filled by lesson 03 (cgroups)
     userns: str = ""                     # --userns: "" = a user namespace only when not root; "host"; "private"
+    entrypoint: str | None = None        # --entrypoint (lesson 05: overrides the image's Entrypoint and Cmd)
 
 
 @dataclass
@@ -94,6 +95,7 @@ class Container:
     finished: float = 0.0
     error: str = ""
     spec: dict = field(default_factory=dict)
+    oom_killed: bool = False             # the OOM killer killed a process of it (lesson 03: --memory)
 
     @property
     def short_id(self) -> str:
@@ -247,6 +249,19 @@ def _uses_userns(spec: RunSpec) -> bool:
 
 def validate(spec: RunSpec, paths: Paths) -> dict:
     """Check every flag before anything is created; returns the parsed pieces."""
+    from_image = None  # [images] lesson 05: an image name -> its unpacked layers and config defaults
+    if not spec.rootfs and spec.image and not spec.image.startswith(("/", ".")):
+        from .image.run import for_run
+        from_image = for_run(paths, spec.image, spec.command, spec.entrypoint)
+        if from_image is None:  # [registry] lesson 06: pull a missing image named with a registry host
+            from .registry.pull import pull_if_missing
+            if pull_if_missing(paths, spec.image):
+                from_image = for_run(paths, spec.image, spec.command, spec.entrypoint)
+        if from_image is not None:
+            spec.command = from_image.argv
+            spec.env = from_image.env + list(spec.env)
+            spec.workdir = spec.workdir or from_image.workdir
+            spec.user = spec.user or from_image.user
     if not spec.command:
         raise UsageError("requires at least a command to run", step="parse arguments",
                          fix="minicontainer run [OPTIONS] IMAGE COMMAND [ARG...]")
@@ -263,11 +278,16 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
     if spec.network == "host" and userns:
         raise UsageError("--network host is not available in rootless mode", step="parse --network",
                          fix="run as root, or use --network none")
-    rootfs = resolve_rootfs(spec, paths)
+    if _resources(spec) and userns:  # [cgroups] lesson 03
+        raise UsageError("resource limits (--memory, --cpus, --pids-limit ...) need root", step="parse resource flags",
+                         fix="run as root, or without the resource flags")
+    rootfs = str(from_image.layers[-1]) if from_image else resolve_rootfs(spec, paths)
     # [unionfs] lesson 04: an image gets a copy-on-write root, an overlay of its layers (bottom first)
     # with the upper dir in the container's state dir; --rootfs DIR (and rootless mode) stays a plain
     # directory. [images: an image reference resolves to its layer directories here.]
     layers = None if spec.rootfs or userns else [rootfs]
+    if from_image is not None and not userns:
+        layers = [str(p) for p in from_image.layers]
     binds = [_parse_volume(v) for v in spec.volume]
     tmpfs = [_parse_tmpfs(t) for t in spec.tmpfs]
     if spec.name:
@@ -277,7 +297,16 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                                      f'"{other.id}"', step="name the container",
                                      fix="remove that container (minicontainer rm) or choose another --name")
     return {"rootfs": rootfs, "binds": binds, "tmpfs": tmpfs, "userns": userns, "layers": layers,
-            "network_pid": network_pid}
+            "network_pid": network_pid, "image_digest": from_image.manifest_digest if from_image else ""}
+
+
+def _resources(spec: RunSpec) -> dict | None:
+    """[cgroups] spec.resources (a cgroups.Limits, or a dict of its fields) as a plain dict, None if empty."""
+    r = spec.resources
+    if r is None:
+        return None
+    d = r.to_dict() if hasattr(r, "to_dict") else {k: v for k, v in dict(r).items() if v is not None}
+    return d or None
 
 
 def _valid_name(name: str) -> bool:
@@ -299,8 +328,9 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
         (d / fname).write_text(text)
         etc[fname] = str(d / fname)
     spec_dict = asdict(spec)
-    spec_dict["resources"] = None if spec.resources is None else repr(spec.resources)
+    spec_dict["resources"] = _resources(spec)  # [cgroups] the limits as a dict (JSON), or None
     spec_dict["env_resolved"] = _environment(spec, hostname)  # what `exec` starts with too
+    spec_dict["image_digest"] = parsed["image_digest"]  # [images] what `commit` builds on
     if parsed["layers"]:  # [unionfs] PID 1 mounts the layers here, in its own mount namespace
         parsed["rootfs"] = str(d / "rootfs")
         spec_dict["layers"] = parsed["layers"]
@@ -433,8 +463,10 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             raise _child_error(message, "create namespaces")
         c.pid = int(message.split()[1])
         c.pid_start = proc_start_time(c.pid)
-        # ---- [cgroups] step 6: place PID 1 in the container's cgroup before anything runs in it:
-        #      if spec.resources (and not rootless): cgroups.create(c.id, ...).add(c.pid)
+        # ---- [cgroups] step 6: place PID 1 in the container's cgroup before anything runs in it
+        if c.spec.get("resources"):
+            from . import cgroups
+            cgroups.create(c.id, cgroups.Limits.from_dict(c.spec["resources"])).add(c.pid)
         # ---- [network] step 7: PID 1's network namespace exists (PID 1 brings lo up itself):
         if c.spec["network"] == "bridge":
             from .network import attach_container
@@ -685,7 +717,11 @@ def teardown(c: Container, paths: Paths) -> None:
     if c.spec.get("network") == "bridge":  # step 7 in reverse: veth, address lease, nft rules
         from .network import detach
         detach(c.id, paths)
-    # ---- [cgroups] cgroups.remove(c.id)             (step 6 in reverse)
+    if c.spec.get("resources"):  # step 6 in reverse: kill what is left, note OOM kills, remove the group
+        from . import cgroups
+        last = cgroups.remove(c.id)
+        if last is not None and last.oom_kills:
+            c.oom_killed = True
     # ---- [unionfs] step 3 in reverse: the overlay lived in the container's mount namespace; this
     #      only unmounts one left on the host (a rootfs mounted by hand there); upper/ stays for diff.
     if c.spec.get("layers"):
@@ -868,7 +904,9 @@ def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None
         if not message.startswith("pid "):
             _wait(pid)
             raise _child_error(message, "exec")
-        # ---- [cgroups] exec joins the container's cgroup: cgroups.add(c.id, int(message.split()[1]))
+        if c.spec.get("resources"):  # [cgroups] exec joins the container's cgroup
+            from . import cgroups
+            cgroups.add(c.id, int(message.split()[1]))
         send(go_w, "go")
         rest = _read_all(report_r)
         if rest:

@@ -123,19 +123,35 @@ class RegistryClient:
 
     def ping(self) -> int:
         """GET /v2/: find the scheme (https, or http for a loopback/insecure registry); return the status."""
+        loopback = is_loopback(self.host.rsplit(":", 1)[0])
         if self.scheme is not None:
             response = self.transport.request("GET", f"{self.scheme}://{self.host}/v2/")
+        elif loopback and not self.transport.ca_file:
+            # A lab registry on loopback usually speaks plain HTTP: try that first (no TLS set-up cost).
+            # A TLS server answers a plain request with 400 "Client sent an HTTP request to an HTTPS server".
+            response = self.transport.request("GET", f"http://{self.host}/v2/", retry=False)
+            self.scheme = "http"
+            if response.status == 400 and b"HTTPS" in response.read():
+                self.scheme = None
+                return self._ping_https(loopback)
         else:
-            try:
-                response = self.transport.request("GET", f"https://{self.host}/v2/", retry=False)
-                self.scheme = "https"
-            except ContainerError as exc:
-                # A plain-HTTP server answers a TLS hello with text: "wrong version number".
-                plain_ok = is_loopback(self.host.rsplit(":", 1)[0]) or self.transport.insecure
-                if not plain_ok or "WRONG_VERSION_NUMBER" not in str(exc).upper().replace(" ", "_"):
-                    raise
-                response = self.transport.request("GET", f"http://{self.host}/v2/")
-                self.scheme = "http"
+            return self._ping_https(loopback)
+        return self._check_ping(response)
+
+    def _ping_https(self, loopback: bool) -> int:
+        try:
+            response = self.transport.request("GET", f"https://{self.host}/v2/", retry=False)
+            self.scheme = "https"
+        except ContainerError as exc:
+            # A plain-HTTP server answers a TLS hello with text: "wrong version number".
+            if not (loopback or self.transport.insecure) or \
+                    "WRONG_VERSION_NUMBER" not in str(exc).upper().replace(" ", "_"):
+                raise
+            response = self.transport.request("GET", f"http://{self.host}/v2/")
+            self.scheme = "http"
+        return self._check_ping(response)
+
+    def _check_ping(self, response: Response) -> int:
         response.read()
         if response.status not in (200, 401):
             raise RegistryError(f"{self.host} does not look like a registry (GET /v2/ answered "
