@@ -78,7 +78,9 @@ def test_memory_limit_oom_kills_a_hog_and_the_kill_is_counted(make_group):
 
 
 def test_cpus_half_keeps_a_spinner_within_half_a_core(make_group):
-    group = make_group(Limits.parse(cpus="0.5"))
+    # The highest weight as well: on a busy (shared CI) machine the spinner must not get LESS than its quota
+    # from the scheduler, so that what is measured is the ceiling --cpus sets.
+    group = make_group(Limits.parse(cpus="0.5", cpu_shares=262144))
     spinner = start_in(group, [sys.executable, "-c", SPIN])
     try:
         time.sleep(0.3)
@@ -143,6 +145,15 @@ def test_sweep_collects_groups_a_crashed_runtime_left(paths):
     assert len(done) == 3
     assert [p.wait(timeout=5) for p in procs] == [-9, -9, -9]
     assert not any((h / parent).exists() for h in cgroups.detect().controllers.values())
+
+
+def test_a_private_instance_sweeps_only_its_own_containers_groups(paths, make_group):
+    """Tests and notebooks with their own MC_RUN_DIR must not kill another instance's containers."""
+    theirs, ours = make_group(), make_group()
+    (paths.containers_dir / ours.name).mkdir(parents=True)  # a container of this instance
+    done = cgroups.sweep(paths)
+    assert done == [f"removed cgroup minicontainer/{ours.name}"]
+    assert theirs.exists() and not ours.exists()
 
 
 # --- v2 mechanics on a real cgroup2 mount (this kernel: no controllers in it) ----------------
