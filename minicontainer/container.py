@@ -355,20 +355,41 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
 
 # --- running --------------------------------------------------------------------------------
 
-def run(spec: RunSpec, paths: Paths | None = None) -> Container:
-    """Create and start a container. Foreground: wait and return its final state; -d: return once started."""
+def run(spec: RunSpec, paths: Paths | None = None, output: int | None = None) -> Container:
+    """Create and start a container. Foreground: wait and return its final state; -d: return once started.
+
+    `output`: a file descriptor for the workload's stdout and stderr (default: ours)."""
     paths = paths or default_paths()
     collect_crashed(paths)
     c, cfg = create(spec, paths)
     try:
         if spec.detach:
             return _start_detached(c, cfg, paths)
-        stdio = (0 if spec.interactive or spec.tty else _devnull(), 1, 2)
+        stdio = (0 if spec.interactive or spec.tty else _devnull(), 1 if output is None else output,
+                 2 if output is None else output)
         return supervise(c, cfg, paths, stdio)
     except BaseException:
         if spec.rm or c.status == "created":
             remove_state(paths, c)
         raise
+
+
+def run_printed(image: str = DEFAULT_IMAGE, command: list[str] | None = None, paths: Paths | None = None,
+                **flags: object) -> Container:
+    """`minicontainer.run(...)` for notebooks: run (with --rm unless rm=False), print the output, return the state.
+
+    A notebook shows what Python prints, not what a child process writes on the kernel's own
+    stdout; so the workload writes to a temporary file, printed when it exits."""
+    import tempfile
+    flags.setdefault("rm", True)
+    if image.startswith("/") and "rootfs" not in flags:
+        flags["rootfs"] = image
+    spec = RunSpec(image=image, command=list(command or []), **flags)
+    with tempfile.TemporaryFile() as out:
+        c = run(spec, paths, output=None if spec.detach else out.fileno())
+        out.seek(0)
+        print(out.read().decode(errors="replace"), end="")
+    return c
 
 
 def _devnull() -> int:
@@ -658,7 +679,8 @@ def _monitor(c: Container, cfg: dict, paths: Paths, log: str, ready_w: int) -> N
     """The detached monitor: never returns."""
     from .process import send
     try:
-        os.setsid()
+        if os.getsid(0) != os.getpid():  # (a spawned monitor already leads its own session)
+            os.setsid()
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
