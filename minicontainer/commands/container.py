@@ -86,6 +86,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="publish a container's port to the host (lesson 07)")
     p.add_argument("--userns", default="", help="'host' or 'private' (default: private only when not root)")
     p.add_argument("--entrypoint", default=None, help="overwrite the default ENTRYPOINT of the image (lesson 05)")
+    from .cgroups import add_resource_options  # lesson 03: -m, --cpus, --pids-limit ...
+    add_resource_options(p)
 
 
 def spec_from_args(args: argparse.Namespace):
@@ -104,6 +106,8 @@ def spec_from_args(args: argparse.Namespace):
         raise UsageError('"run" requires at least 1 argument', step="parse arguments",
                          fix="minicontainer run [OPTIONS] IMAGE COMMAND [ARG...]  (or --rootfs DIR COMMAND)")
     fields = {k: v for k, v in vars(args).items() if k in RunSpec.__dataclass_fields__ and k not in ("image", "command")}
+    from .cgroups import limits_from_args  # lesson 03: the resource flags become a cgroups.Limits
+    fields["resources"] = limits_from_args(args)
     return RunSpec(image=image, command=command, **fields)
 
 
@@ -115,6 +119,9 @@ def _run(args: argparse.Namespace) -> int:
     if spec.detach:
         print(c.id)
         return 0
+    if getattr(c, "oom_killed", False):  # lesson 03: say why a process died
+        print("minicontainer run: a process of the container was killed by the OOM killer "
+              "(memory limit reached)", file=sys.stderr)
     return c.exit_code or 0
 
 
