@@ -77,10 +77,27 @@ def test_memory_limit_oom_kills_a_hog_and_the_kill_is_counted(make_group):
     assert s.memory_peak <= 32 << 20 and s.memory_limit == 32 << 20
 
 
-def test_cpus_half_keeps_a_spinner_within_half_a_core(make_group):
-    # The highest weight as well: on a busy (shared CI) machine the spinner must not get LESS than its quota
-    # from the scheduler, so that what is measured is the ceiling --cpus sets.
-    group = make_group(Limits.parse(cpus="0.5", cpu_shares=262144))
+@pytest.fixture
+def weighty_parent():
+    """A parent group with the highest CPU weight, removed afterwards.
+
+    CPU weight is hierarchical: a group competes with its siblings through its parent. On a busy shared
+    machine (CI, 2 cores) a parent of normal weight gets too little CPU for its child to reach even its
+    quota, and the test would measure the neighbours. With the parent's weight at the maximum, what is
+    measured is the ceiling that --cpus sets.
+    """
+    parent = f"minicontainer-test-{os.getpid()}-cpu"
+    cpu = cgroups.detect().controllers["cpu"] / parent
+    cpu.mkdir(exist_ok=True)
+    (cpu / "cpu.shares").write_text("262144")
+    try:
+        yield parent
+    finally:
+        cgroups.sweep(parent=parent)
+
+
+def test_cpus_half_keeps_a_spinner_within_half_a_core(make_group, weighty_parent):
+    group = make_group(Limits.parse(cpus="0.5"), parent=weighty_parent)
     spinner = start_in(group, [sys.executable, "-c", SPIN])
     try:
         time.sleep(0.3)
