@@ -72,6 +72,7 @@ class RunSpec:
     publish: list[str] = field(default_factory=list)  # -p, --publish HOST:CONTAINER (lesson 07)
     resources: object | None = None      # --memory/--cpus/--pids-limit, filled by lesson 03 (cgroups)
     userns: str = ""                     # --userns: "" = a user namespace only when not root; "host"; "private"
+    entrypoint: str | None = None        # --entrypoint (lesson 05: overrides the image's Entrypoint and Cmd)
 
 
 @dataclass
@@ -247,6 +248,15 @@ def _uses_userns(spec: RunSpec) -> bool:
 
 def validate(spec: RunSpec, paths: Paths) -> dict:
     """Check every flag before anything is created; returns the parsed pieces."""
+    from_image = None  # [images] lesson 05: an image name -> its unpacked layers and config defaults
+    if not spec.rootfs and spec.image and not spec.image.startswith(("/", ".")):
+        from .image.run import for_run
+        from_image = for_run(paths, spec.image, spec.command, spec.entrypoint)
+        if from_image is not None:
+            spec.command = from_image.argv
+            spec.env = from_image.env + list(spec.env)
+            spec.workdir = spec.workdir or from_image.workdir
+            spec.user = spec.user or from_image.user
     if not spec.command:
         raise UsageError("requires at least a command to run", step="parse arguments",
                          fix="minicontainer run [OPTIONS] IMAGE COMMAND [ARG...]")
@@ -263,11 +273,13 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
     if spec.network == "host" and userns:
         raise UsageError("--network host is not available in rootless mode", step="parse --network",
                          fix="run as root, or use --network none")
-    rootfs = resolve_rootfs(spec, paths)
+    rootfs = str(from_image.layers[-1]) if from_image else resolve_rootfs(spec, paths)
     # [unionfs] lesson 04: an image gets a copy-on-write root, an overlay of its layers (bottom first)
     # with the upper dir in the container's state dir; --rootfs DIR (and rootless mode) stays a plain
     # directory. [images: an image reference resolves to its layer directories here.]
     layers = None if spec.rootfs or userns else [rootfs]
+    if from_image is not None and not userns:
+        layers = [str(p) for p in from_image.layers]
     binds = [_parse_volume(v) for v in spec.volume]
     tmpfs = [_parse_tmpfs(t) for t in spec.tmpfs]
     if spec.name:
@@ -277,7 +289,7 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                                      f'"{other.id}"', step="name the container",
                                      fix="remove that container (minicontainer rm) or choose another --name")
     return {"rootfs": rootfs, "binds": binds, "tmpfs": tmpfs, "userns": userns, "layers": layers,
-            "network_pid": network_pid}
+            "network_pid": network_pid, "image_digest": from_image.manifest_digest if from_image else ""}
 
 
 def _valid_name(name: str) -> bool:
@@ -301,6 +313,7 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     spec_dict = asdict(spec)
     spec_dict["resources"] = None if spec.resources is None else repr(spec.resources)
     spec_dict["env_resolved"] = _environment(spec, hostname)  # what `exec` starts with too
+    spec_dict["image_digest"] = parsed["image_digest"]  # [images] what `commit` builds on
     if parsed["layers"]:  # [unionfs] PID 1 mounts the layers here, in its own mount namespace
         parsed["rootfs"] = str(d / "rootfs")
         spec_dict["layers"] = parsed["layers"]

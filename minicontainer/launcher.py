@@ -31,8 +31,16 @@ sys.path.insert(0, {root!r})
 if len(sys.argv) < 2 or sys.argv[1] not in {fast!r}:
     import site
     site.main()
+    from minicontainer.cli import main
+    sys.exit(main())
+import gc
+import os
+gc.disable()  # a short command: the collector would only walk the freshly imported modules, again and again
 from minicontainer.cli import main
-sys.exit(main())
+code = main()
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(code)  # skip the interpreter's teardown (freeing every module): nothing is left to clean up
 '''
 
 

@@ -136,7 +136,7 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
             return 125
         os.close(go_r)
         if "net" in cfg["namespaces"]:  # a new network namespace's lo is down: even 127.0.0.1 fails
-            from .network.loopback import loopback_up
+            from .namespaces import loopback_up  # the lean twin of network/loopback.py: no package imports
             loopback_up()
         if "cgroup" in cfg["namespaces"]:  # after the runtime put us in our cgroup: that becomes our "/"
             step = "create the cgroup namespace"

@@ -85,6 +85,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--publish", action="append", default=[], metavar="HOST:CONTAINER",
                    help="publish a container's port to the host (lesson 07)")
     p.add_argument("--userns", default="", help="'host' or 'private' (default: private only when not root)")
+    p.add_argument("--entrypoint", default=None, help="overwrite the default ENTRYPOINT of the image (lesson 05)")
 
 
 def spec_from_args(args: argparse.Namespace):

@@ -10,9 +10,9 @@ An image is data: a manifest names a config and layers, each a blob addressed by
 from __future__ import annotations
 
 from ..paths import Paths
-from .store import Image, Store, normalize
+from .store import Image, Store, local_name, normalize
 
-__all__ = ["Image", "Store", "normalize", "prepare_default_image", "sweep"]
+__all__ = ["Image", "Store", "local_name", "normalize", "prepare_default_image", "sweep"]
 
 
 def prepare_default_image(paths: Paths) -> str:

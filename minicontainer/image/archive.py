@@ -173,8 +173,8 @@ def load(store: Store, source: Path | BinaryIO, tag: str | None = None) -> list[
     try:
         try:
             tar = tarfile.open(source, "r:*")
-        except (tarfile.TarError, OSError) as exc:
-            raise ContainerError(f"{where} is not a tar archive ({exc})", step="load image",
+        except (tarfile.TarError, OSError):
+            raise ContainerError(f"{where} is not a tar archive", step="load image",
                                  fix="give a file made by `minicontainer save`, `docker save` or skopeo") from None
         with tar:
             archive = _Archive(tar, where)

@@ -11,10 +11,9 @@ import copy
 import json
 import time
 
-from ..reference import parse_reference
 from . import mediatypes as mt
 from .manifest import Descriptor, host_platform
-from .store import Image, Store
+from .store import Image, Store, local_name
 
 
 def now_rfc3339(t: float | None = None) -> str:
@@ -44,7 +43,7 @@ def write_image(store: Store, layers: list[Descriptor], config: dict, tag: str |
     data = json.dumps(manifest, separators=(",", ":")).encode()
     digest = store.put_manifest(data, mt.OCI_MANIFEST)
     if tag:
-        tag = store.tag(str(parse_reference(tag)), digest, mt.OCI_MANIFEST)
+        tag = store.tag(local_name(tag), digest, mt.OCI_MANIFEST)
     image = store._image_from_manifest(tag, digest, mt.OCI_MANIFEST)
     image.tags = [tag] if tag else []
     return image

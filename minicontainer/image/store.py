@@ -103,6 +103,15 @@ def normalize(name: str) -> str:
     return str(parse_reference(name))
 
 
+def local_name(name: str) -> str:
+    """The full name for an image made here: a name without a registry goes under localhost/ (podman's rule)."""
+    ref = parse_reference(name)
+    first = name.split("/", 1)[0]
+    if ref.registry == DEFAULT_REGISTRY and first not in (DEFAULT_REGISTRY, "index.docker.io"):
+        ref = Reference("localhost", ref.repository.removeprefix("library/"), ref.tag, ref.digest)
+    return str(ref)
+
+
 class Store:
     """An OCI image layout plus unpacked layers under `paths.lib_dir`."""
 
@@ -288,8 +297,8 @@ class Store:
                 return None
         ref = parse_reference(name)
         candidates = [str(ref)]
-        if ref.digest is None and ref.registry == DEFAULT_REGISTRY and "/" not in name.split(":")[0]:
-            candidates.append(str(Reference("localhost", ref.repository.removeprefix("library/"), ref.tag)))
+        if ref.digest is None and ref.registry == DEFAULT_REGISTRY and name.split("/", 1)[0] != DEFAULT_REGISTRY:
+            candidates.append(local_name(name))
         for candidate in candidates:
             for m in index:
                 if _ref_name(m) == candidate:

@@ -16,6 +16,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..network.offloop import off_loop
 from ..paths import Paths
 
 
@@ -39,6 +40,7 @@ class BridgeView:
     plugs: list[Plug] = field(default_factory=list)
 
 
+@off_loop
 def snapshot(paths: Paths | None = None, bridges: list[str] | None = None) -> list[BridgeView]:
     """The bridges (all mc* ones, or those named), what is plugged into them, and published ports."""
     from pyroute2 import IPRoute

@@ -1,0 +1,194 @@
+"""Image commands with Docker's names: images, rmi, commit, build, save, load, image inspect/prune (lesson 05)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+ORDER = 20
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("images", help="list images in the local store")
+    p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
+    p.add_argument("--digests", action="store_true", help="show manifest digests")
+    p.set_defaults(handler=_images)
+
+    p = sub.add_parser("rmi", help="remove one or more images (blobs no name uses are collected)")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.set_defaults(handler=_rmi)
+
+    p = sub.add_parser("commit", help="create a new image from a container's changes")
+    p.add_argument("-m", "--message", default="", help="commit message")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("name", nargs="?", default=None, metavar="NAME[:TAG]")
+    p.set_defaults(handler=_commit)
+
+    p = sub.add_parser("build", help="build an image from a Dockerfile (a subset)")
+    p.add_argument("-t", "--tag", default=None, help="name and optionally a tag (name:tag)")
+    p.add_argument("-f", "--file", default=None, help="the Dockerfile (default: DIR/Dockerfile)")
+    p.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE", help="set a build-time ARG")
+    p.add_argument("--no-cache", action="store_true", help="do not use the layer cache")
+    p.add_argument("-q", "--quiet", action="store_true", help="only print the image ID")
+    p.add_argument("context", metavar="DIR")
+    p.set_defaults(handler=_build)
+
+    p = sub.add_parser("save", help="save images to an OCI layout tar (docker load reads it too)")
+    p.add_argument("-o", "--output", default=None, help="write to a file instead of stdout")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.set_defaults(handler=_save)
+
+    p = sub.add_parser("load", help="load images from an OCI layout tar or a `docker save` tar")
+    p.add_argument("-i", "--input", default=None, help="read from a file instead of stdin")
+    p.add_argument("-t", "--tag", default=None, help="name the (first) image NAME:TAG")
+    p.set_defaults(handler=_load)
+
+    p = sub.add_parser("image", help="manage images: ls, rm, inspect, prune")
+    isub = p.add_subparsers(dest="image_command", metavar="COMMAND")
+    q = isub.add_parser("ls", help="list images")
+    q.add_argument("-q", "--quiet", action="store_true")
+    q.add_argument("--digests", action="store_true")
+    q.set_defaults(handler=_images)
+    q = isub.add_parser("rm", help="remove images")
+    q.add_argument("images", nargs="+", metavar="IMAGE")
+    q.set_defaults(handler=_rmi)
+    q = isub.add_parser("inspect", help="show an image's manifest and config as JSON")
+    q.add_argument("images", nargs="+", metavar="IMAGE")
+    q.set_defaults(handler=_inspect)
+    q = isub.add_parser("prune", help="remove blobs and unpacked layers no image uses")
+    q.set_defaults(handler=_prune)
+    p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
+
+
+def _store():
+    from ..image import Store
+    from ..paths import Paths
+
+    return Store(Paths.from_env())
+
+
+def _ago(created: str) -> str:
+    import calendar
+    import time
+
+    try:
+        t = calendar.timegm(time.strptime(created[:19], "%Y-%m-%dT%H:%M:%S"))
+    except (ValueError, TypeError):
+        return "N/A"
+    s = max(0, int(time.time() - t))
+    for unit, n in (("years", 31536000), ("months", 2592000), ("weeks", 604800), ("days", 86400),
+                    ("hours", 3600), ("minutes", 60)):
+        if s >= 2 * n:
+            return f"{s // n} {unit} ago"
+    return f"{s} seconds ago"
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.3g}{unit}" if unit != "B" else f"{n}B"
+        n /= 1000
+    return str(n)
+
+
+def _images(args: argparse.Namespace) -> int:
+    from ..reference import parse_reference
+
+    rows = []
+    for image in _store().images():
+        ref = parse_reference(image.reference)
+        repo = ref.familiar.rsplit(":", 1)[0] if ref.tag else ref.familiar.split("@")[0]
+        rows.append((repo, ref.tag or "<none>", image.manifest_digest, image.short_id,
+                     _ago(image.config.get("created", "")), _size(image.size)))
+    if args.quiet:
+        for row in rows:
+            print(row[3])
+        return 0
+    head = ("REPOSITORY", "TAG") + (("DIGEST",) if args.digests else ()) + ("IMAGE ID", "CREATED", "SIZE")
+    table = [head] + [row[:2] + ((row[2],) if args.digests else ()) + row[3:] for row in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    for row in table:
+        print("   ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _rmi(args: argparse.Namespace) -> int:
+    store = _store()
+    for name in args.images:
+        for removed in store.remove(name):
+            print(f"Untagged: {removed}")
+    return 0
+
+
+def _commit(args: argparse.Namespace) -> int:
+    from ..container import default_paths
+    from ..image.commit import commit_container
+
+    image = commit_container(default_paths(), args.container, args.name, args.message)
+    print(image.id)
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..image.build import build
+    from ..paths import Paths
+
+    build_args = dict(a.partition("=")[::2] for a in args.build_arg)
+    image = build(Paths.from_env(), Path(args.context), Path(args.file) if args.file else None, args.tag,
+                  build_args=build_args, use_cache=not args.no_cache,
+                  log=(lambda line: None) if args.quiet else print)
+    print(image.id if args.quiet else f"Successfully built {image.short_id}" +
+          (f"\nSuccessfully tagged {image.reference}" if image.reference else ""))
+    return 0
+
+
+def _save(args: argparse.Namespace) -> int:
+    from ..errors import UsageError
+    from ..image.archive import save
+
+    store = _store()
+    if args.output:
+        with open(args.output, "wb") as out:
+            save(store, args.images, out)
+        return 0
+    if sys.stdout.isatty():
+        raise UsageError("refusing to write a tar to the terminal", step="save", fix="use -o FILE or redirect stdout")
+    save(store, args.images, sys.stdout.buffer)
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..image.archive import load
+
+    store = _store()
+    names = load(store, Path(args.input) if args.input else sys.stdin.buffer, args.tag)
+    for name in names:
+        print(f"Loaded image: {name}")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    import json
+
+    store = _store()
+    out = []
+    for name in args.images:
+        image = store.resolve(name)
+        out.append({"Id": image.id, "RepoTags": image.tags, "ManifestDigest": image.manifest_digest,
+                    "MediaType": image.media_type, "Manifest": image.manifest, "Config": image.config,
+                    "Layers": [{"digest": layer.digest, "size": layer.size, "mediaType": layer.media_type,
+                                "diff_id": d} for layer, d in zip(image.layers, image.diff_ids)]})
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    removed = _store().gc(grace_seconds=0)
+    for item in removed:
+        print(f"deleted: {item}")
+    print(f"Total reclaimed: {len(removed)} item(s)")
+    return 0

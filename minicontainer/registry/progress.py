@@ -1,0 +1,126 @@
+"""Progress of a pull or push: tqdm bars in a terminal, an ipywidgets bar in a notebook, or nothing (lesson 06).
+
+The client reports bytes as they arrive, from several download threads at once; a `Progress`
+turns that into one line per layer. Everything here is optional: without tqdm or ipywidgets
+(or when output is not a terminal) the pull is silent and only prints its summary.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+
+class Progress:
+    """Silent progress: the interface every display implements."""
+
+    def start(self, key: str, label: str, total: int) -> None: ...
+
+    def advance(self, key: str, n: int) -> None: ...
+
+    def finish(self, key: str, status: str = "done") -> None: ...
+
+    def close(self) -> None: ...
+
+
+class TqdmProgress(Progress):
+    """One tqdm bar per blob, in a terminal."""
+
+    def __init__(self, stream: Any = None) -> None:
+        from tqdm import tqdm
+
+        self._tqdm = tqdm
+        self._stream = stream or sys.stderr
+        self._bars: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def start(self, key: str, label: str, total: int) -> None:
+        with self._lock:
+            self._bars[key] = self._tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024,
+                                         leave=True, file=self._stream, position=len(self._bars))
+
+    def advance(self, key: str, n: int) -> None:
+        bar = self._bars.get(key)
+        if bar is not None:
+            with self._lock:
+                bar.update(n)
+
+    def finish(self, key: str, status: str = "done") -> None:
+        bar = self._bars.get(key)
+        if bar is not None:
+            with self._lock:
+                bar.set_postfix_str(status)
+                bar.n = bar.total or bar.n
+                bar.refresh()
+
+    def close(self) -> None:
+        with self._lock:
+            for bar in self._bars.values():
+                bar.close()
+            self._bars.clear()
+
+
+class WidgetProgress(Progress):
+    """An ipywidgets bar per blob in a notebook; updates come from the download threads."""
+
+    def __init__(self) -> None:
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        self._w = widgets
+        self._box = widgets.VBox([])
+        self._bars: dict[str, Any] = {}
+        self._done: dict[str, int] = {}
+        self._lock = threading.Lock()
+        display(self._box)
+
+    def start(self, key: str, label: str, total: int) -> None:
+        bar = self._w.IntProgress(value=0, min=0, max=max(total, 1), description=label[:20],
+                                  layout=self._w.Layout(width="60%"))
+        with self._lock:
+            self._bars[key] = bar
+            self._done[key] = 0
+            self._box.children = tuple(self._bars.values())
+
+    def advance(self, key: str, n: int) -> None:
+        with self._lock:
+            self._done[key] = self._done.get(key, 0) + n
+            bar = self._bars.get(key)
+            # Redrawing on every 1 MiB chunk would flood the front end: move in 2% steps.
+            if bar is not None and (self._done[key] - bar.value) * 50 >= bar.max:
+                bar.value = min(self._done[key], bar.max)
+
+    def finish(self, key: str, status: str = "done") -> None:
+        with self._lock:
+            bar = self._bars.get(key)
+            if bar is not None:
+                bar.value = bar.max
+                bar.bar_style = "success" if status != "failed" else "danger"
+                bar.description = f"{bar.description[:12]} {status}"[:20]
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+def auto_progress(enabled: bool = True) -> Progress:
+    """The best display available: widgets in a notebook, tqdm on a terminal, else silence."""
+    if not enabled:
+        return Progress()
+    if _in_notebook():
+        try:
+            return WidgetProgress()
+        except ImportError:
+            return Progress()
+    if sys.stderr.isatty():
+        try:
+            return TqdmProgress()
+        except ImportError:
+            return Progress()
+    return Progress()

@@ -1,0 +1,186 @@
+"""`minicontainer pull`: from a reference to verified blobs in the local store (lesson 06).
+
+1. Parse the reference (`busybox` -> docker.io/library/busybox:latest).
+2. HEAD the tag for the manifest's digest, GET the manifest by digest and check its sha256.
+3. If it is an index, pick this platform's manifest (or --platform's), skipping attestations.
+4. Download the config and the layers the store lacks, in parallel, each streamed to a `.part`
+   file in the store's tmp/ with its size and digest checked, then renamed into blobs/ (atomic).
+   An interrupted pull leaves only `.part` files, which the next pull resumes with `Range`.
+5. Store the manifest and point the name at it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from ..errors import ContainerError
+from ..paths import Paths
+from ..reference import Reference, parse_reference, validate_digest
+from .auth import Authenticator, load_credentials
+from .client import Manifest, RegistryClient
+from .platforms import host_platform, parse_platform, select_manifest
+from .progress import Progress
+from .transport import Transport
+
+if TYPE_CHECKING:
+    from ..image.store import Store
+
+DEFAULT_WORKERS = 4
+
+
+@dataclass
+class PullResult:
+    reference: str
+    digest: str                      # the platform manifest's digest (what the name points at)
+    index_digest: str | None         # the index it was chosen from, if any
+    platform: str
+    downloaded: int = 0              # bytes that came over the network (less after a resume)
+    present: list[str] = field(default_factory=list)   # blobs the store already had
+    fetched: list[str] = field(default_factory=list)   # blobs downloaded now
+
+
+def client_for(ref: Reference, *, insecure: bool = False, ca_file: str | None = None,
+               config_path: Path | None = None, notice: Callable[[str], None] = lambda m: None,
+               transport: Transport | None = None) -> RegistryClient:
+    """A client for the registry a reference names, with saved credentials and TLS options."""
+    transport = transport or Transport(insecure=insecure, ca_file=ca_file, notice=notice)
+    auth = Authenticator(transport, lambda registry: load_credentials(registry, config_path))
+    return RegistryClient(ref.api_host, transport=transport, auth=auth, registry=ref.registry)
+
+
+def sources_file(paths: Paths) -> Path:
+    """Where we remember which repository each blob came from (for cross-repository mounts on push)."""
+    return paths.lib_dir / "registry-client" / "blob-sources.json"
+
+
+def remember_sources(paths: Paths, registry: str, repository: str, digests: list[str]) -> None:
+    path = sources_file(paths)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    for digest in digests:
+        repos = data.setdefault(digest, [])
+        if [registry, repository] not in repos:
+            repos.append([registry, repository])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def known_sources(paths: Paths, digest: str) -> list[tuple[str, str]]:
+    try:
+        return [tuple(x) for x in json.loads(sources_file(paths).read_text()).get(digest, [])]
+    except (OSError, ValueError):
+        return []
+
+
+def resolve_manifest(client: RegistryClient, ref: Reference, platform: str | None = None
+                     ) -> tuple[Manifest, Manifest | None, str]:
+    """(platform manifest, index or None, platform chosen) for a reference."""
+    top = client.get_manifest(ref.repository, ref.identifier)
+    if not top.is_index:
+        doc = top.json()
+        return top, None, platform or "(single-platform image)"
+    wanted = parse_platform(platform) if platform else host_platform()
+    entry = select_manifest(top.json(), wanted)
+    child = client.get_manifest(ref.repository, validate_digest(entry["digest"]))
+    if child.digest != entry["digest"]:
+        raise ContainerError("index entry and manifest digests differ", step="verify manifest")
+    if child.is_index:
+        raise ContainerError("an index inside an index is not supported", step="choose platform")
+    return child, top, str(wanted)
+
+
+def blobs_of(manifest: Manifest) -> list[tuple[str, int, str]]:
+    """(digest, size, label) for the config and each layer, digests checked before any use."""
+    doc = manifest.json()
+    try:
+        items = [(doc["config"], "config")] + [(layer, f"layer {i + 1}") for i, layer in enumerate(doc["layers"])]
+        out = []
+        for desc, label in items:
+            size = desc["size"]
+            if not isinstance(size, int) or size < 0:
+                raise ContainerError(f"{label} has no valid size", step="read manifest")
+            out.append((validate_digest(desc["digest"]), size, label))
+    except (KeyError, TypeError) as exc:
+        raise ContainerError(f"manifest {manifest.digest} lacks {exc}", step="read manifest",
+                             fix="the image is malformed") from None
+    return out
+
+
+def fetch_blobs(client: RegistryClient, repository: str, blobs: list[tuple[str, int, str]], store: "Store",
+                progress: Progress, workers: int = DEFAULT_WORKERS) -> tuple[list[str], list[str], int]:
+    """Download the blobs the store lacks, in parallel. Returns (present, fetched, bytes)."""
+    present = [d for d, _, _ in blobs if store.has_blob(d)]
+    todo, seen = [], set(present)
+    for digest, size, label in blobs:
+        if digest not in seen:
+            seen.add(digest)
+            todo.append((digest, size, label))
+    cancel = threading.Event()
+    store.ensure()
+
+    def fetch(digest: str, size: int, label: str) -> int:
+        hex_ = digest.split(":", 1)[1]
+        key = hex_[:12]
+        progress.start(key, f"{key} {label}", size)
+        part = store.tmp / f"pull-{hex_}.part"
+        try:
+            transferred = client.download_blob(repository, digest, size, part,
+                                               lambda n: progress.advance(key, n), cancel)
+        except BaseException:
+            progress.finish(key, "failed")
+            raise
+        os.chmod(part, 0o644)
+        os.replace(part, store.blob_path(digest))   # verified: now it may enter the store
+        progress.finish(key, "done")
+        return transferred
+
+    total = 0
+    if todo:
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo))), thread_name_prefix="mc-pull") as pool:
+            futures = [pool.submit(fetch, *item) for item in todo]
+            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            errors = [f.exception() for f in finished if f.exception() is not None]
+            if errors:
+                cancel.set()
+                wait(futures)
+                raise errors[0]
+            total = sum(f.result() for f in futures)
+    return present, [d for d, _, _ in todo], total
+
+
+def pull(name: str, paths: Paths | None = None, *, store: "Store | None" = None, platform: str | None = None,
+         progress: Progress | None = None, client: RegistryClient | None = None, insecure: bool = False,
+         ca_file: str | None = None, workers: int = DEFAULT_WORKERS,
+         notice: Callable[[str], None] = lambda m: None) -> PullResult:
+    """Pull an image into the local store and tag it; return what was done."""
+    from ..image.store import Store
+
+    paths = paths or Paths.from_env()
+    store = store or Store(paths)
+    ref = parse_reference(name)
+    client = client or client_for(ref, insecure=insecure, ca_file=ca_file, notice=notice)
+    progress = progress or Progress()
+    try:
+        manifest, index, chosen = resolve_manifest(client, ref, platform)
+        blobs = blobs_of(manifest)
+        present, fetched, total = fetch_blobs(client, ref.repository, blobs, store, progress, workers)
+    finally:
+        progress.close()
+    if index is not None:
+        store.write_blob(index.data, index.digest, len(index.data))
+    digest = store.put_manifest(manifest.data, manifest.media_type)
+    if digest != manifest.digest:
+        raise ContainerError(f"stored manifest as {digest}, expected {manifest.digest}", step="store manifest")
+    store.tag(str(ref), manifest.digest, manifest.media_type)
+    remember_sources(paths, ref.registry, ref.repository, [d for d, _, _ in blobs])
+    return PullResult(str(ref), manifest.digest, index.digest if index else None, chosen, total, present, fetched)

@@ -1,0 +1,79 @@
+"""`run IMAGE` applies the image config as Docker does; `commit` turns a container's changes into a layer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from minicontainer.image import Store, prepare_default_image
+from minicontainer.image.config import command_line
+from minicontainer.image.mutate import base_state, write_image
+
+
+def mc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "minicontainer", *args], capture_output=True, text=True,
+                          check=check, timeout=60)
+
+
+@pytest.fixture
+def store(paths) -> Store:
+    prepare_default_image(paths)
+    return Store(paths)
+
+
+def _variant(store: Store, tag: str, **config) -> None:
+    layers, full = base_state(store.resolve("localhost/busybox:latest"))
+    full["config"].update(config)
+    write_image(store, layers, full, tag)
+
+
+@pytest.mark.parametrize("entrypoint,cmd,args,override,want", [
+    (None, ["sh"], [], None, ["sh"]),
+    (["echo", "ep"], ["default"], [], None, ["echo", "ep", "default"]),
+    (["echo", "ep"], ["default"], ["x"], None, ["echo", "ep", "x"]),
+    (["echo", "ep"], ["default"], ["x"], "printf", ["printf", "x"]),
+    (["echo", "ep"], ["default"], [], "printf", ["printf"]),
+    (None, ["ls"], ["pwd"], None, ["pwd"]),
+])
+def test_entrypoint_cmd_rules_match_docker(entrypoint, cmd, args, override, want):
+    assert command_line(entrypoint, cmd, args, override) == want
+
+
+def test_no_command_is_a_clear_error():
+    with pytest.raises(Exception, match="no command specified"):
+        command_line(None, None, [])
+
+
+def test_run_default_image_by_name_uses_its_cmd_and_env(store):
+    out = mc("run", "busybox", "sh", "-c", 'echo "$PATH"; cat /etc/os-release 2>/dev/null; pwd').stdout
+    assert out.splitlines()[0].endswith("/bin") and out.splitlines()[-1] == "/"
+    assert mc("run", "localhost/busybox:latest").returncode == 0      # Cmd ["sh"], stdin empty
+
+
+def test_run_applies_entrypoint_cmd_env_workdir(store):
+    _variant(store, "ep:1", Entrypoint=["echo", "ep"], Cmd=["default"], Env=["PATH=/bin", "GREETING=hi"],
+             WorkingDir="/etc")
+    assert mc("run", "ep:1").stdout == "ep default\n"
+    assert mc("run", "ep:1", "x", "y").stdout == "ep x y\n"
+    assert mc("run", "--entrypoint", "sh", "ep:1", "-c", 'echo "$GREETING $(pwd)"').stdout == "hi /etc\n"
+    assert mc("run", "-e", "GREETING=bye", "--entrypoint", "sh", "ep:1", "-c", 'echo $GREETING').stdout == "bye\n"
+
+
+def test_commit_makes_a_layer_on_top_of_the_shared_base(store, paths):
+    mc("run", "--name", "changer", "busybox", "sh", "-c", "echo new > /hello; rm /etc/group; mkdir -p /srv/x")
+    assert mc("commit", "changer", "changed:1").returncode == 0
+    base = store.resolve("localhost/busybox:latest")
+    image = store.resolve("changed:1")
+    assert image.layers[:1] == base.layers, "the base layer must be shared, not copied"
+    assert len(image.layers) == 2
+    out = mc("run", "changed:1", "sh", "-c", "cat /hello; ls /etc/group 2>&1; ls -d /srv/x").stdout
+    assert out.splitlines()[0] == "new" and "No such file" in out and "/srv/x" in out
+    mc("rm", "changer")
+
+
+def test_unknown_image_is_a_clear_error(store):
+    res = mc("run", "nosuch:1", "true", check=False)
+    assert res.returncode == 125 and "nosuch:1" in res.stderr
