@@ -252,6 +252,10 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
     if not spec.rootfs and spec.image and not spec.image.startswith(("/", ".")):
         from .image.run import for_run
         from_image = for_run(paths, spec.image, spec.command, spec.entrypoint)
+        if from_image is None:  # [registry] lesson 06: pull a missing image named with a registry host
+            from .registry.pull import pull_if_missing
+            if pull_if_missing(paths, spec.image):
+                from_image = for_run(paths, spec.image, spec.command, spec.entrypoint)
         if from_image is not None:
             spec.command = from_image.argv
             spec.env = from_image.env + list(spec.env)

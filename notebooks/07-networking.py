@@ -49,7 +49,7 @@ require("root", "net-ns", "busybox", "pyroute2", "nftables")
 # %%
 import subprocess
 
-from pyroute2 import IPRoute, netns
+from pyroute2 import AsyncIPRoute, netns
 
 A, B = "mcdemo-a", "mcdemo-b"
 for name in (A, B):
@@ -60,17 +60,19 @@ print(sorted(n for n in netns.listnetns() if n.startswith("mcdemo")))
 
 
 # %% [markdown]
-# `IPRoute` is a netlink socket: `get_links()` is `ip link`. Given `netns=`, pyroute2 opens the
-# socket inside that namespace. Inside A there is only `lo`, and it is down:
+# `AsyncIPRoute` is a netlink socket: `get_links()` is `ip link`. Given `netns=`, pyroute2 opens the
+# socket inside that namespace. (pyroute2 is built on asyncio; a notebook runs an event loop, so we
+# use the async API and `await` its calls. Outside a notebook, `pyroute2.IPRoute` is the same API
+# without `await`: that is what the runtime uses.) Inside A there is only `lo`, and it is down:
 
 # %%
-def links(ns: str | None = None) -> list[tuple[str, str]]:
+async def links(ns: str | None = None) -> list[tuple[str, str]]:
     """(name, state) of every network device, on the host or in namespace ns."""
-    with IPRoute(netns=ns) if ns else IPRoute() as ipr:
-        return [(link.get_attr("IFLA_IFNAME"), link.get_attr("IFLA_OPERSTATE")) for link in ipr.get_links()]
+    async with AsyncIPRoute(netns=ns) if ns else AsyncIPRoute() as ipr:
+        return [(link.get("ifname"), link.get("operstate")) async for link in await ipr.get_links()]
 
 
-print("in A:", links(A))
+print("in A:", await links(A))
 
 
 # %% [markdown]
@@ -88,13 +90,14 @@ def ping(ns: str | None, address: str) -> str:
     """One ping, from the host (ns None) or from a namespace: just the summary line."""
     argv = ["ping", "-c", "1", "-W", "1", address]
     out = in_ns(ns, *argv) if ns else subprocess.run(["busybox", *argv], capture_output=True, text=True).stdout
-    return next((line for line in out.splitlines() if "transmitted" in line), out)
+    lines = out.splitlines() or [""]
+    return next((line for line in lines if "transmitted" in line), lines[-1])
 
 
-print(ping(A, "127.0.0.1"))
-with IPRoute(netns=A) as ns:
-    ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
-print(ping(A, "127.0.0.1"))
+print("lo down:", ping(A, "127.0.0.1"))
+async with AsyncIPRoute(netns=A) as ns:
+    await ns.link("set", ifname="lo", state="up")
+print("lo up:  ", ping(A, "127.0.0.1"))
 
 # %% [markdown]
 # That is all `--network none` gives a container: a loopback device, switched on (by PID 1, with
@@ -107,11 +110,12 @@ print(ping(A, "127.0.0.1"))
 # (`ip link add mcdemo-a0 type veth peer name mcdemo-a1; ip link set mcdemo-a1 netns mcdemo-a name eth0`):
 
 # %%
-with IPRoute() as ipr:
-    ipr.link("add", ifname="mcdemo-a0", kind="veth", peer="mcdemo-a1")
-    ipr.link("set", index=ipr.link_lookup(ifname="mcdemo-a1")[0], net_ns_fd=A, ifname="eth0")
-print("host:", [link for link in links() if link[0].startswith("mcdemo")])
-print("in A:", links(A))
+async with AsyncIPRoute() as ipr:
+    await ipr.link("add", ifname="mcdemo-a0", kind="veth", peer="mcdemo-a1")
+    peer = (await ipr.link_lookup(ifname="mcdemo-a1"))[0]
+    await ipr.link("set", index=peer, net_ns_fd=A, ifname="eth0")
+print("host:", [link for link in await links() if link[0].startswith("mcdemo")])
+print("in A:", await links(A))
 
 # %% [markdown]
 # ## 3. Addresses, and a switch: the bridge
@@ -124,17 +128,17 @@ print("in A:", links(A))
 # %%
 SUBNET, GATEWAY = "10.250.0.0/24", "10.250.0.1"
 
-with IPRoute(netns=A) as ns:
-    eth0 = ns.link_lookup(ifname="eth0")[0]
-    ns.addr("add", index=eth0, address="10.250.0.2", prefixlen=24)
-    ns.link("set", index=eth0, state="up")
+async with AsyncIPRoute(netns=A) as ns:
+    eth0 = (await ns.link_lookup(ifname="eth0"))[0]
+    await ns.addr("add", index=eth0, address="10.250.0.2", prefixlen=24)
+    await ns.link("set", index=eth0, state="up")
 
-with IPRoute() as ipr:
-    ipr.link("add", ifname="mcdemo0", kind="bridge")
-    bridge = ipr.link_lookup(ifname="mcdemo0")[0]
-    ipr.addr("add", index=bridge, address=GATEWAY, prefixlen=24)
-    ipr.link("set", index=bridge, state="up")
-    ipr.link("set", index=ipr.link_lookup(ifname="mcdemo-a0")[0], master=bridge, state="up")
+async with AsyncIPRoute() as ipr:
+    await ipr.link("add", ifname="mcdemo0", kind="bridge")
+    bridge = (await ipr.link_lookup(ifname="mcdemo0"))[0]
+    await ipr.addr("add", index=bridge, address=GATEWAY, prefixlen=24)
+    await ipr.link("set", index=bridge, state="up")
+    await ipr.link("set", index=(await ipr.link_lookup(ifname="mcdemo-a0"))[0], master=bridge, state="up")
 
 print("host -> A:", ping(None, "10.250.0.2"))
 
@@ -145,22 +149,23 @@ print("host -> A:", ping(None, "10.250.0.2"))
 # given by its PID (`/proc/PID/ns/net`), creating `eth0` directly inside the namespace.
 
 # %%
-def plug(ns_name: str, host_end: str, address: str) -> None:
+async def plug(ns_name: str, host_end: str, address: str) -> None:
     """A veth from the bridge mcdemo0 to eth0 in ns_name, with an address, lo up, and a default route."""
-    with IPRoute() as ipr:
-        ipr.link("add", ifname=host_end, kind="veth", peer=host_end + "p")
-        ipr.link("set", index=ipr.link_lookup(ifname=host_end + "p")[0], net_ns_fd=ns_name, ifname="eth0")
-        ipr.link("set", index=ipr.link_lookup(ifname=host_end)[0], master=ipr.link_lookup(ifname="mcdemo0")[0],
-                 state="up")
-    with IPRoute(netns=ns_name) as ns:
-        eth0 = ns.link_lookup(ifname="eth0")[0]
-        ns.addr("add", index=eth0, address=address, prefixlen=24)
-        ns.link("set", index=eth0, state="up")
-        ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
-        ns.route("add", dst="0.0.0.0/0", gateway=GATEWAY)
+    async with AsyncIPRoute() as ipr:
+        await ipr.link("add", ifname=host_end, kind="veth", peer=host_end + "p")
+        peer = (await ipr.link_lookup(ifname=host_end + "p"))[0]
+        await ipr.link("set", index=peer, net_ns_fd=ns_name, ifname="eth0")
+        bridge = (await ipr.link_lookup(ifname="mcdemo0"))[0]
+        await ipr.link("set", index=(await ipr.link_lookup(ifname=host_end))[0], master=bridge, state="up")
+    async with AsyncIPRoute(netns=ns_name) as ns:
+        eth0 = (await ns.link_lookup(ifname="eth0"))[0]
+        await ns.addr("add", index=eth0, address=address, prefixlen=24)
+        await ns.link("set", index=eth0, state="up")
+        await ns.link("set", ifname="lo", state="up")
+        await ns.route("add", dst="0.0.0.0/0", gateway=GATEWAY)
 
 
-plug(B, "mcdemo-b0", "10.250.0.3")
+await plug(B, "mcdemo-b0", "10.250.0.3")
 print("A -> B:", ping(A, "10.250.0.3"))
 print("B -> A:", ping(B, "10.250.0.2"))
 
@@ -171,8 +176,8 @@ print("B -> A:", ping(B, "10.250.0.2"))
 
 # %%
 print("A:", in_ns(A, "ip", "route"))
-with IPRoute(netns=A) as ns:
-    ns.route("add", dst="0.0.0.0/0", gateway=GATEWAY)
+async with AsyncIPRoute(netns=A) as ns:
+    await ns.route("add", dst="0.0.0.0/0", gateway=GATEWAY)
 print("A:", in_ns(A, "ip", "route"))
 
 # %% [markdown]
@@ -277,17 +282,25 @@ check("7.4")
 
 # %% [markdown]
 # Time to take the hand-made network down. Deleting a namespace deletes its `eth0`, and a veth
-# never outlives its peer, so the host ends go too:
+# never outlives its peer, so the host ends go too. The kernel dismantles a dead namespace in the
+# background, so we give it a moment:
 
 # %%
+import asyncio
+
 httpd.kill()
 httpd.wait()
 subprocess.run(["nft", "delete", "table", "ip", "mcdemo"], check=True)
 for name in (A, B):
     netns.remove(name)
-with IPRoute() as ipr:
-    ipr.link("del", index=ipr.link_lookup(ifname="mcdemo0")[0])
-print("left:", [link for link in links() if link[0].startswith("mcdemo")], [n for n in netns.listnetns() if n.startswith("mcdemo")])
+async with AsyncIPRoute() as ipr:
+    await ipr.link("del", index=(await ipr.link_lookup(ifname="mcdemo0"))[0])
+for _ in range(250):
+    if not [link for link in await links() if link[0].startswith("mcdemo")]:
+        break
+    await asyncio.sleep(0.02)
+print("left:", [link for link in await links() if link[0].startswith("mcdemo")],
+      [n for n in netns.listnetns() if n.startswith("mcdemo")])
 
 # %% [markdown]
 # ## 6. The runtime does all of it: `run --network bridge -p`
@@ -362,7 +375,7 @@ for line in remove_network("mcnb0", Paths.from_env()):
 nat.delete_table_if_empty()
 shutil.rmtree(www)
 del os.environ["MC_BRIDGE"], os.environ["MC_SUBNET"]
-print("veths left:", [n for n, _ in links() if n.startswith(("mcv", "mcdemo", "mcnb"))])
+print("veths left:", [n for n, _ in await links() if n.startswith(("mcv", "mcdemo", "mcnb"))])
 
 # %% [markdown]
 # **What you built:** a network namespace connected by a veth pair to a bridge, addresses and a

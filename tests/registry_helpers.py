@@ -187,6 +187,11 @@ def layer_tar(files: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, data in files.items():
+            if name.endswith("/"):  # a directory
+                info = tarfile.TarInfo(name.rstrip("/"))
+                info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 0
+                tar.addfile(info)
+                continue
             info = tarfile.TarInfo(name)
             info.size = len(data)
             info.mode = 0o755

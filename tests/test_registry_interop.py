@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 from registry_helpers import build_image, layer_tar, plain_registry, sha256, store  # noqa: F401
 
 from minicontainer.image.store import Store
 from minicontainer.registry.pull import pull
 from minicontainer.registry.push import push
+
+
+MOUNT_POINTS = {"proc/": b"", "dev/": b"", "sys/": b"", "tmp/": b""}
 
 
 def skopeo(*args: str) -> None:
@@ -33,7 +37,7 @@ def test_skopeo_push_is_pulled_by_minicontainer(plain_registry, paths, tmp_path,
     from minicontainer.paths import Paths
 
     other = Store(Paths(tmp_path / "other-lib", tmp_path / "other-run")).ensure()
-    files = {"bin/busybox": (busybox_rootfs / "bin" / "busybox").read_bytes()}
+    files = {"bin/busybox": (busybox_rootfs / "bin" / "busybox").read_bytes(), **MOUNT_POINTS}
     image = build_image(other, "localhost/fromsko:1", [files], cmd=["/bin/busybox", "echo", "hello from skopeo"])
     skopeo("copy", "--dest-tls-verify=false", f"oci:{other.root}:{image_ref(other)}",
            f"docker://{plain_registry.address}/interop/fromsko:1")
@@ -43,6 +47,29 @@ def test_skopeo_push_is_pulled_by_minicontainer(plain_registry, paths, tmp_path,
     assert [layer.digest for layer in pulled.layers] == image.layer_digests
     assert result.digest == pulled.manifest_digest
     assert store.read_blob(pulled.layers[0].digest) == image.layers[0]
+    done = subprocess.run([sys.executable, "-m", "minicontainer", "run", f"{plain_registry.address}/interop/fromsko:1"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "hello from skopeo"
+
+
+def test_run_pulls_a_missing_image_from_the_named_registry(plain_registry, paths, tmp_path, busybox_rootfs):
+    from minicontainer.paths import Paths
+
+    other_paths = Paths(tmp_path / "other-lib", tmp_path / "other-run")
+    other = Store(other_paths).ensure()
+    files = {"bin/busybox": (busybox_rootfs / "bin" / "busybox").read_bytes(), **MOUNT_POINTS}
+    build_image(other, "localhost/autopull:1", [files], cmd=["/bin/busybox", "echo", "pulled by run"])
+    push("localhost/autopull:1", f"{plain_registry.address}/interop/autopull:1", other_paths, store=other)
+    done = subprocess.run([sys.executable, "-m", "minicontainer", "run", f"{plain_registry.address}/interop/autopull:1"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "pulled by run"
+    assert "pulling from" in done.stderr
+    assert Store(paths).resolve(f"{plain_registry.address}/interop/autopull:1")
+    missing = subprocess.run([sys.executable, "-m", "minicontainer", "run", "localhost/never-made:1", "true"],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 125 and "pulling" not in missing.stderr
 
 
 def image_ref(store: Store) -> str:

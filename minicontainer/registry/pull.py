@@ -184,3 +184,27 @@ def pull(name: str, paths: Paths | None = None, *, store: "Store | None" = None,
     store.tag(str(ref), manifest.digest, manifest.media_type)
     remember_sources(paths, ref.registry, ref.repository, [d for d, _, _ in blobs])
     return PullResult(str(ref), manifest.digest, index.digest if index else None, chosen, total, present, fetched)
+
+
+def pull_if_missing(paths: Paths, name: str) -> bool:
+    """For `run`: pull an image the store lacks when its name says which registry to use.
+
+    Like Docker, `run` pulls what it does not have; unlike Docker, only from a registry the name
+    spells out (`localhost:5000/app`, `ghcr.io/org/app`), so an offline lab never tries Docker Hub
+    behind the learner's back. Returns True if something was pulled.
+    """
+    import sys
+
+    from ..reference import DEFAULT_REGISTRY, split_registry
+
+    try:
+        ref = parse_reference(name)
+    except ContainerError:
+        return False
+    registry, _ = split_registry(name.partition("@")[0])
+    if ref.registry in (DEFAULT_REGISTRY, "localhost") or registry == DEFAULT_REGISTRY:
+        return False  # Docker Hub, or podman-style local names (localhost/NAME) that were never pushed
+    print(f"Unable to find image '{name}' locally; pulling from {ref.registry}", file=sys.stderr)
+    result = pull(name, paths)
+    print(f"Digest: {result.index_digest or result.digest}", file=sys.stderr)
+    return True
