@@ -17,6 +17,7 @@ pair: a killed container cannot leak its veth.
 from __future__ import annotations
 
 import ipaddress
+import os
 
 HOST_PREFIX = "mcv"  # every host-side veth the runtime makes starts with this
 
@@ -46,8 +47,25 @@ def configure_inside(pid: int, address: ipaddress.IPv4Interface | None, gateway:
     """In pid's namespace: lo up; and if given, the address on `inside`, up, default route via gateway."""
     from pyroute2 import IPRoute
 
-    with IPRoute(netns=netns_path(pid), flags=0) as ns:
-        ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
+    from .. import syscalls
+
+    # A netlink socket belongs to the network namespace it was created in. Create ours inside
+    # pid's namespace (setns this thread there and straight back): the same as
+    # IPRoute(netns=f"/proc/{pid}/ns/net"), without the helper process pyroute2 forks for that.
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(netns_path(pid), os.O_RDONLY)
+    try:
+        syscalls.setns(target, syscalls.CLONE_NEWNET)
+        try:
+            ns = IPRoute()
+            lo = ns.link_lookup(ifname="lo")[0]  # the first request opens the socket, in there
+        finally:
+            syscalls.setns(own, syscalls.CLONE_NEWNET)
+    finally:
+        os.close(own)
+        os.close(target)
+    with ns:
+        ns.link("set", index=lo, state="up")
         if address is None:
             return
         index = ns.link_lookup(ifname=inside)[0]
