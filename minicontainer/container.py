@@ -4,19 +4,21 @@ How run works
 =============
 `run(spec)` is the runtime's side ("the monitor"); process.py is the container's side.
 
-  1. validate     the spec: flags, the rootfs/image, the name (nothing is created if this fails)
-  2. create       a state directory  <containers_dir>/<id>/  with state.json, hostname, hosts,
-                  resolv.conf and (with -d) container.log; status "created"
-  3. rootfs       resolve_rootfs(): a directory, or the default image
-                  -> [images/unionfs plug in here: layers -> unionfs.mount_rootfs(lowers, container_dir)]
-  4. helper       fork (or spawn `python -I -S` from a threaded caller) the helper, which unshares
-                  the namespaces and forks PID 1. PID 1 then BLOCKS on the "go" pipe.
+  1. validate     validate(): flags, network options, the image (image/run.py: name -> layers and
+                  config defaults) or --rootfs DIR, the name. Nothing is created if this fails.
+  2. create       create(): a state directory <containers_dir>/<id>/ with state.json, hostname,
+                  hosts, resolv.conf and (with -d) container.log; status "created"
+  3. rootfs       an image's layers become a copy-on-write overlay, mounted by PID 1 inside its own
+                  mount namespace (process.setup_rootfs -> unionfs.mount_rootfs); --rootfs DIR as is
+  4. helper       start_helper(): fork (or spawn `python -I -S` from a threaded caller) the helper,
+                  which unshares the namespaces and forks PID 1. PID 1 then BLOCKS on the "go" pipe.
   5. userns       (rootless) the monitor writes the helper's uid_map/gid_map
-  6. cgroups      [cgroups plug in here: cgroups.create(...).add(pid) with the host PID of PID 1]
-  7. network      [network plugs in here: attach(pid, spec.network, spec.publish) into PID 1's netns]
-  8. go           the monitor writes "go"; PID 1 unshares the cgroup namespace, mounts /proc /dev
-                  /sys, binds, pivot_root, masks, hostname; forks and execs the workload. Errors
-                  come back on the report pipe as ContainerError (127/126 for exec failures).
+  6. cgroups      supervise(): cgroups.create(id, limits).add(pid) with the host PID of PID 1
+  7. network      supervise(): network.attach_container(...) into PID 1's network namespace
+  8. go           the monitor writes "go"; PID 1 brings lo up, unshares the cgroup namespace, mounts
+                  the rootfs, /proc /dev /sys, binds, pivot_root, masks, hostname; forks and execs
+                  the workload. Errors come back on the report pipe as ContainerError with the step
+                  (exit_status 127/126 for exec failures, as Docker).
   9. wait         foreground: forward SIGINT/SIGTERM/SIGHUP to PID 1, wait, record the exit code
                   (-d: a detached monitor process does the waiting and the recording)
  10. teardown     in a finally, in reverse order: network, cgroups, unionfs (teardown() below);

@@ -90,6 +90,15 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     add_resource_options(p)
 
 
+def _paths():
+    """The state directories, after collecting the leftovers of runtimes that were killed."""
+    from .. import container
+
+    paths = container.default_paths()
+    container.collect_crashed(paths)
+    return paths
+
+
 def spec_from_args(args: argparse.Namespace):
     """Turn `run`'s parsed flags into a RunSpec."""
     from ..container import RunSpec
@@ -129,7 +138,7 @@ def _exec(args: argparse.Namespace) -> int:
     from .. import container
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    return container.exec_in(container.default_paths(), args.container, command, env=args.env,
+    return container.exec_in(_paths(), args.container, command, env=args.env,
                              workdir=args.workdir, user=args.user, tty=args.tty, interactive=args.interactive)
 
 
@@ -138,8 +147,7 @@ def _ps(args: argparse.Namespace) -> int:
 
     from .. import container
 
-    paths = container.default_paths()
-    container.collect_crashed(paths)
+    paths = _paths()
     shown = [c for c in container.all_containers(paths) if args.all or container.is_running(c)]
     if args.quiet:
         for c in shown:
@@ -176,7 +184,7 @@ def _logs(args: argparse.Namespace) -> int:
 
     from .. import container
 
-    paths = container.default_paths()
+    paths = _paths()
     c = container.find(paths, args.container)
     path = container.logs_path(paths, c)
     if not path.exists():
@@ -231,14 +239,14 @@ def _each(args: argparse.Namespace, action) -> int:
 def _stop(args: argparse.Namespace) -> int:
     from .. import container
 
-    paths = container.default_paths()
+    paths = _paths()
     return _each(args, lambda ref: container.stop(paths, ref, args.time))
 
 
 def _kill(args: argparse.Namespace) -> int:
     from .. import container
 
-    paths = container.default_paths()
+    paths = _paths()
     sig = _parse_signal(args.signal)
     return _each(args, lambda ref: container.kill(paths, ref, sig))
 
@@ -246,8 +254,7 @@ def _kill(args: argparse.Namespace) -> int:
 def _rm(args: argparse.Namespace) -> int:
     from .. import container
 
-    paths = container.default_paths()
-    container.collect_crashed(paths)
+    paths = _paths()
     return _each(args, lambda ref: container.rm(paths, ref, args.force))
 
 
@@ -257,7 +264,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
     from .. import container
 
-    paths = container.default_paths()
+    paths = _paths()
     found = [asdict(container.find(paths, ref)) for ref in args.containers]
     print(json.dumps(found, indent=4))
     return 0

@@ -184,10 +184,6 @@ def _ensure_bridge(ipr, options: NetworkOptions, pool_dir: Path):
     if existing is not None:
         return bridge.ensure_bridge(ipr, options.bridge, options.subnet)
     record = pool_dir / "bridge.json"
-    forward = bridge.SYSCTL / "ip_forward"
-    saved = pool_dir / "ip_forward.orig"
-    if not saved.exists():
-        saved.write_text(forward.read_text().strip())
     gateway = bridge.ensure_bridge(ipr, options.bridge, options.subnet)
     record.write_text(json.dumps({"bridge": options.bridge, "subnet": str(gateway.network)}))
     try:
@@ -320,10 +316,6 @@ def remove_network(bridge: str, paths: Paths) -> list[str]:
                 with IPRoute() as ipr:
                     remove_bridge(ipr, bridge)
                 removed.append(f"removed bridge {bridge}")
-        saved = pool_dir / "ip_forward.orig"
-        if saved.exists():
-            from .bridge import set_sysctl
-            set_sysctl("ip_forward", saved.read_text().strip() or "0")
     shutil.rmtree(pool_dir, ignore_errors=True)
     return removed
 
