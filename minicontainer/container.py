@@ -4,19 +4,21 @@ How run works
 =============
 `run(spec)` is the runtime's side ("the monitor"); process.py is the container's side.
 
-  1. validate     the spec: flags, the rootfs/image, the name (nothing is created if this fails)
-  2. create       a state directory  <containers_dir>/<id>/  with state.json, hostname, hosts,
-                  resolv.conf and (with -d) container.log; status "created"
-  3. rootfs       resolve_rootfs(): a directory, or the default image
-                  -> [images/unionfs plug in here: layers -> unionfs.mount_rootfs(lowers, container_dir)]
-  4. helper       fork (or spawn `python -I -S` from a threaded caller) the helper, which unshares
-                  the namespaces and forks PID 1. PID 1 then BLOCKS on the "go" pipe.
+  1. validate     validate(): flags, network options, the image (image/run.py: name -> layers and
+                  config defaults) or --rootfs DIR, the name. Nothing is created if this fails.
+  2. create       create(): a state directory <containers_dir>/<id>/ with state.json, hostname,
+                  hosts, resolv.conf and (with -d) container.log; status "created"
+  3. rootfs       an image's layers become a copy-on-write overlay, mounted by PID 1 inside its own
+                  mount namespace (process.setup_rootfs -> unionfs.mount_rootfs); --rootfs DIR as is
+  4. helper       start_helper(): fork (or spawn `python -I -S` from a threaded caller) the helper,
+                  which unshares the namespaces and forks PID 1. PID 1 then BLOCKS on the "go" pipe.
   5. userns       (rootless) the monitor writes the helper's uid_map/gid_map
-  6. cgroups      [cgroups plug in here: cgroups.create(...).add(pid) with the host PID of PID 1]
-  7. network      [network plugs in here: attach(pid, spec.network, spec.publish) into PID 1's netns]
-  8. go           the monitor writes "go"; PID 1 unshares the cgroup namespace, mounts /proc /dev
-                  /sys, binds, pivot_root, masks, hostname; forks and execs the workload. Errors
-                  come back on the report pipe as ContainerError (127/126 for exec failures).
+  6. cgroups      supervise(): cgroups.create(id, limits).add(pid) with the host PID of PID 1
+  7. network      supervise(): network.attach_container(...) into PID 1's network namespace
+  8. go           the monitor writes "go"; PID 1 brings lo up, unshares the cgroup namespace, mounts
+                  the rootfs, /proc /dev /sys, binds, pivot_root, masks, hostname; forks and execs
+                  the workload. Errors come back on the report pipe as ContainerError with the step
+                  (exit_status 127/126 for exec failures, as Docker).
   9. wait         foreground: forward SIGINT/SIGTERM/SIGHUP to PID 1, wait, record the exit code
                   (-d: a detached monitor process does the waiting and the recording)
  10. teardown     in a finally, in reverse order: network, cgroups, unionfs (teardown() below);
@@ -95,6 +97,7 @@ class Container:
     finished: float = 0.0
     error: str = ""
     spec: dict = field(default_factory=dict)
+    oom_killed: bool = False             # the OOM killer killed a process of it (lesson 03: --memory)
 
     @property
     def short_id(self) -> str:
@@ -277,6 +280,9 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
     if spec.network == "host" and userns:
         raise UsageError("--network host is not available in rootless mode", step="parse --network",
                          fix="run as root, or use --network none")
+    if _resources(spec) and userns:  # [cgroups] lesson 03
+        raise UsageError("resource limits (--memory, --cpus, --pids-limit ...) need root", step="parse resource flags",
+                         fix="run as root, or without the resource flags")
     rootfs = str(from_image.layers[-1]) if from_image else resolve_rootfs(spec, paths)
     # [unionfs] lesson 04: an image gets a copy-on-write root, an overlay of its layers (bottom first)
     # with the upper dir in the container's state dir; --rootfs DIR (and rootless mode) stays a plain
@@ -294,6 +300,15 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                                      fix="remove that container (minicontainer rm) or choose another --name")
     return {"rootfs": rootfs, "binds": binds, "tmpfs": tmpfs, "userns": userns, "layers": layers,
             "network_pid": network_pid, "image_digest": from_image.manifest_digest if from_image else ""}
+
+
+def _resources(spec: RunSpec) -> dict | None:
+    """[cgroups] spec.resources (a cgroups.Limits, or a dict of its fields) as a plain dict, None if empty."""
+    r = spec.resources
+    if r is None:
+        return None
+    d = r.to_dict() if hasattr(r, "to_dict") else {k: v for k, v in dict(r).items() if v is not None}
+    return d or None
 
 
 def _valid_name(name: str) -> bool:
@@ -315,7 +330,7 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
         (d / fname).write_text(text)
         etc[fname] = str(d / fname)
     spec_dict = asdict(spec)
-    spec_dict["resources"] = None if spec.resources is None else repr(spec.resources)
+    spec_dict["resources"] = _resources(spec)  # [cgroups] the limits as a dict (JSON), or None
     spec_dict["env_resolved"] = _environment(spec, hostname)  # what `exec` starts with too
     spec_dict["image_digest"] = parsed["image_digest"]  # [images] what `commit` builds on
     if parsed["layers"]:  # [unionfs] PID 1 mounts the layers here, in its own mount namespace
@@ -342,20 +357,41 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
 
 # --- running --------------------------------------------------------------------------------
 
-def run(spec: RunSpec, paths: Paths | None = None) -> Container:
-    """Create and start a container. Foreground: wait and return its final state; -d: return once started."""
+def run(spec: RunSpec, paths: Paths | None = None, output: int | None = None) -> Container:
+    """Create and start a container. Foreground: wait and return its final state; -d: return once started.
+
+    `output`: a file descriptor for the workload's stdout and stderr (default: ours)."""
     paths = paths or default_paths()
     collect_crashed(paths)
     c, cfg = create(spec, paths)
     try:
         if spec.detach:
             return _start_detached(c, cfg, paths)
-        stdio = (0 if spec.interactive or spec.tty else _devnull(), 1, 2)
+        stdio = (0 if spec.interactive or spec.tty else _devnull(), 1 if output is None else output,
+                 2 if output is None else output)
         return supervise(c, cfg, paths, stdio)
     except BaseException:
         if spec.rm or c.status == "created":
             remove_state(paths, c)
         raise
+
+
+def run_printed(image: str = DEFAULT_IMAGE, command: list[str] | None = None, paths: Paths | None = None,
+                **flags: object) -> Container:
+    """`minicontainer.run(...)` for notebooks: run (with --rm unless rm=False), print the output, return the state.
+
+    A notebook shows what Python prints, not what a child process writes on the kernel's own
+    stdout; so the workload writes to a temporary file, printed when it exits."""
+    import tempfile
+    flags.setdefault("rm", True)
+    if image.startswith("/") and "rootfs" not in flags:
+        flags["rootfs"] = image
+    spec = RunSpec(image=image, command=list(command or []), **flags)
+    with tempfile.TemporaryFile() as out:
+        c = run(spec, paths, output=None if spec.detach else out.fileno())
+        out.seek(0)
+        print(out.read().decode(errors="replace"), end="")
+    return c
 
 
 def _devnull() -> int:
@@ -429,8 +465,10 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             raise _child_error(message, "create namespaces")
         c.pid = int(message.split()[1])
         c.pid_start = proc_start_time(c.pid)
-        # ---- [cgroups] step 6: place PID 1 in the container's cgroup before anything runs in it:
-        #      if spec.resources (and not rootless): cgroups.create(c.id, ...).add(c.pid)
+        # ---- [cgroups] step 6: place PID 1 in the container's cgroup before anything runs in it
+        if c.spec.get("resources"):
+            from . import cgroups
+            cgroups.create(c.id, cgroups.Limits.from_dict(c.spec["resources"])).add(c.pid)
         # ---- [network] step 7: PID 1's network namespace exists (PID 1 brings lo up itself):
         if c.spec["network"] == "bridge":
             from .network import attach_container
@@ -643,7 +681,8 @@ def _monitor(c: Container, cfg: dict, paths: Paths, log: str, ready_w: int) -> N
     """The detached monitor: never returns."""
     from .process import send
     try:
-        os.setsid()
+        if os.getsid(0) != os.getpid():  # (a spawned monitor already leads its own session)
+            os.setsid()
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
@@ -680,7 +719,11 @@ def teardown(c: Container, paths: Paths) -> None:
     if c.spec.get("network") == "bridge":  # step 7 in reverse: veth, address lease, nft rules
         from .network import detach
         detach(c.id, paths)
-    # ---- [cgroups] cgroups.remove(c.id)             (step 6 in reverse)
+    if c.spec.get("resources"):  # step 6 in reverse: kill what is left, note OOM kills, remove the group
+        from . import cgroups
+        last = cgroups.remove(c.id)
+        if last is not None and last.oom_kills:
+            c.oom_killed = True
     # ---- [unionfs] step 3 in reverse: the overlay lived in the container's mount namespace; this
     #      only unmounts one left on the host (a rootfs mounted by hand there); upper/ stays for diff.
     if c.spec.get("layers"):
@@ -863,7 +906,9 @@ def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None
         if not message.startswith("pid "):
             _wait(pid)
             raise _child_error(message, "exec")
-        # ---- [cgroups] exec joins the container's cgroup: cgroups.add(c.id, int(message.split()[1]))
+        if c.spec.get("resources"):  # [cgroups] exec joins the container's cgroup
+            from . import cgroups
+            cgroups.add(c.id, int(message.split()[1]))
         send(go_w, "go")
         rest = _read_all(report_r)
         if rest:

@@ -77,8 +77,27 @@ def test_memory_limit_oom_kills_a_hog_and_the_kill_is_counted(make_group):
     assert s.memory_peak <= 32 << 20 and s.memory_limit == 32 << 20
 
 
-def test_cpus_half_keeps_a_spinner_within_half_a_core(make_group):
-    group = make_group(Limits.parse(cpus="0.5"))
+@pytest.fixture
+def weighty_parent():
+    """A parent group with the highest CPU weight, removed afterwards.
+
+    CPU weight is hierarchical: a group competes with its siblings through its parent. On a busy shared
+    machine (CI, 2 cores) a parent of normal weight gets too little CPU for its child to reach even its
+    quota, and the test would measure the neighbours. With the parent's weight at the maximum, what is
+    measured is the ceiling that --cpus sets.
+    """
+    parent = f"minicontainer-test-{os.getpid()}-cpu"
+    cpu = cgroups.detect().controllers["cpu"] / parent
+    cpu.mkdir(exist_ok=True)
+    (cpu / "cpu.shares").write_text("262144")
+    try:
+        yield parent
+    finally:
+        cgroups.sweep(parent=parent)
+
+
+def test_cpus_half_keeps_a_spinner_within_half_a_core(make_group, weighty_parent):
+    group = make_group(Limits.parse(cpus="0.5"), parent=weighty_parent)
     spinner = start_in(group, [sys.executable, "-c", SPIN])
     try:
         time.sleep(0.3)
@@ -143,6 +162,15 @@ def test_sweep_collects_groups_a_crashed_runtime_left(paths):
     assert len(done) == 3
     assert [p.wait(timeout=5) for p in procs] == [-9, -9, -9]
     assert not any((h / parent).exists() for h in cgroups.detect().controllers.values())
+
+
+def test_a_private_instance_sweeps_only_its_own_containers_groups(paths, make_group):
+    """Tests and notebooks with their own MC_RUN_DIR must not kill another instance's containers."""
+    theirs, ours = make_group(), make_group()
+    (paths.containers_dir / ours.name).mkdir(parents=True)  # a container of this instance
+    done = cgroups.sweep(paths)
+    assert done == [f"removed cgroup minicontainer/{ours.name}"]
+    assert theirs.exists() and not ours.exists()
 
 
 # --- v2 mechanics on a real cgroup2 mount (this kernel: no controllers in it) ----------------

@@ -218,8 +218,14 @@ def test_hosts_files_name_the_peers(net, netns, tmp_path):
         assert "db" not in (root_a / "etc/hosts").read_text()
 
 
+def _mc_bridges() -> list[str]:
+    return [p.name for p in Path("/sys/class/net").iterdir() if (p / "bridge").is_dir() and p.name.startswith("mc")]
+
+
 def test_sweep_removes_bridge_rules_and_table_when_empty(paths, netns):
     name = f"mct{uuid.uuid4().hex[:8]}"
+    forward_before = Path("/proc/sys/net/ipv4/ip_forward").read_text()
+    others = _mc_bridges()
     proc = netns()
     attach(cid(), proc.pid, NetworkOptions("bridge", bridge=name, subnet=_free_subnet(), paths=paths,
                                            publish=[parse_publish(f"{free_port()}:80")]))
@@ -229,6 +235,8 @@ def test_sweep_removes_bridge_rules_and_table_when_empty(paths, netns):
     assert not [r for r in nat.rules() if r.tag("br") == name]
     if not nat.rules():
         assert not nat.table_exists(), "the empty minicontainer table should be deleted"
+    if not others and not _mc_bridges():  # the host's ip_forward is back as it was
+        assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == forward_before
 
 
 def test_picture_shows_bridge_containers_addresses_and_ports(net, netns):

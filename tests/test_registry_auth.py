@@ -196,3 +196,37 @@ def test_challenge_parsing():
     assert scheme == "bearer"
     assert params == {"realm": "https://auth.docker.io/token", "service": "registry.docker.io",
                       "scope": "repository:library/busybox:pull"}
+
+
+def test_the_lessons_token_server_signs_tokens_the_registry_accepts(tmp_path, store, paths, docker_config):
+    from minicontainer.registry.tokenserver import TokenServer
+
+    image = build_image(store, "localhost/lab-token:1", [{"l": b"lab"}])
+    with TokenServer(tmp_path / "tokens", {"learner": "lesson06"}) as tokens:
+        with RegistryServer(tmp_path / "registry", auth=tokens.auth_config()) as server:
+            target = f"{server.address}/lab/token:1"
+            with pytest.raises(ContainerError):
+                check_login(server.address, Credentials("learner", "nope"))
+            save_credentials(server.address, Credentials("learner", "lesson06"))
+            assert push("localhost/lab-token:1", target, paths, store=store).digest == image.digest
+            remove_credentials(server.address)
+            store.blob_path(image.layer_digests[0]).unlink()
+            assert pull(target, paths, store=store).digest == image.digest
+
+
+def test_progress_displays_degrade_quietly(capsys):
+    from minicontainer.registry.progress import Progress, TqdmProgress, WidgetProgress, auto_progress
+
+    assert type(auto_progress(enabled=False)) is Progress
+    assert type(auto_progress()) is Progress  # not a terminal, not a notebook: silent
+    bar = TqdmProgress()
+    bar.start("k", "layer 1", 100)
+    bar.advance("k", 60)
+    bar.finish("k")
+    bar.close()
+    assert "layer 1" in capsys.readouterr().err
+    widget = WidgetProgress()  # outside a notebook ipywidgets still builds the bar; it just is not shown
+    widget.start("k", "layer 1", 100)
+    widget.advance("k", 100)
+    widget.finish("k")
+    assert widget._bars["k"].value == 100

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import ContainerError, UsageError
-from ..paths import CGROUP_PARENT, Paths
+from ..paths import CGROUP_PARENT, DEFAULT_RUN_DIR, Paths
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
@@ -442,23 +442,34 @@ def names(*, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PARENT) -> lis
     return sorted(found)
 
 
-def sweep(paths: Paths | None = None, *, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PARENT) -> list[str]:
-    """`minicontainer reset`: kill and remove every group under the course's parent, then the parent."""
+def sweep(paths: Paths | None = None, *, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PARENT,
+          everything: bool | None = None) -> list[str]:
+    """`minicontainer reset`: kill and remove the course's groups that a crashed runtime left.
+
+    With the machine's default state directory (or `everything=True`) every group under the parent
+    goes, then the parent itself. A private instance (tests, MC_RUN_DIR elsewhere) removes only the
+    groups of its own containers, so that it never kills the containers of another instance.
+    """
     try:
         setup = detect(root)
     except ContainerError:
         return []
+    if everything is None:
+        everything = paths is None or paths.run_dir == Path(DEFAULT_RUN_DIR) or parent != CGROUP_PARENT
     done = []
     for name in names(root=root, parent=parent):
-        group(name, setup=setup, parent=parent).remove()
-        done.append(f"removed cgroup {parent}/{name}")
+        if everything or (paths is not None and (paths.containers_dir / name).exists()):
+            group(name, setup=setup, parent=parent).remove()
+            done.append(f"removed cgroup {parent}/{name}")
+    if not everything:
+        return done
     bases = {d / parent for d in setup.controllers.values()} | {setup.root / parent}
     if setup.version == "hybrid":
         bases.add(setup.root / "unified" / parent)
     for base in sorted(bases):
         try:
             base.rmdir()
-        except (FileNotFoundError, OSError):
+        except OSError:  # missing, or another runtime made a group meanwhile
             pass
     return done
 

@@ -96,3 +96,27 @@ def _stats(args: argparse.Namespace) -> int:
         print(text, flush=True)
         if not rows and args.containers:
             return 0
+
+
+# --- the resource flags of `run` (added to its parser by commands/container.py) ---------------
+
+def add_resource_options(p: argparse.ArgumentParser) -> None:
+    """Docker's resource flags: -m/--memory, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus, --pids-limit."""
+    g = p.add_argument_group("resource limits (lesson 03, cgroups)")
+    g.add_argument("-m", "--memory", default=None, help="memory limit (e.g. 512m, 1g; minimum 6m)")
+    g.add_argument("--memory-swap", default=None, help="memory plus swap limit (-1: unlimited swap)")
+    g.add_argument("--cpus", default=None, help="number of CPUs (e.g. 0.5: half of one CPU's time)")
+    g.add_argument("-c", "--cpu-shares", default=None, help="CPU shares, a relative weight (1024 = normal)")
+    g.add_argument("--cpuset-cpus", default=None, help="CPUs in which to allow execution (e.g. 0-1, 0,3)")
+    g.add_argument("--pids-limit", default=None, help="maximum number of processes (-1: unlimited)")
+
+
+def limits_from_args(args: argparse.Namespace):
+    """A cgroups.Limits from the flags, or None when no resource flag was given (no cgroup is made)."""
+    names = ("memory", "memory_swap", "cpus", "cpu_shares", "cpuset_cpus", "pids_limit")
+    values = {n: getattr(args, n, None) for n in names}
+    if all(v is None for v in values.values()):
+        return None
+    from ..cgroups import Limits
+    limits = Limits.parse(**values)
+    return None if limits.is_empty() else limits

@@ -86,6 +86,17 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="publish a container's port to the host (lesson 07)")
     p.add_argument("--userns", default="", help="'host' or 'private' (default: private only when not root)")
     p.add_argument("--entrypoint", default=None, help="overwrite the default ENTRYPOINT of the image (lesson 05)")
+    from .cgroups import add_resource_options  # lesson 03: -m, --cpus, --pids-limit ...
+    add_resource_options(p)
+
+
+def _paths():
+    """The state directories, after collecting the leftovers of runtimes that were killed."""
+    from .. import container
+
+    paths = container.default_paths()
+    container.collect_crashed(paths)
+    return paths
 
 
 def spec_from_args(args: argparse.Namespace):
@@ -104,6 +115,8 @@ def spec_from_args(args: argparse.Namespace):
         raise UsageError('"run" requires at least 1 argument', step="parse arguments",
                          fix="minicontainer run [OPTIONS] IMAGE COMMAND [ARG...]  (or --rootfs DIR COMMAND)")
     fields = {k: v for k, v in vars(args).items() if k in RunSpec.__dataclass_fields__ and k not in ("image", "command")}
+    from .cgroups import limits_from_args  # lesson 03: the resource flags become a cgroups.Limits
+    fields["resources"] = limits_from_args(args)
     return RunSpec(image=image, command=command, **fields)
 
 
@@ -115,6 +128,9 @@ def _run(args: argparse.Namespace) -> int:
     if spec.detach:
         print(c.id)
         return 0
+    if getattr(c, "oom_killed", False):  # lesson 03: say why a process died
+        print("minicontainer run: a process of the container was killed by the OOM killer "
+              "(memory limit reached)", file=sys.stderr)
     return c.exit_code or 0
 
 
@@ -122,7 +138,7 @@ def _exec(args: argparse.Namespace) -> int:
     from .. import container
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    return container.exec_in(container.default_paths(), args.container, command, env=args.env,
+    return container.exec_in(_paths(), args.container, command, env=args.env,
                              workdir=args.workdir, user=args.user, tty=args.tty, interactive=args.interactive)
 
 
@@ -131,8 +147,7 @@ def _ps(args: argparse.Namespace) -> int:
 
     from .. import container
 
-    paths = container.default_paths()
-    container.collect_crashed(paths)
+    paths = _paths()
     shown = [c for c in container.all_containers(paths) if args.all or container.is_running(c)]
     if args.quiet:
         for c in shown:
@@ -169,7 +184,7 @@ def _logs(args: argparse.Namespace) -> int:
 
     from .. import container
 
-    paths = container.default_paths()
+    paths = _paths()
     c = container.find(paths, args.container)
     path = container.logs_path(paths, c)
     if not path.exists():
@@ -224,14 +239,14 @@ def _each(args: argparse.Namespace, action) -> int:
 def _stop(args: argparse.Namespace) -> int:
     from .. import container
 
-    paths = container.default_paths()
+    paths = _paths()
     return _each(args, lambda ref: container.stop(paths, ref, args.time))
 
 
 def _kill(args: argparse.Namespace) -> int:
     from .. import container
 
-    paths = container.default_paths()
+    paths = _paths()
     sig = _parse_signal(args.signal)
     return _each(args, lambda ref: container.kill(paths, ref, sig))
 
@@ -239,8 +254,7 @@ def _kill(args: argparse.Namespace) -> int:
 def _rm(args: argparse.Namespace) -> int:
     from .. import container
 
-    paths = container.default_paths()
-    container.collect_crashed(paths)
+    paths = _paths()
     return _each(args, lambda ref: container.rm(paths, ref, args.force))
 
 
@@ -250,7 +264,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
     from .. import container
 
-    paths = container.default_paths()
+    paths = _paths()
     found = [asdict(container.find(paths, ref)) for ref in args.containers]
     print(json.dumps(found, indent=4))
     return 0

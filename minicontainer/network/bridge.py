@@ -101,7 +101,7 @@ def ensure_bridge(ipr, name: str = DEFAULT_BRIDGE,
         ipr.addr("add", index=index, address=str(gateway.ip), prefixlen=subnet.prefixlen)
         ipr.link("set", index=index, state="up")
         set_sysctl(f"conf/{name}/route_localnet", "1")
-        set_sysctl("ip_forward", "1")
+        enable_forwarding()
     except Exception:
         ipr.link("del", index=index)
         raise
@@ -113,7 +113,29 @@ def remove_bridge(ipr, name: str) -> bool:
     found = ipr.link_lookup(ifname=name)
     if found:
         ipr.link("del", index=found[0])
+        restore_forwarding()
     return bool(found)
+
+
+# ip_forward is one switch for the whole host: remember its value before the first minicontainer
+# bridge turns it on, and put it back when the last one (any mc* bridge) is gone.
+FORWARD_SAVED = Path("/run/lock/minicontainer-ip_forward.orig")
+
+
+def enable_forwarding() -> None:
+    """net.ipv4.ip_forward=1, saving the value it had before (once)."""
+    if not FORWARD_SAVED.exists():
+        FORWARD_SAVED.parent.mkdir(parents=True, exist_ok=True)
+        FORWARD_SAVED.write_text((SYSCTL / "ip_forward").read_text().strip())
+    set_sysctl("ip_forward", "1")
+
+
+def restore_forwarding() -> None:
+    """Put ip_forward back as it was, once no mc* bridge is left on the host."""
+    bridges = [p.name for p in Path("/sys/class/net").iterdir() if (p / "bridge").is_dir()]
+    if FORWARD_SAVED.exists() and not any(name.startswith("mc") for name in bridges):
+        set_sysctl("ip_forward", FORWARD_SAVED.read_text().strip() or "0")
+        FORWARD_SAVED.unlink(missing_ok=True)
 
 
 def set_sysctl(key: str, value: str) -> None:

@@ -101,7 +101,7 @@ class Attachment:
 
         pool_dir = self.run_dir / "network" / self.bridge
         with ipam.locked(pool_dir):
-            _forget(pool_dir, self.container_id, self.ip, self.host_veth)
+            _forget(pool_dir, self.container_id, self.ip, self.host_veth, rules=bool(self.publish))
             _update_peers(pool_dir)
         self.released = True
 
@@ -142,7 +142,7 @@ def _attach_bridge(container_id: str, pid: int, options: NetworkOptions, paths: 
     with ipam.locked(pool_dir), IPRoute() as ipr:
         _collect_stale(pool_dir)
         gateway = _ensure_bridge(ipr, options, pool_dir)
-        taken = {r.tag("pub") for r in nat.rules()}
+        taken = {r.tag("pub") for r in nat.rules()} if options.publish else set()
         for mapping in options.publish:
             if mapping.key in taken or f"{mapping.proto}:0.0.0.0:{mapping.host_port}" in taken:
                 raise ContainerError(f"host port {mapping.host_port}/{mapping.proto} is already published "
@@ -152,7 +152,7 @@ def _attach_bridge(container_id: str, pid: int, options: NetworkOptions, paths: 
         pool = ipam.Pool(pool_dir, gateway.network)
         name = options.name or ""
         lease = pool.take(container_id, pid, name=name, host_veth=veth.host_name(container_id),
-                          extra={"hostname": options.hostname},
+                          extra={"hostname": options.hostname, "published": [str(m) for m in options.publish]},
                           hosts_path=str(Path(options.etc_dir) / "hosts") if options.etc_dir else "")
         att.address = f"{lease.address}/{gateway.network.prefixlen}"
         att.gateway = str(gateway.ip)
@@ -171,7 +171,7 @@ def _attach_bridge(container_id: str, pid: int, options: NetworkOptions, paths: 
                                  lease.address, peers)
             _update_peers(pool_dir)
         except BaseException:
-            _forget(pool_dir, container_id, lease.address, att.host_veth, ipr)
+            _forget(pool_dir, container_id, lease.address, att.host_veth, ipr, rules=bool(options.publish))
             raise
     return att
 
@@ -184,10 +184,6 @@ def _ensure_bridge(ipr, options: NetworkOptions, pool_dir: Path):
     if existing is not None:
         return bridge.ensure_bridge(ipr, options.bridge, options.subnet)
     record = pool_dir / "bridge.json"
-    forward = bridge.SYSCTL / "ip_forward"
-    saved = pool_dir / "ip_forward.orig"
-    if not saved.exists():
-        saved.write_text(forward.read_text().strip())
     gateway = bridge.ensure_bridge(ipr, options.bridge, options.subnet)
     record.write_text(json.dumps({"bridge": options.bridge, "subnet": str(gateway.network)}))
     try:
@@ -201,11 +197,12 @@ def _ensure_bridge(ipr, options: NetworkOptions, pool_dir: Path):
     return gateway
 
 
-def _forget(pool_dir: Path, container_id: str, address: str, host_veth: str, ipr=None) -> None:
+def _forget(pool_dir: Path, container_id: str, address: str, host_veth: str, ipr=None, rules: bool = True) -> None:
     """Remove one container's rules, veth and lease (call with the pool locked)."""
-    from . import ipam, nat, veth
+    from . import nat, veth
 
-    nat.delete_rules("id", container_id)
+    if rules:  # (an nft call: skipped for a container that published no port)
+        nat.delete_rules("id", container_id)
     if host_veth and Path(f"/sys/class/net/{host_veth}").exists():
         if ipr is None:
             from pyroute2 import IPRoute
@@ -224,7 +221,7 @@ def _collect_stale(pool_dir: Path) -> list[str]:
     pool = ipam.Pool(pool_dir, "0.0.0.0/32")
     gone = pool.stale()
     for lease in gone:
-        _forget(pool_dir, lease.id, lease.address, lease.host_veth)
+        _forget(pool_dir, lease.id, lease.address, lease.host_veth, rules=bool(lease.extra.get("published", True)))
     if gone:
         _update_peers(pool_dir)
     return [f"stale lease {lease.address} of {lease.id[:12]}" for lease in gone]
@@ -276,7 +273,7 @@ def attach_container(container_id: str, pid: int, name: str, hostname: str, publ
 @off_loop
 def detach(container_id: str, paths: Paths) -> list[str]:
     """Undo attach() for a container known only by its id (teardown, crashed runs). Idempotent."""
-    from . import ipam, nat
+    from . import ipam
 
     done = []
     network_dir = paths.run_dir / "network"
@@ -286,11 +283,10 @@ def detach(container_id: str, paths: Paths) -> list[str]:
         with ipam.locked(pool_dir):
             for lease in ipam.Pool(pool_dir, "0.0.0.0/32").leases():
                 if lease.id == container_id:
-                    _forget(pool_dir, lease.id, lease.address, lease.host_veth)
+                    _forget(pool_dir, lease.id, lease.address, lease.host_veth,
+                            rules=bool(lease.extra.get("published", True)))
                     _update_peers(pool_dir)
                     done.append(f"released {lease.address}")
-    if nat.delete_rules("id", container_id):
-        done.append("removed its nft rules")
     return done
 
 
@@ -305,11 +301,12 @@ def remove_network(bridge: str, paths: Paths) -> list[str]:
     pool_dir = paths.run_dir / "network" / bridge
     if not pool_dir.is_dir():
         return removed
+    owned = (pool_dir / "bridge.json").exists()  # we made the bridge: its rules all go by their br= tag below
     with ipam.locked(pool_dir):
         for lease in ipam.Pool(pool_dir, "0.0.0.0/32").leases():
-            _forget(pool_dir, lease.id, lease.address, lease.host_veth)
+            _forget(pool_dir, lease.id, lease.address, lease.host_veth, rules=not owned)
             removed.append(f"released {lease.address} ({lease.id[:12]})")
-        if (pool_dir / "bridge.json").exists():
+        if owned:
             for rule in nat.delete_rules("br", bridge):
                 removed.append(f"removed nft rule {rule.chain} {rule.comment}")
             if Path(f"/sys/class/net/{bridge}").exists():
@@ -319,10 +316,6 @@ def remove_network(bridge: str, paths: Paths) -> list[str]:
                 with IPRoute() as ipr:
                     remove_bridge(ipr, bridge)
                 removed.append(f"removed bridge {bridge}")
-        saved = pool_dir / "ip_forward.orig"
-        if saved.exists():
-            from .bridge import set_sysctl
-            set_sysctl("ip_forward", saved.read_text().strip() or "0")
     shutil.rmtree(pool_dir, ignore_errors=True)
     return removed
 

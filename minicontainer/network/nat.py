@@ -12,6 +12,9 @@ removing a container removes exactly its rules (found with `nft -j`, deleted by 
 table is deleted when its last rule goes. Rules are installed with `nft -f -`: the whole script is
 one transaction, so a failure leaves nothing half-added. Changes are serialised with a host-wide
 file lock because the table is shared by every minicontainer on the machine.
+
+Only when the nft command is missing (or MC_NAT=iptables) do the same rules go through iptables
+(iptables.py), in chains of their own.
 """
 
 from __future__ import annotations
@@ -38,12 +41,20 @@ CHAINS = {
 }
 
 
+def use_iptables() -> bool:
+    """True when the fallback is in use: MC_NAT=iptables, or no nft but an iptables command."""
+    choice = os.environ.get("MC_NAT", "")
+    if choice:
+        return choice == "iptables"
+    return shutil.which("nft") is None and shutil.which("iptables") is not None
+
+
 @dataclass(frozen=True)
 class Rule:
     """One rule of our table as nft shows it."""
 
     chain: str
-    handle: int
+    handle: int | str     # nft: the rule's handle; iptables: its `-A ...` line
     comment: str
     text: str = ""
 
@@ -81,6 +92,9 @@ def locked() -> Iterator[None]:
 
 def rules() -> list[Rule]:
     """Every rule in our table (none if the table does not exist)."""
+    if use_iptables():
+        from . import iptables
+        return [Rule(chain, line, comment, line) for chain, comment, line in iptables.listed()]
     if shutil.which("nft") is None:
         return []
     done = subprocess.run(["nft", "-j", "list", "table", FAMILY, TABLE], capture_output=True, text=True)
@@ -112,6 +126,13 @@ def _text(rule: dict) -> str:
 
 def add_rules(chain_rules: list[tuple[str, str, str]]) -> None:
     """Add rules [(chain, rule text, owner comment)] in one transaction, creating table and chains if needed."""
+    if use_iptables():
+        from . import iptables
+        with locked():
+            iptables.ensure_chains()
+            for chain, text, comment in chain_rules:
+                iptables.add(chain, text, comment)
+        return
     lines = [f"add table {FAMILY} {TABLE}"]
     lines += [f"add chain {FAMILY} {TABLE} {name} {{ {spec} }}" for name, spec in CHAINS.items()]
     lines += [f'add rule {FAMILY} {TABLE} {chain} {text} comment "{comment}"' for chain, text, comment in chain_rules]
@@ -124,6 +145,13 @@ def delete_rules(key: str, value: str) -> list[Rule]:
     with locked():
         existing = rules()
         doomed = [r for r in existing if r.tag(key) == value]
+        if use_iptables():
+            from . import iptables
+            for rule in doomed:
+                iptables.delete(str(rule.handle))
+            if len(doomed) == len(existing):
+                iptables.remove_chains()
+            return doomed
         script = [f"delete rule {FAMILY} {TABLE} {r.chain} handle {r.handle}" for r in doomed]
         if existing and len(doomed) == len(existing):
             script = [f"delete table {FAMILY} {TABLE}"]
@@ -137,18 +165,29 @@ def delete_table_if_empty() -> bool:
     with locked():
         if rules() or not table_exists():
             return False
+        if use_iptables():
+            from . import iptables
+            iptables.remove_chains()
+            return True
         nft(f"delete table {FAMILY} {TABLE}\n", step="remove the nftables table")
         return True
 
 
 def table_exists() -> bool:
+    """Does our table (or, with the fallback, our chains) exist?"""
+    if use_iptables():
+        from . import iptables
+        return iptables.chains_exist()
     return shutil.which("nft") is not None and subprocess.run(
         ["nft", "list", "table", FAMILY, TABLE], capture_output=True).returncode == 0
 
 
 def masquerade_rules(bridge: str, subnet: str) -> list[tuple[str, str]]:
-    """Outbound NAT for a bridge's containers, and for host-loopback traffic sent to them."""
+    """Outbound NAT for a bridge's containers; and masquerade for packets sent to a container through a
+    published port from the host's loopback or from a container (even itself: "hairpin"), so that
+    its answers come back the way they went."""
     return [
         ("postrouting", f'ip saddr {subnet} oifname != "{bridge}" masquerade'),
         ("postrouting", f'ip saddr 127.0.0.0/8 oifname "{bridge}" masquerade'),
+        ("postrouting", f'ct status dnat ip saddr {subnet} oifname "{bridge}" masquerade'),
     ]

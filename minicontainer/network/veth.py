@@ -17,6 +17,8 @@ pair: a killed container cannot leak its veth.
 from __future__ import annotations
 
 import ipaddress
+import os
+from pathlib import Path
 
 HOST_PREFIX = "mcv"  # every host-side veth the runtime makes starts with this
 
@@ -37,6 +39,9 @@ def create_pair(ipr, host: str, pid: int, bridge_index: int | None, inside: str 
     index = ipr.link_lookup(ifname=host)[0]
     if bridge_index is not None:
         ipr.link("set", index=index, master=bridge_index)
+        # "hairpin": let the bridge send a frame back out of the port it came in by, so that a
+        # container reaches its own published port (through the host's DNAT) too.
+        Path(f"/sys/class/net/{host}/brport/hairpin_mode").write_text("1")
     ipr.link("set", index=index, state="up")
     return index
 
@@ -46,8 +51,25 @@ def configure_inside(pid: int, address: ipaddress.IPv4Interface | None, gateway:
     """In pid's namespace: lo up; and if given, the address on `inside`, up, default route via gateway."""
     from pyroute2 import IPRoute
 
-    with IPRoute(netns=netns_path(pid), flags=0) as ns:
-        ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
+    from .. import syscalls
+
+    # A netlink socket belongs to the network namespace it was created in. Create ours inside
+    # pid's namespace (setns this thread there and straight back): the same as
+    # IPRoute(netns=f"/proc/{pid}/ns/net"), without the helper process pyroute2 forks for that.
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(netns_path(pid), os.O_RDONLY)
+    try:
+        syscalls.setns(target, syscalls.CLONE_NEWNET)
+        try:
+            ns = IPRoute()
+            lo = ns.link_lookup(ifname="lo")[0]  # the first request opens the socket, in there
+        finally:
+            syscalls.setns(own, syscalls.CLONE_NEWNET)
+    finally:
+        os.close(own)
+        os.close(target)
+    with ns:
+        ns.link("set", index=lo, state="up")
         if address is None:
             return
         index = ns.link_lookup(ifname=inside)[0]

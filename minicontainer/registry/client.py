@@ -195,7 +195,7 @@ class RegistryClient:
         response = self.request("HEAD", url, (repository_scope(repository),), {"Accept": ACCEPT})
         response.read()
         if response.status == 404:
-            raise _unknown(repository, reference, url)
+            raise _unknown(self._display(repository), reference, url)
         if response.status != 200 or not response.header("Docker-Content-Digest"):
             return None
         digest = validate_digest(response.header("Docker-Content-Digest"))
@@ -212,7 +212,7 @@ class RegistryClient:
         response = self.request("GET", url, (repository_scope(repository),), {"Accept": ACCEPT})
         if response.status == 404:
             response.read()
-            raise _unknown(repository, reference, url)
+            raise _unknown(self._display(repository), reference, url)
         raise_for_status(response, step="get manifest")
         if int(response.header("Content-Length") or 0) > MAX_MANIFEST_SIZE:
             response.close()
@@ -396,6 +396,12 @@ class RegistryClient:
             raise ContainerError(f"the registry stored {got}, expected {digest}", step="finish upload")
         return "uploaded"
 
+    def _display(self, repository: str) -> str:
+        """How a user names the repository: registry/name, except on Docker Hub."""
+        if self.registry == "docker.io":
+            return repository.removeprefix("library/")
+        return f"{self.registry}/{repository}"
+
     def _location(self, response: Response) -> str:
         location = response.header("Location")
         if not location:
@@ -413,7 +419,7 @@ class RegistryClient:
             response = self.request("GET", url, (repository_scope(repository),))
             if response.status == 404:
                 response.read()
-                raise _unknown(repository, "", url)
+                raise _unknown(self._display(repository), "", url)
             raise_for_status(response, step="list tags")
             link = response.header("Link")
             tags.extend(response.json().get("tags") or [])

@@ -12,6 +12,7 @@ nftables rules. `show()` displays it in a notebook (an HTML widget; plain text w
 from __future__ import annotations
 
 import html
+import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,8 @@ def snapshot(paths: Paths | None = None, bridges: list[str] | None = None) -> li
     for rule in nat.rules():
         if rule.chain == "output" and rule.tag("id") and rule.tag("pub"):
             proto, ip, port = rule.tag("pub").split(":")
-            target = rule.text.split("dnat to ")[-1].split(":")[-1]
+            target = re.search(r"(?:dnat to |--to-destination )[\d.]+:(\d+)", rule.text)
+            target = target.group(1) if target else "?"
             ports.setdefault(rule.tag("id"), []).append(f"{ip}:{port}→{target}/{proto}")
     views = []
     with IPRoute() as ipr:

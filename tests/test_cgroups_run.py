@@ -1,0 +1,169 @@
+"""`minicontainer run` with resource limits, on the real kernel (cgroup v1 on this host) (lesson 03).
+
+The done-when of the lesson: a memory hog is OOM-killed and the kill is reported; --cpus 0.5 holds a
+spinner to half a core; --pids-limit 20 stops a fork bomb; no cgroup is left after many runs, even
+when the runtime itself is SIGKILLed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from minicontainer import cgroups, container
+
+ROOTFS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _setup(busybox_rootfs, paths):
+    ROOTFS[:] = [str(busybox_rootfs)]
+    yield
+    container.sweep(paths)  # whatever a failed test left running
+
+
+def mc(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """The minicontainer command, as a learner runs it."""
+    launcher = Path(sys.executable).parent / "minicontainer"
+    return subprocess.run([str(launcher), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def run_detached(*flags: str, command: list[str]) -> str:
+    result = mc("run", "-d", *flags, "--rootfs", ROOTFS[0], *command)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def mine(before: set[str]) -> set[str]:
+    """Course cgroups that were not there before (other test sessions may create theirs meanwhile)."""
+    deadline = time.monotonic() + 3
+    while True:
+        new = set(cgroups.names()) - before
+        if not new or time.monotonic() > deadline:
+            return new
+        time.sleep(0.1)
+
+
+def test_memory_limit_oom_kills_a_hog_and_run_reports_it(paths):
+    result = mc("run", "--name", "hog", "-m", "32m", "--rootfs", ROOTFS[0], "tail", "/dev/zero")
+    assert result.returncode == 137, result.stderr
+    assert "OOM killer" in result.stderr
+    assert container.find(paths, "hog").oom_killed, "state.json does not say oom_killed"
+    assert "oom_killed" in mc("inspect", "hog").stdout
+
+
+def test_filling_dev_shm_past_the_limit_is_oom_killed(paths):
+    result = mc("run", "--rm", "-m", "32m", "--rootfs", ROOTFS[0],
+                "dd", "if=/dev/zero", "of=/dev/shm/fill", "bs=1M", "count=100")
+    assert result.returncode == 137 and "OOM killer" in result.stderr, result.stderr
+
+
+@pytest.fixture
+def weighty_parent():
+    """The course's parent group at the highest CPU weight for the test, then back as it was.
+
+    CPU weight is hierarchical: containers compete with the rest of the host through the parent
+    `minicontainer`. On a busy shared machine (CI, 2 cores) a parent of normal weight gets too little
+    CPU for a container to reach even its quota; at the maximum weight the test measures the ceiling
+    that --cpus sets, not the neighbours.
+    """
+    shares = cgroups.detect().controllers["cpu"] / "minicontainer" / "cpu.shares"
+    shares.parent.mkdir(exist_ok=True)
+    old = shares.read_text().strip()
+    shares.write_text("262144")
+    try:
+        yield
+    finally:
+        shares.write_text(old)
+
+
+def test_cpus_half_keeps_a_spinner_within_half_a_core(paths, weighty_parent):
+    cid = run_detached("--cpus", "0.5", command=["sh", "-c", "while :; do :; done & while :; do :; done"])
+    group = cgroups.group(cid)
+    time.sleep(0.3)
+    before = group.stats()
+    time.sleep(3)
+    after = group.stats()
+    mc("rm", "-f", cid)
+    cores = cgroups.cpu_percent(before, after) / 100
+    assert 0.425 <= cores <= 0.575, f"two spinners under --cpus 0.5 used {cores:.2f} cores, expected 0.5 ±15%"
+    assert not group.exists()
+
+
+def test_pids_limit_stops_a_fork_bomb_and_the_host_is_unaffected(paths):
+    cid = run_detached("--pids-limit", "20", command=["sh", "-c", "bomb() { bomb | bomb & }; bomb; sleep 60"])
+    group = cgroups.group(cid)
+    deadline = time.monotonic() + 10
+    while not group.stats().pids_refused and time.monotonic() < deadline:
+        time.sleep(0.05)
+    s = group.stats()
+    assert s.pids_refused, "pids.events counts no refused fork: the bomb was not stopped by pids.max"
+    assert s.pids <= 20
+    assert subprocess.run(["sh", "-c", "for i in 1 2 3 4 5; do true & done; wait"]).returncode == 0
+    assert mc("rm", "-f", cid).returncode == 0
+    assert not group.exists()
+
+
+def test_exec_joins_the_containers_cgroup(paths):
+    cid = run_detached("--pids-limit", "50", command=["sleep", "60"])
+    group = cgroups.group(cid)
+    count = len(group.procs())
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "minicontainer"), "exec", cid, "sleep", "30"])
+    try:
+        deadline = time.monotonic() + 10
+        while len(group.procs()) <= count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(group.procs()) > count, "the exec'd process is not in the container's cgroup"
+    finally:
+        mc("rm", "-f", cid)
+        proc.wait(timeout=10)
+
+
+def test_stats_shows_memory_against_the_limit(paths):
+    cid = run_detached("--name", "watched", "-m", "64m", command=["sleep", "60"])
+    out = mc("stats", "--no-stream").stdout
+    mc("rm", "-f", cid)
+    assert "watched" in out and "/ 64.0MiB" in out, out
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["-m", "1b"], "minimum memory limit is 6m"),
+    (["--cpus", "0"], "range of CPUs"),
+    (["-m", "12x"], "invalid value '12x' for --memory"),
+    (["--cpuset-cpus", "0-99"], "does not exist"),
+])
+def test_bad_limits_are_clear_errors_and_leave_nothing(paths, flags, words):
+    before = set(cgroups.names())
+    result = mc("run", "--rm", *flags, "--rootfs", ROOTFS[0], "true")
+    assert result.returncode == 125 and words in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not any(paths.containers_dir.glob("*")) if paths.containers_dir.exists() else True
+    assert mine(before) == set()
+
+
+def test_no_cgroup_is_left_after_50_runs_including_sigkilled_runtimes(paths):
+    before = set(cgroups.names())
+    launcher = str(Path(sys.executable).parent / "minicontainer")
+    for i in range(50):
+        if i % 10 != 9:
+            result = mc("run", "--rm", "-m", "16m", "--pids-limit", "10", "--rootfs", ROOTFS[0], "true")
+            assert result.returncode == 0, result.stderr
+            continue
+        # every tenth run: SIGKILL the runtime while its container runs; the next command collects it
+        runtime = subprocess.Popen([launcher, "run", "-m", "16m", "--rootfs", ROOTFS[0], "sleep", "60"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not (set(cgroups.names()) - before) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        runtime.send_signal(signal.SIGKILL)
+        runtime.wait()
+    assert mc("ps", "-a").returncode == 0  # a later command collects the crashed runs
+    container.collect_crashed(paths)
+    assert mine(before) == set(), "cgroups left behind"
