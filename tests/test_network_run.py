@@ -91,6 +91,11 @@ def test_httpd_answers_on_a_published_port_via_loopback_and_bridge_address(bridg
                     if time.time() > deadline:
                         raise
                     time.sleep(0.05)
+        url = f"http://{bridge['gateway']}:{port}/"
+        itself = mc("exec", "web", "timeout", "5", "wget", "-q", "-O-", url)
+        assert itself.stdout == "published!\n", f"web via its own published port (hairpin): {itself.stderr}"
+        other = mc("run", "--rm", "--network", "bridge", "--rootfs", bridge["rootfs"], "timeout", "5", "wget", "-q", "-O-", url)
+        assert other.stdout == "published!\n", f"another container via the published port: {other.stderr}"
     finally:
         mc("rm", "-f", "web")
     assert not [r for r in nat.rules() if r.tag("br") == bridge["name"] and r.tag("id")]
