@@ -48,6 +48,9 @@ def main() -> None:
             push(name, target, src, store=Store(src))
             dest_lib, dest_oci = work / "dest-lib", work / "dest-oci"
             env = dict(os.environ, MC_LIB_DIR=str(dest_lib), MC_RUN_DIR=str(work / "dest-run"))
+            # As installed for a user: bytecode cached (skopeo is a compiled binary, too).
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "minicontainer")], check=True)
 
             def clean() -> None:
                 shutil.rmtree(dest_lib, ignore_errors=True)

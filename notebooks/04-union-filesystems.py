@@ -291,6 +291,16 @@ print(mc("diff", "lesson04"))
 print("the image still has /bin/vi:", (busybox / "bin/vi").is_symlink())
 
 # %% [markdown]
+# The visualiser shows the container's upper dir as the top layer: `motd` comes from it, and its
+# whiteout hides the image's `/bin/vi`.
+
+# %%
+from minicontainer.widgets.layers import container_stack
+
+stack, names = container_stack("lesson04")
+print(render_text(stack, names=names, text="motd"))
+
+# %% [markdown]
 # ## 10. Clean up
 #
 # Unmount what we mounted by hand, remove the container and the scratch directory, and check that

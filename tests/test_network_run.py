@@ -91,6 +91,11 @@ def test_httpd_answers_on_a_published_port_via_loopback_and_bridge_address(bridg
                     if time.time() > deadline:
                         raise
                     time.sleep(0.05)
+        url = f"http://{bridge['gateway']}:{port}/"
+        itself = mc("exec", "web", "timeout", "5", "wget", "-q", "-O-", url)
+        assert itself.stdout == "published!\n", f"web via its own published port (hairpin): {itself.stderr}"
+        other = mc("run", "--rm", "--network", "bridge", "--rootfs", bridge["rootfs"], "timeout", "5", "wget", "-q", "-O-", url)
+        assert other.stdout == "published!\n", f"another container via the published port: {other.stderr}"
     finally:
         mc("rm", "-f", "web")
     assert not [r for r in nat.rules() if r.tag("br") == bridge["name"] and r.tag("id")]
@@ -158,3 +163,33 @@ def test_after_50_runs_some_sigkilled_nothing_remains(bridge, paths):
     assert veths_on(bridge["name"]) == []
     assert list(pool.iterdir()) == []
     assert [r for r in nat.rules() if r.tag("br") == bridge["name"] and r.tag("id")] == []
+
+
+def test_concurrent_starts_get_distinct_addresses(bridge):
+    launcher = str(Path(sys.executable).parent / "minicontainer")
+    names = [f"par{n}" for n in range(6)]
+    starts = [subprocess.Popen([launcher, "run", "-d", "--name", name, "--network", "bridge", "--rootfs", bridge["rootfs"],
+                                "sleep", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for name in names]
+    try:
+        for proc in starts:
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+        addresses = [mc("exec", name, "ip", "-o", "-4", "addr", "show", "eth0").stdout.split()[3] for name in names]
+        assert len(set(addresses)) == len(names), f"two containers got the same address: {addresses}"
+    finally:
+        mc("rm", "-f", *names)
+    assert veths_on(bridge["name"]) == []
+
+
+def test_reset_removes_containers_bridge_and_rules(bridge, paths):
+    from minicontainer import lab
+
+    assert mc("run", "-d", "--name", "doomed", "--network", "bridge", "-p", f"{free_port()}:80",
+              "--rootfs", bridge["rootfs"], "sleep", "30").returncode == 0
+    assert Path(f"/sys/class/net/{bridge['name']}").exists()
+    removed = lab.reset(paths, remove_images=False)
+    assert f"removed bridge {bridge['name']}" in removed
+    assert not Path(f"/sys/class/net/{bridge['name']}").exists()
+    assert not [r for r in nat.rules() if r.tag("br") == bridge["name"]]
+    assert veths_on(bridge["name"]) == []

@@ -39,6 +39,10 @@ def test_writes_of_an_image_container_stay_in_the_container(paths, busybox_rootf
     assert diff.returncode == 0, diff.stderr
     assert diff.stdout.splitlines() == ["C /bin", "D /bin/vi", "C /etc", "A /etc/added", "C /etc/passwd"]
     assert not host_union_mounts(), "the overlay lived in the container's mount namespace"
+    if driver == "overlay":  # the copy driver has no upper dir to show as a layer
+        from minicontainer.widgets.layers import container_stack, render_text
+        stack, names = container_stack("cow", paths)
+        assert "bin/vi (whiteout in 1 upper (cow) hid 1 path)" in render_text(stack, names=["busybox", "upper (cow)"])
     assert mc("rm", "cow").returncode == 0
     assert not paths.containers_dir.exists() or not list(paths.containers_dir.iterdir())
 
@@ -78,3 +82,10 @@ def test_sigkilled_runtime_leaves_no_mount_and_reset_cleans_up(paths, busybox_ro
     assert not host_union_mounts()
     lab.reset(paths)
     assert not paths.run_dir.exists()
+
+
+def test_read_only_image_container_cannot_write_its_root(paths, busybox_rootfs):
+    result = mc("run", "--rm", "--read-only", str(busybox_rootfs), "/bin/sh", "-c",
+                "touch /etc/x 2>/dev/null && echo wrote || echo refused")
+    assert result.stdout.strip() == "refused", result.stderr
+    assert not (busybox_rootfs / "etc/x").exists()

@@ -37,7 +37,10 @@ def translate(text: str) -> list[str]:
     i = 0
     while i < len(words):
         w = words[i:]
-        if w[:4] == ["fib", "daddr", "type", "local"]:
+        if w[:3] == ["ct", "status", "dnat"]:
+            args += ["-m", "conntrack", "--ctstate", "DNAT"]
+            i += 3
+        elif w[:4] == ["fib", "daddr", "type", "local"]:
             args += ["-m", "addrtype", "--dst-type", "LOCAL"]
             i += 4
         elif w[:2] == ["ip", "daddr"]:

@@ -183,8 +183,11 @@ def table_exists() -> bool:
 
 
 def masquerade_rules(bridge: str, subnet: str) -> list[tuple[str, str]]:
-    """Outbound NAT for a bridge's containers, and for host-loopback traffic sent to them."""
+    """Outbound NAT for a bridge's containers; and masquerade for packets sent to a container through a
+    published port from the host's loopback or from a container (even itself: "hairpin"), so that
+    its answers come back the way they went."""
     return [
         ("postrouting", f'ip saddr {subnet} oifname != "{bridge}" masquerade'),
         ("postrouting", f'ip saddr 127.0.0.0/8 oifname "{bridge}" masquerade'),
+        ("postrouting", f'ct status dnat ip saddr {subnet} oifname "{bridge}" masquerade'),
     ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from pathlib import Path
 
 HOST_PREFIX = "mcv"  # every host-side veth the runtime makes starts with this
 
@@ -38,6 +39,9 @@ def create_pair(ipr, host: str, pid: int, bridge_index: int | None, inside: str 
     index = ipr.link_lookup(ifname=host)[0]
     if bridge_index is not None:
         ipr.link("set", index=index, master=bridge_index)
+        # "hairpin": let the bridge send a frame back out of the port it came in by, so that a
+        # container reaches its own published port (through the host's DNAT) too.
+        Path(f"/sys/class/net/{host}/brport/hairpin_mode").write_text("1")
     ipr.link("set", index=index, state="up")
     return index
 

@@ -15,7 +15,6 @@ but proxies answer with HTML: `RegistryError` shows either, shortened.
 
 from __future__ import annotations
 
-import email.utils
 import http.client
 import ipaddress
 import json
@@ -86,6 +85,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils  # only needed for the rare HTTP-date form
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -9,7 +9,8 @@
                       2 update █                   13 B
 
 `layer_view(source)` takes a list of layer dirs (bottom first), a `MergedTree`, or a mounted
-`RootfsMount` (then the container's upper dir is the top layer). In a notebook it shows a search
+`RootfsMount` (then the container's upper dir is the top layer); `container_stack(name)` gives
+the layers and upper dir of a container made by `minicontainer run`. In a notebook it shows a search
 box, a layer filter and a page of the table (never more than `limit` rows, so a rootfs of 5,000
 files stays responsive), with a bar per layer; without ipywidgets it returns the same as text.
 """
@@ -46,6 +47,19 @@ def _tree_and_names(source, names: list[str] | None) -> tuple[MergedTree, list[s
     if len(names) != len(tree.layers):
         raise ValueError(f"{len(names)} names for {len(tree.layers)} layers")
     return tree, [f"{i} {n}" for i, n in enumerate(names)]
+
+
+def container_stack(ref: str, paths=None) -> tuple[list[Path], list[str]]:
+    """(layers + the upper dir, their names) of a container made by `run` from an image."""
+    from ..container import default_paths, find, state_dir
+
+    paths = paths or default_paths()
+    c = find(paths, ref)
+    layers = [Path(p) for p in c.spec.get("layers") or []]
+    upper = state_dir(paths, c.id) / "upper"
+    if not layers or not upper.is_dir():
+        raise ValueError(f"container {ref} has no layers and upper dir (was it run with --rootfs DIR?)")
+    return layers + [upper], [p.name for p in layers] + [f"upper ({c.name})"]
 
 
 def rows(tree: MergedTree) -> list[Row]:
