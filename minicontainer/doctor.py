@@ -206,6 +206,9 @@ def diagnose(paths: Paths | None = None, probe: dict[str, str] | None = None) ->
     mount_result = results.get("overlay-mount", "not probed")
     overlay_ok = in_kernel and mount_result in ("ok", "not tried (needs root)")
     detail = f"in the kernel; mount test: {mount_result}" if in_kernel else "not in /proc/filesystems"
+    from .unionfs import choose_driver
+
+    detail += f"; container roots use the {choose_driver()} driver"
     add(Finding("overlay", overlay_ok, detail,
                 "" if overlay_ok else "modprobe overlay (the course falls back to copying layers: slower)", "lesson 04"))
     upper_ok = store_fs not in ("overlay", "aufs")

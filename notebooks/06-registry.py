@@ -268,10 +268,11 @@ print("this machine is", host_platform())
 
 # %%
 from minicontainer.image.store import Store
+from minicontainer.registry.progress import auto_progress
 from minicontainer.registry.pull import pull
 
 lesson_paths = Paths(scratch / "lib", scratch / "run")
-result = pull(f"{registry.address}/busybox:latest", lesson_paths)
+result = pull(f"{registry.address}/busybox:latest", lesson_paths, progress=auto_progress())
 print("fetched", len(result.fetched), "blobs; manifest", result.digest)
 again = pull(f"{registry.address}/busybox:latest", lesson_paths)
 print("second pull fetched", len(again.fetched), "blobs")

@@ -140,3 +140,18 @@ def test_cli_push_tags_pull(plain_registry, store, paths, capsys):
     assert "1 blob(s)" in out and image.digest in out
     assert main(["pull", "-q", f"{plain_registry.address}/demo/cli:nope"]) == 125
     assert "not found" in capsys.readouterr().err
+
+
+def test_two_pulls_at_once_share_the_work(plain_registry, store, paths):
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    image = build_image(store, "localhost/twice:1", raw_layers=[os.urandom(8 << 20)], compress=False)
+    target = f"{plain_registry.address}/demo/twice:1"
+    push("localhost/twice:1", target, paths, store=store)
+    store.blob_path(image.layer_digests[0]).unlink()
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: pull(target, paths, store=store), range(2)))
+    assert all(r.digest == image.digest for r in results)
+    assert sum(r.downloaded for r in results) == len(image.layers[0]), "the layer must be downloaded once"
+    assert store.blob_path(image.layer_digests[0]).read_bytes() == image.layers[0]

@@ -247,3 +247,58 @@ def test_malformed_reference_stores_nothing(store, paths):
         pull("Busybox:latest", paths, store=store)
     assert "invalid reference" in str(info.value)
     assert list(store.blobs.iterdir()) == []
+
+
+def test_upload_locations_relative_and_with_query_strings_are_kept(tmp_path):
+    """docker-registry always answers absolute Locations; other registries (and proxies) answer
+    relative ones with their own state in the query string. A scripted server answers like that."""
+    data = b"0123456789" * 100
+    digest = sha256(data)
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _reply(self, status, headers):
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_HEAD(self):
+            seen.append(("HEAD", self.path, None))
+            self._reply(404, {})
+
+        def do_POST(self):
+            seen.append(("POST", self.path, None))
+            self._reply(202, {"Location": "../uploads/u1?state=a", "Range": "0-0"})
+
+        def do_PATCH(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(("PATCH", self.path, self.headers["Content-Range"]))
+            end = int(self.headers["Content-Range"].split("-")[1])
+            self._reply(202, {"Location": f"/v2/x/blobs/uploads/u1?state=b{end}", "Range": f"0-{end}"})
+            assert body
+
+        def do_PUT(self):
+            seen.append(("PUT", self.path, None))
+            self._reply(201, {"Docker-Content-Digest": digest})
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        path = tmp_path / "blob"
+        path.write_bytes(data)
+        client = RegistryClient(f"127.0.0.1:{server.server_address[1]}", scheme="http")
+        assert client.upload_blob("x", digest, len(data), path, chunk_size=400) == "uploaded"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen[1] == ("POST", "/v2/x/blobs/uploads/", None)
+    assert seen[2] == ("PATCH", "/v2/x/blobs/uploads/u1?state=a", "0-399"), "relative Location resolved, query kept"
+    assert [s[2] for s in seen if s[0] == "PATCH"] == ["0-399", "400-799", "800-999"]
+    assert seen[-1] == ("PUT", f"/v2/x/blobs/uploads/u1?state=b999&digest={digest.replace(':', '%3A')}", None)

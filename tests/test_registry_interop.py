@@ -76,3 +76,18 @@ def image_ref(store: Store) -> str:
     """The ref.name annotation the store wrote for the only image in it."""
     (name,) = store.names()
     return name
+
+
+def test_docker_schema2_pushed_by_skopeo_is_pulled(plain_registry, paths, tmp_path):
+    from minicontainer.paths import Paths
+
+    other = Store(Paths(tmp_path / "other-lib", tmp_path / "other-run")).ensure()
+    image = build_image(other, "localhost/v2s2:1", [{"f": b"docker format"}])
+    skopeo("copy", "--format", "v2s2", "--dest-tls-verify=false", f"oci:{other.root}:{image_ref(other)}",
+           f"docker://{plain_registry.address}/interop/v2s2:1")
+    store = Store(paths)
+    result = pull(f"{plain_registry.address}/interop/v2s2:1", paths, store=store)
+    pulled = store.resolve(f"{plain_registry.address}/interop/v2s2:1")
+    assert pulled.media_type == "application/vnd.docker.distribution.manifest.v2+json"
+    assert [layer.digest for layer in pulled.layers] == image.layer_digests
+    assert result.digest == pulled.manifest_digest

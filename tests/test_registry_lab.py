@@ -55,3 +55,27 @@ def test_taken_port_is_a_clear_error(paths):
             start_lab(paths, port=s.getsockname()[1], seed=False)
     assert "taken" in str(info.value)
     assert lab_status(paths) is None
+
+
+def test_cli_registry_start_outlives_the_command_and_stop_ends_it(paths):
+    import subprocess
+    import sys
+
+    port = free_port()
+
+    def mc(*args):
+        return subprocess.run([sys.executable, "-m", "minicontainer", *args], capture_output=True, text=True,
+                              timeout=120)
+
+    started = mc("registry", "start", "--port", str(port))
+    try:
+        assert started.returncode == 0, started.stderr
+        assert f"127.0.0.1:{port}" in started.stdout
+        assert listening(port), "the registry must keep running after the command returns"
+        assert mc("registry", "status").returncode == 0
+        assert mc("tags", f"127.0.0.1:{port}/busybox").stdout.split() == ["latest"]
+    finally:
+        stopped = mc("registry", "stop")
+    assert "stopped the lab registry" in stopped.stdout
+    assert not listening(port)
+    assert mc("registry", "status").returncode == 1

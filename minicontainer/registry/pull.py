@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
@@ -133,14 +134,23 @@ def fetch_blobs(client: RegistryClient, repository: str, blobs: list[tuple[str, 
         key = hex_[:12]
         progress.start(key, f"{key} {label}", size)
         part = store.tmp / f"pull-{hex_}.part"
+        # Two pulls of the same blob (two terminals) must not write one .part file at once.
+        lock = os.open(store.tmp / f"pull-{hex_}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            transferred = client.download_blob(repository, digest, size, part,
-                                               lambda n: progress.advance(key, n), cancel)
-        except BaseException:
-            progress.finish(key, "failed")
-            raise
-        os.chmod(part, 0o644)
-        os.replace(part, store.blob_path(digest))   # verified: now it may enter the store
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if store.has_blob(digest):          # the other pull finished it meanwhile
+                progress.finish(key, "exists")
+                return 0
+            try:
+                transferred = client.download_blob(repository, digest, size, part,
+                                                   lambda n: progress.advance(key, n), cancel)
+            except BaseException:
+                progress.finish(key, "failed")
+                raise
+            os.chmod(part, 0o644)
+            os.replace(part, store.blob_path(digest))   # verified: now it may enter the store
+        finally:
+            os.close(lock)  # the empty .lock file stays (unlinking it would race); `reset` sweeps tmp/
         progress.finish(key, "done")
         return transferred
 

@@ -31,6 +31,15 @@ LAB_PORT = 5000
 LAB_REPOSITORY = "busybox"
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the process that started us dies (no stray registries
+    when a test run or a notebook kernel is killed). The lab registry is detached and skips this."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
@@ -94,7 +103,8 @@ class RegistryServer:
         log = open(self.root / "registry.log", "ab")
         try:
             self.process = subprocess.Popen([REGISTRY_BINARY, "serve", str(self.config_path)], stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=log, start_new_session=detach, close_fds=True)
+                                            stdout=log, stderr=log, start_new_session=detach, close_fds=True,
+                                            preexec_fn=None if detach else _die_with_parent)
         finally:
             log.close()
         deadline = time.monotonic() + timeout
