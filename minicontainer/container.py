@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import ContainerError, UsageError
+from .launcher import ensure_site_packages
 from .paths import Paths
 
 STATE_FILE = "state.json"
@@ -256,6 +257,7 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
         from .image.run import for_run
         from_image = for_run(paths, spec.image, spec.command, spec.entrypoint)
         if from_image is None:  # [registry] lesson 06: pull a missing image named with a registry host
+            ensure_site_packages()  # the fast launcher skipped site-packages; a pull may need them
             from .registry.pull import pull_if_missing
             if pull_if_missing(paths, spec.image):
                 from_image = for_run(paths, spec.image, spec.command, spec.entrypoint)
@@ -274,6 +276,7 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
         pass
     network_pid = 0
     if spec.network != "none" or spec.publish:  # lesson 07: --network and -p (nothing imported for "none")
+        ensure_site_packages()  # pyroute2 lives in site-packages, which the fast launcher skips
         from .network import check_run_options
         network_pid = check_run_options(spec.network, spec.publish, lambda ref: find(paths, ref))
     userns = _uses_userns(spec)
@@ -717,6 +720,7 @@ def teardown(c: Container, paths: Paths) -> None:
     The mounts need nothing: they lived in the container's mount namespace.
     """
     if c.spec.get("network") == "bridge":  # step 7 in reverse: veth, address lease, nft rules
+        ensure_site_packages()
         from .network import detach
         detach(c.id, paths)
     if c.spec.get("resources"):  # step 6 in reverse: kill what is left, note OOM kills, remove the group
