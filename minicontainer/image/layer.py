@@ -78,6 +78,7 @@ def tar_tree(root: Path, tar: tarfile.TarFile, overlay: bool = False, prefix: st
             return
         info = tar.gettarinfo(str(path), arcname=name)
         info.uname = info.gname = ""
+        info.mtime = int(st.st_mtime)      # whole seconds: no PAX header needed for most entries
         key = (st.st_dev, st.st_ino)
         if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
             if key in hardlinks:

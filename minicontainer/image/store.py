@@ -130,6 +130,7 @@ class Store:
         self.tmp.mkdir(parents=True, exist_ok=True)
         (self.layers_root / "sha256").mkdir(parents=True, exist_ok=True)
         os.chmod(self.layers_root, 0o700)   # setuid binaries in layers must not be reachable by users
+        os.chmod(self.tmp, 0o700)           # ... nor while they are being unpacked
         if not (self.root / "oci-layout").exists():
             _atomic_write(self.root / "oci-layout", json.dumps({"imageLayoutVersion": mt.OCI_LAYOUT_VERSION}).encode(),
                           self.tmp)

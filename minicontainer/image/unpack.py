@@ -29,6 +29,7 @@ While the bytes stream past, their sha256 is computed and must equal the config'
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import hashlib
@@ -36,7 +37,9 @@ import os
 import shutil
 import stat
 import tarfile
+import queue
 import tempfile
+import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +50,9 @@ from ..errors import ContainerError
 from . import mediatypes as mt
 
 CHUNK = 1 << 20
+WRITERS = 3              # threads creating small files
+SMALL_FILE = 1 << 20     # files up to this size are handed to them
+MAX_QUEUED = 256         # files (at most SMALL_FILE each) waiting for a writer
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 # Extended attributes a layer may carry (file capabilities, user data); never trusted.overlay.*,
@@ -125,27 +131,84 @@ class _ZstdReader:
             raise LayerError(f"zstd stream is corrupt: {exc}") from None
 
 
-class TarStream:
-    """The uncompressed tar as a forward-only file: hashes and counts every byte (the diff_id).
-
-    It offers tell() and forward seek() so tarfile can parse it without its own copying buffer.
-    """
+class _Prefetch:
+    """Decompress, hash and count in a second thread (zlib and sha256 release the GIL), so that
+    the main thread only parses headers and creates files: two cores work on one layer."""
 
     def __init__(self, source, limits: Limits) -> None:
         self.source = source
         self.limits = limits
         self.hash = hashlib.sha256()
+        self.queue: queue.Queue = queue.Queue(maxsize=32)
+        self.stop = threading.Event()
+        self.done = False
+        self.thread = threading.Thread(target=self._produce, name="mc-layer-reader", daemon=True)
+        self.thread.start()
+
+    def _produce(self) -> None:
+        total = 0
+        try:
+            while not self.stop.is_set():
+                block = self.source.read(CHUNK)
+                if not block:
+                    break
+                self.hash.update(block)
+                total += len(block)
+                if total > self.limits.max_bytes:
+                    raise LayerError(f"layer expands beyond {self.limits.max_bytes} bytes (a decompression bomb?)")
+                self._put(block)
+            self._put(None)
+        except BaseException as exc:  # handed to the reading thread, which raises it
+            self._put(exc)
+
+    def _put(self, item) -> None:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read(self) -> bytes:
+        if self.done:
+            return b""
+        item = self.queue.get()
+        if item is None or isinstance(item, BaseException):
+            self.done = True
+            if item is not None:
+                raise item
+            return b""
+        return item
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self.hash.hexdigest()
+
+
+class TarStream:
+    """The uncompressed tar as a forward-only file, read ahead by a `_Prefetch` thread.
+
+    It offers tell() and forward seek() so tarfile can parse it without its own copying buffer.
+    The sha256 of every byte (the diff_id) is computed on the way.
+    """
+
+    def __init__(self, source, limits: Limits) -> None:
+        self.source = _Prefetch(source, limits)
+        self.limits = limits
         self.pos = 0
         self.buf = bytearray()
 
     def _more(self, n: int = CHUNK) -> bytes:
-        block = self.source.read(CHUNK)
-        if block:
-            self.hash.update(block)
-            self.pos += len(block)
-            if self.pos > self.limits.max_bytes:
-                raise LayerError(f"layer expands beyond {self.limits.max_bytes} bytes (a decompression bomb?)")
+        block = self.source.read()
+        self.pos += len(block)
         return block
+
+    def close(self) -> None:
+        self.source.close()
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
@@ -190,7 +253,7 @@ class TarStream:
         self.buf.clear()
         while self._more(CHUNK):
             pass
-        return "sha256:" + self.hash.hexdigest()
+        return self.source.digest
 
 
 def open_layer(raw: BinaryIO, limits: Limits = Limits()) -> TarStream:
@@ -229,6 +292,17 @@ def _clean(name: str, what: str) -> list[str]:
     return parts
 
 
+def _umask() -> int:
+    """The process umask, read from /proc (setting it to read it would race with other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
 class Tree:
     """A directory we write into through file descriptors, never following a symlink."""
 
@@ -239,8 +313,27 @@ class Tree:
         self.dirs: dict[tuple[str, ...], int] = {(): self.root_fd}
         self.created: set[tuple[str, ...]] = set()
         self.is_root = os.geteuid() == 0
+        self.umask = _umask()
+        # Small new files are written by worker threads (open/write/close release the GIL, so file
+        # creation overlaps tar parsing); anything that could conflict waits for them first.
+        self.pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="mc-layer-writer") \
+            if whiteouts == "overlay" else None
+        self.inflight: collections.deque = collections.deque()
+        self.pending: set[tuple[str, ...]] = set()
+        self.setgid_dirs: set[tuple[str, ...]] = set()   # files made in them may inherit their group
+
+    def barrier(self) -> None:
+        """Wait until every queued file is written (and raise the first error)."""
+        while self.inflight:
+            self.inflight.popleft().result()
+        self.pending.clear()
 
     def close(self) -> None:
+        try:
+            self.barrier()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
         for fd in self.dirs.values():
             os.close(fd)
         self.dirs.clear()
@@ -281,6 +374,7 @@ class Tree:
         except FileNotFoundError:
             return
         if stat.S_ISDIR(st.st_mode):
+            self.barrier()
             self.forget(parts)
             shutil.rmtree(name, dir_fd=parent)
         else:
@@ -348,11 +442,18 @@ class Tree:
                 raise LayerError(f"entry {m.name!r} would replace the layer's root with a non-directory", m.name)
             self.owner_mode(self.root_fd, ".", m)
             return
+        if parts in self.pending:
+            self.barrier()
         if parts[-1].startswith(WHITEOUT):
+            self.barrier()
             self.whiteout(parts)
             return
         parent = self.dir_fd(parts[:-1])
         name = parts[-1]
+        if (self.pool is not None and m.isreg() and not m.issparse() and m.size <= SMALL_FILE
+                and parts not in self.created and parts not in self.dirs):
+            self._queue_small_file(parent, parts, m, data)
+            return
         if m.isdir():
             try:
                 os.mkdir(name, 0o700, dir_fd=parent)
@@ -364,8 +465,11 @@ class Tree:
             self.owner_mode(parent, name, m)
             self.xattrs(parent, name, m)
             self.created.add(parts)
+            if m.mode & stat.S_ISGID:
+                self.setgid_dirs.add(parts)
             return
         if m.islnk():                                # a hard link to an entry already in this layer
+            self.barrier()
             tparts = tuple(_clean(m.linkname, "hard link target"))
             if not tparts:
                 raise LayerError(f"hard link {m.name!r} points at the layer root", m.name)
@@ -379,8 +483,11 @@ class Tree:
             return
         self._replace(parent, parts)
         if m.isreg():
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                         dir_fd=parent)
+            mode = m.mode & 0o7777
+            simple = (mode & ~self.umask) == mode and mode <= 0o777 and not (
+                self.is_root and (m.uid, m.gid) != (0, 0) or parts[:-1] in self.setgid_dirs or self.whiteouts == "apply")
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         mode if simple else 0o600, dir_fd=parent)
             try:
                 if m.issparse():
                     src = tar.extractfile(m)
@@ -396,7 +503,10 @@ class Tree:
                         while view:
                             view = view[os.write(fd, view):]
                         left -= len(block)
-                self.owner_mode(parent, name, m, fd)
+                if simple:       # created root-owned with its final mode: only the time is left to set
+                    os.utime(fd, (m.mtime, m.mtime))
+                else:
+                    self.owner_mode(parent, name, m, fd)
             finally:
                 os.close(fd)
         elif m.issym():
@@ -416,6 +526,40 @@ class Tree:
             return                                   # other types (volume labels, ...) carry no file
         self.xattrs(parent, name, m)
         self.created.add(parts)
+
+    def _queue_small_file(self, parent: int, parts: tuple[str, ...], m: tarfile.TarInfo, data: TarStream) -> None:
+        """Read a small new file's bytes now; a worker thread creates and writes it."""
+        chunks, left = [], m.size
+        while left > 0:
+            block = data.read(left)
+            if not block:
+                raise LayerError(f"tar ends inside {m.name!r}", m.name)
+            chunks.append(block)
+            left -= len(block)
+        content = b"".join(chunks)
+        mode = m.mode & 0o7777
+        simple = (mode & ~self.umask) == mode and mode <= 0o777 and not (
+            self.is_root and (m.uid, m.gid) != (0, 0) or parts[:-1] in self.setgid_dirs)
+        if len(self.inflight) >= MAX_QUEUED:
+            self.inflight.popleft().result()
+        self.inflight.append(self.pool.submit(self._write_file, parent, parts[-1], content, mode, simple, m))
+        self.pending.add(parts)
+        self.created.add(parts)
+
+    def _write_file(self, parent: int, name: str, content: bytes, mode: int, simple: bool,
+                    m: tarfile.TarInfo) -> None:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     mode if simple else 0o600, dir_fd=parent)
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view):]
+            if simple:
+                os.utime(fd, (m.mtime, m.mtime))
+            else:
+                self.owner_mode(parent, name, m, fd)
+        finally:
+            os.close(fd)
 
     def _replace(self, parent: int, parts: tuple[str, ...]) -> None:
         """Unlink what is at parts before recreating it (it may be a symlink pointing outside)."""
@@ -439,6 +583,7 @@ def unpack_tar(stream: TarStream, dest: Path, whiteouts: str = "overlay", limits
         raise LayerError(f"malformed tar: {exc}") from None
     finally:
         tree.close()
+        stream.close()
 
 
 def unpack_blob(path: Path, dest: Path, whiteouts: str = "overlay", limits: Limits = Limits()) -> str:

@@ -1,0 +1,105 @@
+"""Lesson 05: images as data: digests, an OCI layout read by hand, safe paths, whiteouts, Docker's command rule.
+
+Each function below is one step of the lesson. The package keeps its own versions in
+minicontainer/image/ (digest.py, store.py, unpack.py, config.py): compare yours with them when you are done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import stat
+from pathlib import Path
+
+
+def blob_digest(data: bytes) -> str:
+    """Exercise 5.1: the OCI digest of some bytes: "sha256:" followed by the 64 hex characters
+    of their SHA-256 hash. This is the name of every blob: manifests, configs and layers."""
+    ### BEGIN SOLUTION 5.1: "sha256:" + hashlib.sha256(data).hexdigest()
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+    ### END SOLUTION
+
+
+def read_image(layout: Path, ref_name: str) -> tuple[dict, list[str]]:
+    """Exercise 5.2: read an image from an OCI image layout directory, by hand.
+    index.json lists manifests; the one whose annotations["org.opencontainers.image.ref.name"]
+    equals `ref_name` is ours. Its blob (layout/blobs/sha256/<hex>) is the manifest, whose
+    "config" descriptor names the config blob and whose "layers" list the layer blobs.
+    Return (the config as a dict, the list of layer digests, bottom first). Raise KeyError if
+    no manifest has that name. Check each blob you read against its digest (use blob_digest)
+    and raise ValueError if one does not match."""
+    ### BEGIN SOLUTION 5.2: json.loads index.json; find the entry by its ref.name annotation; read blobs/sha256/<hex> for the manifest, then its config; verify each with blob_digest
+    layout = Path(layout)
+
+    def blob(digest: str) -> bytes:
+        data = (layout / "blobs" / "sha256" / digest.split(":", 1)[1]).read_bytes()
+        if blob_digest(data) != digest:
+            raise ValueError(f"blob {digest} does not match its digest")
+        return data
+
+    index = json.loads((layout / "index.json").read_text())
+    for entry in index.get("manifests", []):
+        if (entry.get("annotations") or {}).get("org.opencontainers.image.ref.name") == ref_name:
+            manifest = json.loads(blob(entry["digest"]))
+            config = json.loads(blob(manifest["config"]["digest"]))
+            return config, [layer["digest"] for layer in manifest["layers"]]
+    raise KeyError(ref_name)
+    ### END SOLUTION
+
+
+def safe_join(root: Path, name: str) -> Path:
+    """Exercise 5.3: where a tar entry called `name` goes inside the layer directory `root`.
+    An absolute name ("/etc/passwd") is confined: it lands at root/etc/passwd. Ignore "" and "."
+    components. If any component is "..", raise ValueError: the entry tries to climb out.
+    (The package also refuses writes through symlinks, which needs file descriptors: see unpack.py.)"""
+    ### BEGIN SOLUTION 5.3: split name on "/", drop "" and "."; if ".." in the parts raise ValueError; else return Path(root).joinpath(*parts)
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise ValueError(f"{name!r} climbs out of the layer")
+    return Path(root).joinpath(*parts)
+    ### END SOLUTION
+
+
+def apply_whiteout(root: Path, entry_name: str) -> bool:
+    """Exercise 5.4: turn one OCI whiteout entry of a layer into what overlayfs understands.
+    - ".../.wh..wh..opq" (opaque): set the extended attribute trusted.overlay.opaque = b"y" on the
+      directory that holds it (root/...), creating the directory if needed.
+    - ".../.wh.NAME": create a character device with device number 0/0 at root/.../NAME
+      (os.mknod(path, stat.S_IFCHR, os.makedev(0, 0))), creating parent directories if needed.
+    - any other name: do nothing.
+    Return True if the entry was a whiteout, False otherwise."""
+    ### BEGIN SOLUTION 5.4: dirname/basename with posixpath; basename ".wh..wh..opq" -> os.setxattr(dir, "trusted.overlay.opaque", b"y"); basename ".wh.X" -> os.mknod(dir / X, stat.S_IFCHR, os.makedev(0, 0))
+    directory, base = posixpath.split(entry_name.strip("/"))
+    where = Path(root) / directory
+    if base == ".wh..wh..opq":
+        where.mkdir(parents=True, exist_ok=True)
+        os.setxattr(where, "trusted.overlay.opaque", b"y")
+        return True
+    if base.startswith(".wh."):
+        where.mkdir(parents=True, exist_ok=True)
+        os.mknod(where / base[len(".wh."):], stat.S_IFCHR, os.makedev(0, 0))
+        return True
+    return False
+    ### END SOLUTION
+
+
+def command_line(entrypoint: list[str] | None, cmd: list[str] | None, args: list[str],
+                 entrypoint_override: str | None = None) -> list[str]:
+    """Exercise 5.5: the command a container runs, by Docker's rules.
+    - `--entrypoint E` given: [E] + args (the image's Cmd is dropped too);
+    - else, args given: the image's Entrypoint + args (args replace Cmd);
+    - else: Entrypoint + Cmd.
+    None counts as empty. If the result is empty, raise ValueError("no command specified")."""
+    ### BEGIN SOLUTION 5.5: if entrypoint_override is not None: [override] + args; elif args: (entrypoint or []) + args; else (entrypoint or []) + (cmd or []); empty -> ValueError
+    if entrypoint_override is not None:
+        argv = [entrypoint_override] + list(args)
+    elif args:
+        argv = list(entrypoint or []) + list(args)
+    else:
+        argv = list(entrypoint or []) + list(cmd or [])
+    if not argv:
+        raise ValueError("no command specified")
+    return argv
+    ### END SOLUTION
