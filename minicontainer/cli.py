@@ -25,7 +25,7 @@ EXIT_RUNTIME_ERROR = 125
 CONTAINER_COMMANDS = ("run", "exec", "ps", "logs", "stop", "kill", "rm", "inspect")
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+def build_parser(only: str | None = None, command: str | None = None) -> argparse.ArgumentParser:
     """The `minicontainer` parser with every topic's subcommands (or only those of commands/<only>.py)."""
     parser = argparse.ArgumentParser(
         prog="minicontainer",
@@ -39,14 +39,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     names = [only] if only else names
     modules = [importlib.import_module(f"{commands.__name__}.{name}") for name in names]  # (pkgutil: +4 ms)
     for module in sorted(modules, key=lambda m: getattr(m, "ORDER", 50)):
-        module.register(sub)
+        if command:
+            module.register(sub, only=command)
+        else:
+            module.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, run the handler, and turn runtime errors into one line on stderr."""
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(only="container" if argv[:1] and argv[0] in CONTAINER_COMMANDS else None)
+    fast = bool(argv[:1]) and argv[0] in CONTAINER_COMMANDS
+    parser = build_parser(only="container", command=argv[0]) if fast else build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()

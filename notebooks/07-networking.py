@@ -342,7 +342,8 @@ print(mc("run", "--rm", "--name", "client", "--network", "bridge", "busybox", "s
 
 # %% [markdown]
 # The picture below is drawn from the live state: the bridge and veths from netlink, names and
-# addresses from the leases, published ports from the nftables rules.
+# addresses from the leases, published ports from the nftables rules. (`minicontainer network ls`
+# prints the same for every bridge in a terminal.)
 
 # %%
 from minicontainer.widgets.network import render_text, show, snapshot

@@ -193,3 +193,26 @@ def test_reset_removes_containers_bridge_and_rules(bridge, paths):
     assert not Path(f"/sys/class/net/{bridge['name']}").exists()
     assert not [r for r in nat.rules() if r.tag("br") == bridge["name"]]
     assert veths_on(bridge["name"]) == []
+
+
+def test_network_ls_and_rm(bridge):
+    port = free_port()
+    assert mc("run", "-d", "--name", "shown", "--network", "bridge", "-p", f"{port}:80",
+              "--rootfs", bridge["rootfs"], "sleep", "30").returncode == 0
+    picture = mc("network", "ls").stdout
+    line = next(ln for ln in picture.splitlines() if "shown" in ln)
+    assert bridge["name"] in picture and f"0.0.0.0:{port}→80/tcp" in line
+    refused = mc("network", "rm", bridge["name"])
+    assert refused.returncode == 125 and "used by 1 running container" in refused.stderr
+    mc("rm", "-f", "shown")
+    done = mc("network", "rm", bridge["name"])
+    assert done.returncode == 0 and f"removed bridge {bridge['name']}" in done.stdout
+    assert not Path(f"/sys/class/net/{bridge['name']}").exists()
+
+
+def test_picture_degrades_to_text_without_ipywidgets(paths, monkeypatch, capsys):
+    from minicontainer.widgets import network as picture
+
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # `import ipywidgets` now fails
+    assert picture.show(paths, bridges=["mcnothing"]) is None
+    assert "no minicontainer bridge yet" in capsys.readouterr().out
