@@ -190,6 +190,18 @@ def test_docker_hub_key_and_helpers(tmp_path, monkeypatch):
     assert "secret" not in repr(Credentials("u", "secret"))
 
 
+def test_a_missing_credential_helper_falls_back_to_auths_when_reading(tmp_path, monkeypatch):
+    config = tmp_path / "config.json"
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    config.write_text(json.dumps({"credsStore": "desktop-not-here",
+                                  "auths": {"quay.io": {"auth": base64.b64encode(b"q:w").decode()}}}))
+    assert load_credentials("quay.io", config) == Credentials("q", "w")
+    assert load_credentials("ghcr.io", config) is None
+    with pytest.raises(ContainerError) as info:
+        save_credentials("ghcr.io", Credentials("a", "b"), config)
+    assert "docker-credential-desktop-not-here" in str(info.value)
+
+
 def test_challenge_parsing():
     scheme, params = parse_challenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",'
                                      'scope="repository:library/busybox:pull"')

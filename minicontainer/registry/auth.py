@@ -26,6 +26,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -130,6 +131,8 @@ def load_credentials(registry: str, config_path: Path | None = None) -> Credenti
     registry = registry_key(registry)
     config = _read_config(path)
     helper = _helper(config, registry)
+    if helper and shutil.which(f"docker-credential-{helper}") is None:
+        helper = None  # e.g. "desktop" copied from another machine: reading falls back to `auths`
     if helper:
         out = _run_helper(helper, "get", auth_key(registry))
         if out.strip():
