@@ -576,7 +576,10 @@ def unpack_tar(stream: TarStream, dest: Path, whiteouts: str = "overlay", limits
             count += 1
             if count > limits.max_entries:
                 raise LayerError(f"layer has more than {limits.max_entries} entries (a tar bomb?)")
-            tree.add(member, stream, tar)
+            try:
+                tree.add(member, stream, tar)
+            except OSError as exc:
+                raise LayerError(f"cannot create entry {member.name!r}: {exc.strerror or exc}", member.name) from None
             tar.members.clear()                      # keep memory flat on huge layers
         return stream.drain()
     except tarfile.TarError as exc:
