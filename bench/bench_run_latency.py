@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import statistics
 import shutil
 import subprocess
 import sys
@@ -31,6 +33,16 @@ def runc_bundle(rootfs: Path, where: Path) -> Path:
     config["process"]["args"] = ["/bin/true"]
     (where / "config.json").write_text(json.dumps(config, indent=1))
     return where
+
+
+def with_cpu(store: dict[str, list[float]], name: str, fn):
+    """Wrap fn to also record the CPU time its child processes used."""
+    def run() -> None:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        fn()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        store.setdefault(name, []).append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return run
 
 
 def main(rounds: int = 30) -> None:
@@ -56,8 +68,12 @@ def main(rounds: int = 30) -> None:
             subprocess.run(["runc", "--root", str(tmp / "runc-state"), "run", "--bundle", str(bundle),
                             f"mc-bench-{next(counter)}"], check=True, stdout=subprocess.DEVNULL)
 
-        print(alternate("minicontainer run --rootfs", mc_rootfs, "runc run", runc, rounds=rounds).report())
-        print(alternate("minicontainer run busybox", mc_image, "runc run", runc, rounds=rounds).report())
+        cpu: dict[str, list[float]] = {}
+        for name, a, b in (("minicontainer run --rootfs", mc_rootfs, runc), ("minicontainer run busybox", mc_image, runc)):
+            pair = alternate(name, with_cpu(cpu, name, a), "runc run", with_cpu(cpu, "runc run", b), rounds=rounds)
+            print(pair.report())
+        # CPU time (user + sys of every process of the run) depends less on how busy the machine is.
+        print("CPU time, medians: " + "  |  ".join(f"{k}: {statistics.median(v) * 1000:.1f} ms" for k, v in cpu.items()))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

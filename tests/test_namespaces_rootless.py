@@ -94,3 +94,16 @@ def test_rootless_cannot_touch_what_host_root_owns(user, sandbox, busybox_rootfs
 def test_id_maps_text():
     uid_maps, gid_maps = namespaces.rootless_maps(uid=1000, gid=1000)
     assert [m.line() for m in uid_maps] == ["0 1000 1\n"] and [m.line() for m in gid_maps] == ["0 1000 1\n"]
+
+
+def test_rootless_detached_exec_and_stop(user, sandbox, busybox_rootfs):
+    cid = run_as(user, sandbox, "run", "-d", "--rootfs", str(busybox_rootfs), "sh", "-c", "echo up; exec sleep 30")
+    assert cid.returncode == 0, cid.stderr
+    cid = cid.stdout.strip()
+    out = run_as(user, sandbox, "exec", cid, "sh", "-c", "id -u; readlink /proc/1/ns/user")
+    assert out.returncode == 0, out.stderr
+    uid, userns = out.stdout.split()
+    assert uid == "0" and userns != os.readlink("/proc/self/ns/user"), "exec must join the container's user namespace"
+    assert run_as(user, sandbox, "stop", "-t", "2", cid).returncode == 0
+    assert run_as(user, sandbox, "rm", cid).returncode == 0
+    assert not list((sandbox / "run" / "containers").iterdir())

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from registry_helpers import build_image, layer_tar, plain_registry, sha256, store  # noqa: F401
+from registry_helpers import build_image, plain_registry, store  # noqa: F401  (fixtures)
 
 from minicontainer.image.store import Store
 from minicontainer.registry.pull import pull

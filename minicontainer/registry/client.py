@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path

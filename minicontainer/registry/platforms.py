@@ -11,7 +11,7 @@ Names differ between tools, so both sides are normalised first, as containerd do
 
 from __future__ import annotations
 
-import platform as _platform
+import os
 from dataclasses import dataclass
 
 from ..errors import ContainerError
@@ -58,7 +58,7 @@ def parse_platform(text: str) -> Platform:
 
 def host_platform() -> Platform:
     """The platform this machine runs natively."""
-    return normalize("linux", _platform.machine())
+    return normalize("linux", os.uname().machine)
 
 
 def is_attestation(entry: dict) -> bool:

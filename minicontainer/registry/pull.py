@@ -88,7 +88,6 @@ def resolve_manifest(client: RegistryClient, ref: Reference, platform: str | Non
     """(platform manifest, index or None, platform chosen) for a reference."""
     top = client.get_manifest(ref.repository, ref.identifier)
     if not top.is_index:
-        doc = top.json()
         return top, None, platform or "(single-platform image)"
     wanted = parse_platform(platform) if platform else host_platform()
     entry = select_manifest(top.json(), wanted)
