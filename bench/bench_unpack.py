@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import random
+import resource
+import statistics
 import shutil
 import subprocess
 import sys
@@ -75,6 +77,11 @@ def make_image(work: Path) -> tuple[Paths, Path]:
     return paths, layout
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     if shutil.which("umoci") is None:
         print("umoci not installed (apt-get install umoci): skipped")
@@ -92,15 +99,24 @@ def main() -> None:
             shutil.rmtree(bundle, ignore_errors=True)
             subprocess.run(["sync"], check=True)
 
+        cpu: dict[str, list[float]] = {"ours": [], "umoci": []}
+
         def ours() -> None:
+            start = _cpu(resource.RUSAGE_SELF)
             store.layer_dirs(image)
+            cpu["ours"].append(_cpu(resource.RUSAGE_SELF) - start)
 
         def umoci() -> None:
+            start = _cpu(resource.RUSAGE_CHILDREN)
             subprocess.run(["umoci", "unpack", "--image", f"{layout}:latest", str(bundle)], check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cpu["umoci"].append(_cpu(resource.RUSAGE_CHILDREN) - start)
 
         pair = alternate("minicontainer unpack", ours, "umoci unpack", umoci, rounds=7, warmup=1, before=clean)
         print(pair.report("ms"))
+        a, b = statistics.median(cpu["ours"][1:]), statistics.median(cpu["umoci"][1:])
+        print(f"CPU time (user+sys): minicontainer median {a * 1000:.0f} ms  |  umoci median {b * 1000:.0f} ms  |  "
+              f"ratio {a / b:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -190,3 +190,13 @@ def test_cpu_percent_between_two_readings():
 def test_group_names_cannot_escape_the_parent(tmp_path, name):
     with pytest.raises(UsageError):
         cgroups.group(name, setup=detect(make_v2(tmp_path)))
+
+
+def test_stats_table_is_shaped_like_docker_stats():
+    from minicontainer.commands.cgroups import table
+
+    before = cgroups.Stats(time=1.0, cpu_usage=0.0)
+    after = cgroups.Stats(time=2.0, cpu_usage=0.25, memory=16 << 20, memory_limit=64 << 20, pids=3, oom_kills=1)
+    lines = table([("3f2a9c01b7e4", "web", before, after)]).splitlines()
+    assert lines[0].split()[:4] == ["CONTAINER", "ID", "NAME", "CPU"]
+    assert lines[1].split() == ["3f2a9c01b7e4", "web", "25.0%", "16.0MiB", "/", "64.0MiB", "25.0%", "3", "1"]

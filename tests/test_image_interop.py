@@ -67,6 +67,8 @@ def test_oci_archive_written_by_skopeo_loads_and_runs(paths, umoci_layout, tmp_p
     image = store.resolve("localhost/umo:1")
     assert len(image.layers) == 2
     store.layer_dirs(image)                    # each layer unpacked and its diff_id verified
+    from test_image_run import mc
+    assert mc("run", "--rm", "localhost/umo:1").stdout == "hello from umoci\n"     # minicontainer runs it
     bundle = export_bundle(store, image, tmp_path / "bundle")
     assert not (bundle / "rootfs/etc/group").exists(), "the second layer's whiteout was not applied"
     assert _runc(bundle) == "hello from umoci\n"

@@ -77,3 +77,30 @@ def test_commit_makes_a_layer_on_top_of_the_shared_base(store, paths):
 def test_unknown_image_is_a_clear_error(store):
     res = mc("run", "nosuch:1", "true", check=False)
     assert res.returncode == 125 and "nosuch:1" in res.stderr
+
+
+def test_cli_images_save_load_inspect_rmi_prune(store, tmp_path):
+    import json
+
+    listing = mc("images").stdout.splitlines()
+    assert listing[0].split()[:2] == ["REPOSITORY", "TAG"] and listing[1].split()[:2] == ["localhost/busybox", "latest"]
+    archive = tmp_path / "busybox.tar"
+    mc("save", "-o", str(archive), "busybox")
+    assert mc("rmi", "busybox").stdout.strip() == "Untagged: localhost/busybox:latest"
+    assert mc("images", "-q").stdout == ""
+    assert mc("load", "-i", str(archive)).stdout.strip() == "Loaded image: localhost/busybox:latest"
+    info = json.loads(mc("image", "inspect", "busybox").stdout)[0]
+    assert info["Config"]["config"]["Cmd"] == ["sh"] and len(info["Layers"]) == 1
+    assert "Total reclaimed" in mc("image", "prune").stdout
+    res = mc("image", "inspect", "nosuch", check=False)
+    assert res.returncode == 125 and "not in the local store" in res.stderr
+
+
+def test_default_image_follows_changes_of_the_rootfs(store, paths):
+    before = store.resolve("busybox")
+    assert "present" in prepare_default_image(paths)
+    (paths.default_rootfs / "etc" / "course-note").write_text("added later\n")
+    assert "built" in prepare_default_image(paths)
+    after = store.resolve("busybox")
+    assert after.id != before.id
+    assert mc("run", "--rm", "busybox", "cat", "/etc/course-note").stdout == "added later\n"

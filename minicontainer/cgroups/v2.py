@@ -68,9 +68,11 @@ class V2Cgroup(Cgroup):
         d.mkdir()
         if limits.memory is not None:
             write(d / "memory.max", str(limits.memory), self.setup, "--memory")
-            if limits.memory_swap is not None:
+            if limits.memory_swap is not None:  # v2 limits swap alone; Docker's flag is memory + swap
                 swap = "max" if limits.memory_swap == -1 else str(limits.memory_swap - limits.memory)
                 write(d / "memory.swap.max", swap, self.setup, "--memory-swap")
+            elif (d / "memory.swap.max").exists():  # Docker's default: as much swap again as memory
+                write(d / "memory.swap.max", str(limits.memory), self.setup, "--memory")
         if limits.cpus is not None:
             write(d / "cpu.max", f"{round(limits.cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}", self.setup, "--cpus")
         if limits.cpu_shares is not None:

@@ -34,8 +34,8 @@ def targets(refs: list[str]) -> list[tuple[str, str, object]]:
     if container is None or not hasattr(container, "all_containers"):
         wanted = refs or cgroups.names()
         return [(n[:12], n, cgroups.group(n)) for n in wanted if cgroups.group(n).exists()]
-    from ..paths import Paths
-    paths = Paths.from_env()
+    paths = container.default_paths()
+    container.collect_crashed(paths)  # a runtime that was killed leaves a group: collect it first
     found = [container.find(paths, r) for r in refs] if refs else container.all_containers(paths)
     out = []
     for c in found:

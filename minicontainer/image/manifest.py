@@ -14,7 +14,7 @@ malformed or unsupported document fails here, with its media type named, and not
 from __future__ import annotations
 
 import json
-import platform
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,7 +149,7 @@ def parse_config(data: bytes, where: str, layer_count: int | None = None) -> dic
 
 def host_platform() -> dict[str, str]:
     """This machine's OCI platform, e.g. {'os': 'linux', 'architecture': 'amd64'}."""
-    machine = platform.machine().lower()
+    machine = os.uname().machine.lower()
     arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
             "s390x": "s390x", "riscv64": "riscv64"}.get(machine, machine)
     return {"os": "linux", "architecture": arch}

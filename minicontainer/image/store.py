@@ -45,8 +45,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,6 +178,8 @@ class Store:
                                                    self.blob_path(expected_digest).stat().st_size == expected_size):
                 _drain(source)
                 return self.blob_path(expected_digest)
+        import tempfile
+
         self.ensure()
         fd, tmp_name = tempfile.mkstemp(prefix="blob-", dir=self.tmp)
         try:
@@ -421,6 +421,8 @@ class Store:
                 for path in layers.iterdir():
                     if "sha256:" + path.name in diff_ids or str(path) in mounted:
                         continue
+                    import shutil
+
                     shutil.rmtree(path, ignore_errors=True)
                     removed.append(f"layer sha256:{path.name}")
         return removed
@@ -448,6 +450,8 @@ def _drain(source: bytes | BinaryIO | Iterable[bytes]) -> None:
 
 def _atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:
     """Write a small file so readers see the old or the new content, never half of it."""
+    import tempfile
+
     fd, tmp_name = tempfile.mkstemp(prefix=path.name + "-", dir=tmp_dir)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -497,6 +501,8 @@ def _build_cache_diff_ids(paths: Paths) -> set[str]:
 def sweep_tmp(paths: Paths) -> list[str]:
     """Remove half-written blobs and layers (left by a killed writer)."""
     tmp = paths.lib_dir / "tmp"
+    import shutil
+
     removed = []
     if tmp.is_dir():
         for path in tmp.iterdir():

@@ -50,7 +50,7 @@ from ..errors import ContainerError
 from . import mediatypes as mt
 
 CHUNK = 1 << 20
-WRITERS = 3              # threads creating small files
+WRITERS = 2              # threads creating small files (0: the main thread creates them)
 SMALL_FILE = 1 << 20     # files up to this size are handed to them
 MAX_QUEUED = 256         # files (at most SMALL_FILE each) waiting for a writer
 WHITEOUT = ".wh."
@@ -317,7 +317,7 @@ class Tree:
         # Small new files are written by worker threads (open/write/close release the GIL, so file
         # creation overlaps tar parsing); anything that could conflict waits for them first.
         self.pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="mc-layer-writer") \
-            if whiteouts == "overlay" else None
+            if whiteouts == "overlay" and WRITERS > 0 else None
         self.inflight: collections.deque = collections.deque()
         self.pending: set[tuple[str, ...]] = set()
         self.setgid_dirs: set[tuple[str, ...]] = set()   # files made in them may inherit their group
