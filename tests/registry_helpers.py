@@ -108,6 +108,7 @@ class TokenIssuer:
     anonymous_pull: bool = True
     field_name: str = "token"         # or "access_token" (GHCR-style answers)
     requests: list[dict] = field(default_factory=list)
+    refresh_tokens: dict[str, str] = field(default_factory=dict)   # identity token -> user
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -124,6 +125,18 @@ class TokenIssuer:
 
             def do_GET(self) -> None:
                 issuer._answer(self)
+
+            def do_POST(self) -> None:  # OAuth2 refresh-token grant, as Docker Hub's SSO logins use
+                form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+                issuer.requests.append({"path": self.path, "authorization": "", "form": form})
+                user = issuer.refresh_tokens.get(form.get("refresh_token", [""])[0])
+                if form.get("grant_type") != ["refresh_token"] or user is None:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                query = "&".join(f"{k}={v}" for k in ("service", "scope") for v in form.get(k, []))
+                issuer._answer(self, user=user, query=query, field="access_token")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -147,11 +160,12 @@ class TokenIssuer:
         signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{_b64url(signature)}"
 
-    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
-        query = parse_qs(urlsplit(handler.path).query)
-        user = None
-        header = handler.headers.get("Authorization", "")
-        self.requests.append({"path": handler.path, "authorization": header})
+    def _answer(self, handler: BaseHTTPRequestHandler, user: str | None = None, query: str | None = None,
+                field: str | None = None) -> None:
+        query = parse_qs(query if query is not None else urlsplit(handler.path).query)
+        header = handler.headers.get("Authorization", "") if user is None else ""
+        if user is None:
+            self.requests.append({"path": handler.path, "authorization": header})
         if header.startswith("Basic "):
             name, _, password = base64.b64decode(header[6:]).decode().partition(":")
             if self.users.get(name) != password:
@@ -173,7 +187,7 @@ class TokenIssuer:
         now = int(time.time())
         token = self.sign({"iss": self.issuer, "sub": user or "", "aud": query.get("service", [""])[0],
                            "exp": now + 300, "nbf": now - 10, "iat": now, "jti": uuid.uuid4().hex, "access": access})
-        body = json.dumps({self.field_name: token, "expires_in": 300}).encode()
+        body = json.dumps({field or self.field_name: token, "expires_in": 300}).encode()
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(body)))

@@ -94,3 +94,13 @@ def test_cli_images_save_load_inspect_rmi_prune(store, tmp_path):
     assert "Total reclaimed" in mc("image", "prune").stdout
     res = mc("image", "inspect", "nosuch", check=False)
     assert res.returncode == 125 and "not in the local store" in res.stderr
+
+
+def test_default_image_follows_changes_of_the_rootfs(store, paths):
+    before = store.resolve("busybox")
+    assert "present" in prepare_default_image(paths)
+    (paths.default_rootfs / "etc" / "course-note").write_text("added later\n")
+    assert "built" in prepare_default_image(paths)
+    after = store.resolve("busybox")
+    assert after.id != before.id
+    assert mc("run", "--rm", "busybox", "cat", "/etc/course-note").stdout == "added later\n"

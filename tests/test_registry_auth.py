@@ -242,3 +242,19 @@ def test_progress_displays_degrade_quietly(capsys):
     widget.advance("k", 100)
     widget.finish("k")
     assert widget._bars["k"].value == 100
+
+
+def test_identity_token_is_traded_for_an_access_token(token_registry, store, paths, docker_config):
+    """Docker Hub's SSO logins save an OAuth2 refresh token (`identitytoken`) instead of a password."""
+    image = build_image(store, "localhost/sso:1", [{"s": b"sso"}])
+    token_registry.issuer.refresh_tokens["refresh-abc"] = "alice"
+    docker_config.parent.mkdir(parents=True, exist_ok=True)
+    docker_config.write_text(json.dumps({"auths": {token_registry.address: {"identitytoken": "refresh-abc"}}}))
+    assert push("localhost/sso:1", f"{token_registry.address}/team/sso:1", paths, store=store).digest == image.digest
+    posts = [r for r in token_registry.issuer.requests if "form" in r]
+    assert posts and posts[-1]["form"]["grant_type"] == ["refresh_token"]
+    assert posts[-1]["form"]["scope"] == ["repository:team/sso:pull,push"]
+    docker_config.write_text(json.dumps({"auths": {token_registry.address: {"identitytoken": "revoked"}}}))
+    with pytest.raises(ContainerError) as info:
+        push("localhost/sso:1", f"{token_registry.address}/team/sso:2", paths, store=store)
+    assert "refused the credentials" in str(info.value)

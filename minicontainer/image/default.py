@@ -7,7 +7,9 @@ Like podman, images made on this machine are named under `localhost/`.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from pathlib import Path
 
 from ..paths import Paths
 from ..rootfs import ensure_default_rootfs
@@ -17,20 +19,36 @@ from .mutate import add_layer, empty_config, now_rfc3339, write_image
 from .store import Store
 
 DEFAULT_IMAGE = "localhost/busybox:latest"
+# The image is rebuilt when the rootfs it was made from changes (names, modes, sizes, times).
+FINGERPRINT_LABEL = "org.minicontainer.rootfs-fingerprint"
+
+
+def rootfs_fingerprint(rootfs: Path) -> str:
+    """A cheap digest of a tree's shape: every path with its mode, size and mtime."""
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(rootfs):
+        dirnames.sort()
+        for entry in sorted(dirnames + filenames):
+            st = os.lstat(os.path.join(dirpath, entry))
+            rel = os.path.relpath(os.path.join(dirpath, entry), rootfs)
+            h.update(f"{rel}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return "sha256:" + h.hexdigest()
 
 
 def prepare_default_image(paths: Paths, name: str = DEFAULT_IMAGE) -> str:
     """Build the default image from the busybox rootfs if it is not in the store; unpack its layer."""
     store = Store(paths).ensure()
+    rootfs = ensure_default_rootfs(paths.default_rootfs)
+    fingerprint = rootfs_fingerprint(rootfs)
     if name in store.names():
         image = store.resolve(name)
-        store.layer_dirs(image)
-        return f"default image {name} present ({image.short_id})"
-    rootfs = ensure_default_rootfs(paths.default_rootfs)
+        if (image.run_config.get("Labels") or {}).get(FINGERPRINT_LABEL) == fingerprint:
+            store.layer_dirs(image)
+            return f"default image {name} present ({image.short_id})"
     created = now_rfc3339(os.stat(rootfs / "bin" / "busybox").st_mtime)
     layer, diff_id = write_layer(store, rootfs)
     config = empty_config()
-    config["config"] = {"Env": [f"PATH={DEFAULT_PATH}"], "Cmd": ["sh"]}
+    config["config"] = {"Env": [f"PATH={DEFAULT_PATH}"], "Cmd": ["sh"], "Labels": {FINGERPRINT_LABEL: fingerprint}}
     layers: list = []
     add_layer(layers, config, layer, diff_id, f"minicontainer: busybox rootfs {rootfs}", created)
     image = write_image(store, layers, config, name)

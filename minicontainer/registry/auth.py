@@ -45,17 +45,19 @@ DEFAULT_TOKEN_LIFETIME = 60  # seconds, when the token server does not say (the 
 
 @dataclass(frozen=True)
 class Credentials:
-    """A username and password (or token) for one registry."""
+    """A username and password for one registry, or an OAuth2 refresh token (`identitytoken`)."""
 
     username: str
     password: str
+    identity_token: str = ""  # Docker's SSO logins save this instead of a password
 
     def basic(self) -> str:
         raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode()
 
     def __repr__(self) -> str:  # never print a password
-        return f"Credentials(username={self.username!r}, password='***')"
+        return f"Credentials(username={self.username!r}, password='***'" + \
+            (", identity_token='***')" if self.identity_token else ")")
 
 
 # --- ~/.docker/config.json ---------------------------------------------------------------------
@@ -137,10 +139,14 @@ def load_credentials(registry: str, config_path: Path | None = None) -> Credenti
         out = _run_helper(helper, "get", auth_key(registry))
         if out.strip():
             data = json.loads(out)
+            if data.get("Username") == "<token>":  # the helper protocol's way to say "an identity token"
+                return Credentials("", "", identity_token=data.get("Secret", ""))
             return Credentials(data.get("Username", ""), data.get("Secret", ""))
     for key, entry in (config.get("auths") or {}).items():
         if registry_key(key) != registry or not isinstance(entry, dict):
             continue
+        if entry.get("identitytoken"):
+            return Credentials(entry.get("username", ""), "", identity_token=entry["identitytoken"])
         if entry.get("auth"):
             try:
                 user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
@@ -273,9 +279,16 @@ class Authenticator:
         if params.get("scope") and params["scope"] not in wanted and not scopes:
             wanted.append(params["scope"])
         query += [("scope", s) for s in wanted]
-        url = realm + ("&" if parts.query else "?") + urlencode(query) if query else realm
-        headers = {"Authorization": creds.basic()} if creds else {}
-        response = self.transport.request("GET", url, headers=headers)
+        if creds and creds.identity_token:
+            # OAuth2: trade the refresh token for an access token (POST, form-encoded).
+            form = urlencode([("grant_type", "refresh_token"), ("refresh_token", creds.identity_token),
+                              ("client_id", "minicontainer"), *query]).encode()
+            response = self.transport.request("POST", realm, headers={
+                "Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(len(form))}, body=form)
+        else:
+            url = realm + ("&" if parts.query else "?") + urlencode(query) if query else realm
+            headers = {"Authorization": creds.basic()} if creds else {}
+            response = self.transport.request("GET", url, headers=headers)
         body = response.read()
         if response.status in (401, 403):
             message, _ = describe_error_body(body, response.header("Content-Type"))
