@@ -64,10 +64,13 @@ class ResourceMonitor:
         self._done = threading.Event()
         self._start = time.monotonic()
         self._last: Stats | None = None
+        self._widgets = None  # the sampler starts first: loading matplotlib can take a second
         self._alive = self.sample()  # the first reading at once (a few file reads), the rest in a thread
-        self._widgets = _make_widgets()
         self._thread = threading.Thread(target=self._run, name=f"resource-monitor-{self.label}", daemon=True)
         self._thread.start()
+        self._widgets = _make_widgets()
+        if not self._thread.is_alive():
+            self._draw()  # the container was already gone: draw what was seen
 
     # --- sampling ---------------------------------------------------------------------------
     def sample(self) -> bool:
