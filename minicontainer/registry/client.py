@@ -284,6 +284,10 @@ class RegistryClient:
                                     step="download blob", codes=("BLOB_UNKNOWN",))
             if have and response.status == 200:    # the server ignored Range: start again
                 hasher, have, mode = hashlib.new(algorithm), 0, "wb"
+            elif response.status == 206 and not response.header("Content-Range").startswith(f"bytes {have}-"):
+                response.close()                    # not the part we asked for: start again from zero
+                part.unlink(missing_ok=True)
+                continue
             elif response.status in (200, 206):
                 mode = "ab" if have else "wb"
             elif response.status == 416:
