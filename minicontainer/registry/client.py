@@ -296,8 +296,8 @@ class RegistryClient:
                 continue
             else:
                 raise_for_status(response, step="download blob")
-            if have:
-                progress(have)
+            if have and attempt == 0:
+                progress(have)                      # what an earlier, interrupted pull already fetched
             try:
                 with open(part, mode) as f:
                     for chunk in response.iter_chunks():
