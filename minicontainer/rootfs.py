@@ -147,13 +147,36 @@ def locked_flags(path: str) -> int:
     return flags | (MS_RELATIME if f & 4096 else 0)  # ST_RELATIME is 4096, MS_RELATIME is 1 << 21
 
 
-def _inside(rootfs: str, path: str) -> str:
-    """`path` (absolute, as the container sees it) as a host path under `rootfs`, refusing `..` escapes."""
-    target = os.path.normpath(os.path.join(rootfs, path.lstrip("/")))
-    if target != rootfs and not target.startswith(rootfs.rstrip("/") + "/"):
-        raise ContainerError("path leaves the root filesystem", step="mount", path=path,
-                             fix="use an absolute path inside the container without '..'")
-    return target
+def _inside(rootfs: str, path: str, max_links: int = 40) -> str:
+    """`path`, as the container sees it, as a host path under `rootfs` (a "secure join", as runc does).
+
+    The image's symlinks are followed as if `rootfs` were `/`: an image with `/mnt -> /etc` must
+    make `-v x:/mnt/y` land on rootfs/etc/y, never on the host's /etc/y (the runtime mounts and
+    creates mount points *before* pivot_root, on host paths). `..` stops at the root, as in the kernel.
+    """
+    root = os.path.normpath(rootfs)
+    todo = [p for p in path.split("/") if p and p != "."]
+    done: list[str] = []
+    links = 0
+    while todo:
+        part = todo.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        candidate = os.path.join(root, *done, part)
+        if os.path.islink(candidate):
+            links += 1
+            if links > max_links:
+                raise ContainerError("too many levels of symbolic links", step="mount", path=path,
+                                     fix="the image has a symlink loop on this path")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                done = []  # absolute: from the container's root, not the host's
+            todo = [p for p in target.split("/") if p and p != "."] + todo
+            continue
+        done.append(part)
+    return os.path.join(root, *done)
 
 
 def _mkmountpoint(target: str, is_dir: bool = True) -> None:

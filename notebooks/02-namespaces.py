@@ -118,16 +118,16 @@ check("2.2")
 # workload, reaps every child, and exits with the workload's status.
 #
 # See the difference. Without init, `sleep` is PID 1 and never waits for anyone: the orphan
-# `sleep 0` stays a zombie (`Z`). `minicontainer exec` runs `ps` inside the container:
+# `sleep 0.3` stays a zombie (`Z`). `minicontainer exec` runs `ps` inside the container:
 
 # %%
 import sys
 
 MC = f"{sys.executable} -m minicontainer"  # the `minicontainer` command of this environment
 
-# !{MC} run -d --name no-init --no-init busybox sh -c '(sleep 0 &); exec sleep 30' > /dev/null
-# !{MC} run -d --name with-init busybox sh -c '(sleep 0 &); exec sleep 30' > /dev/null
-# !sleep 0.5
+# !{MC} run -d --name no-init --no-init busybox sh -c '(sleep 0.3 &); exec sleep 30' > /dev/null
+# !{MC} run -d --name with-init busybox sh -c '(sleep 0.3 &); exec sleep 30' > /dev/null
+# !sleep 1.5
 # !echo "without init:"; {MC} exec no-init ps -o pid,stat,comm
 # !echo "with init:"; {MC} exec with-init ps -o pid,stat,comm
 # !{MC} rm -f no-init with-init > /dev/null

@@ -178,6 +178,14 @@ hog = container.find(container.default_paths(), "lesson03-hog")
 print("oom_killed:", hog.oom_killed, " exit code:", hog.exit_code)
 
 # %% [markdown]
+# What does a process *inside* see? PID 1 unshared a **cgroup namespace** (lesson 02) after the
+# runtime placed it in its group, so the container sees its own group as the root `/` of every
+# hierarchy, and cannot tell where on the host it lives:
+
+# %%
+print(mc("run", "--rm", "-m", "64m", "busybox", "cat", "/proc/self/cgroup").stdout)
+
+# %% [markdown]
 # **Exercise 3.5**: write `oom_kills(group, version)`, the counter the runtime reads.
 
 # %%

@@ -9,6 +9,7 @@ PACKAGES=(
   util-linux       # unshare, nsenter, mount (lessons compare our code with them)
   iproute2         # ip (lesson 07)
   nftables         # NAT and published ports (lesson 07)
+  iptables         # the NAT fallback where nft is missing, tested with iptables-nft (lesson 07)
   uidmap           # newuidmap/newgidmap (rootless mode, lesson 02)
   docker-registry  # the lab registry (lesson 06), run by the course on 127.0.0.1 only
   skopeo umoci     # interop checks for images and the registry (lessons 05-06)

@@ -68,6 +68,22 @@ def test_a_process_joins_and_its_children_follow(make_group):
     assert group.procs() == []
 
 
+def test_a_process_can_move_itself_in_with_join_self(make_group):
+    group = make_group(Limits.parse(pids_limit=10))
+    proc = subprocess.Popen([sys.executable, "-c", "import sys, time; from minicontainer.cgroups import join_self; "
+                             "join_self(sys.argv[1:]); time.sleep(30)", *group.join_files()])
+    try:
+        deadline = time.monotonic() + 10
+        while proc.pid not in group.procs() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proc.pid in group.procs()
+        for d in group.dirs():
+            assert str(proc.pid) in (d / "cgroup.procs").read_text().split(), f"not in {d}"
+    finally:
+        group.kill()
+        proc.wait()
+
+
 def test_memory_limit_oom_kills_a_hog_and_the_kill_is_counted(make_group):
     group = make_group(Limits.parse(memory="32m"))
     hog = start_in(group, [sys.executable, "-c", "x = bytearray(256 << 20)"])

@@ -13,7 +13,7 @@ from minicontainer import cgroups, container
 from minicontainer.widgets import resources
 from minicontainer.widgets.resources import render_png, resource_monitor
 
-HOG = "sleep 0.3; x=; while :; do x=\"$x$(head -c 1000000 /dev/zero | tr '\\000' a)\"; done"
+HOG = "sleep 2; x=; while :; do x=\"$x$(head -c 1000000 /dev/zero | tr '\\000' a)\"; done"
 
 
 @pytest.fixture(autouse=True)

@@ -137,3 +137,24 @@ def test_library_run_from_a_threaded_process_uses_a_fresh_helper(paths, busybox_
         t.join()
     assert c.exit_code == 3
     assert "threaded" in capfd.readouterr().out
+
+
+def test_image_symlinks_cannot_point_mounts_at_the_host(paths, tmp_path):
+    """An image whose /evil -> <a host directory> must not make `-v x:/evil/sub` create or mount on the host."""
+    from minicontainer.rootfs import build_busybox_rootfs
+
+    rootfs = build_busybox_rootfs(tmp_path / "rootfs")
+    host_dir = tmp_path / "host-dir"
+    host_dir.mkdir()
+    os.symlink(str(host_dir), rootfs / "evil")
+    os.symlink("../../../../../../../../etc", rootfs / "up")  # ".." stops at the container's root
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "f").write_text("bound\n")
+    result = mc("run", "--rm", "-v", f"{source}:/evil/sub", "-v", f"{source}:/up/sub2", "--rootfs", str(rootfs),
+                "sh", "-c", "cat /evil/sub/f /up/sub2/f")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "bound\nbound\n"
+    assert not (host_dir / "sub").exists(), "a mount point was created on the host through the image's symlink"
+    assert (rootfs / str(host_dir).lstrip("/") / "sub").is_dir()
+    assert (rootfs / "etc" / "sub2").is_dir()

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -79,9 +80,21 @@ def cid() -> str:
     return uuid.uuid4().hex
 
 
-def http_get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return response.read().decode()
+def http_get(url: str, wait: float = 5.0) -> str:
+    """GET url; retried for `wait` seconds while the server is still starting (connection refused)."""
+    deadline = time.time() + wait
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except ConnectionRefusedError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
+        except urllib.error.URLError as exc:
+            if not isinstance(exc.reason, ConnectionRefusedError) or time.time() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def free_port() -> int:
@@ -119,7 +132,7 @@ def test_published_port_answers_on_loopback_and_bridge_address(net, netns, tmp_p
         assert any(r.tag("id") == att.container_id for r in nat.rules())
     assert not any(r.tag("id") == att.container_id for r in nat.rules()), "DNAT rules outlived release()"
     with pytest.raises(OSError):
-        http_get(f"http://127.0.0.1:{port}/")
+        http_get(f"http://127.0.0.1:{port}/", wait=0)
 
 
 def test_network_none_has_only_loopback_and_it_is_up(paths, netns):
@@ -254,3 +267,19 @@ def test_picture_shows_bridge_containers_addresses_and_ports(net, netns):
         assert f"0.0.0.0:{port}→80/tcp" in text and web.host_veth in text and db.host_veth in text
         assert render_svg(views).startswith("<svg")
     assert render_text(snapshot(net["paths"], [net["bridge"]])).endswith("(nothing plugged in)")
+
+
+def test_a_bridge_left_half_made_by_a_killed_runtime_is_completed(net, netns):
+    """The runtime died after creating the bridge but before its NAT rules: the next attach adds them."""
+    import json
+
+    pool_dir = net["paths"].run_dir / "network" / net["bridge"]
+    pool_dir.mkdir(parents=True)
+    (pool_dir / "bridge.json").write_text(json.dumps({"bridge": net["bridge"]}))
+    gateway = ipaddress.IPv4Network(net["subnet"]).network_address + 1
+    subprocess.run(["ip", "link", "add", net["bridge"], "type", "bridge"], check=True)
+    subprocess.run(["ip", "addr", "add", f"{gateway}/24", "dev", net["bridge"]], check=True)
+    assert not [r for r in nat.rules() if r.tag("br") == net["bridge"]]
+    with attach(cid(), netns().pid, NetworkOptions("bridge", **net)):
+        masquerades = [r for r in nat.rules() if r.tag("br") == net["bridge"] and not r.tag("id")]
+        assert len(masquerades) == 3, masquerades

@@ -227,10 +227,14 @@ def test_the_lessons_token_server_signs_tokens_the_registry_accepts(tmp_path, st
 
 
 def test_progress_displays_degrade_quietly(capsys):
-    from minicontainer.registry.progress import Progress, TqdmProgress, WidgetProgress, auto_progress
+    from minicontainer.registry.progress import LineProgress, Progress, TqdmProgress, WidgetProgress, auto_progress
 
     assert type(auto_progress(enabled=False)) is Progress
-    assert type(auto_progress()) is Progress  # not a terminal, not a notebook: silent
+    lines = auto_progress()  # not a terminal, not a notebook: one line per blob
+    assert type(lines) is LineProgress
+    lines.start("k", "abc layer 1", 10)
+    lines.finish("k", "exists")
+    assert capsys.readouterr().err == "abc layer 1: exists\n"
     bar = TqdmProgress()
     bar.start("k", "layer 1", 100)
     bar.advance("k", 60)

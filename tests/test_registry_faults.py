@@ -302,3 +302,25 @@ def test_upload_locations_relative_and_with_query_strings_are_kept(tmp_path):
     assert seen[2] == ("PATCH", "/v2/x/blobs/uploads/u1?state=a", "0-399"), "relative Location resolved, query kept"
     assert [s[2] for s in seen if s[0] == "PATCH"] == ["0-399", "400-799", "800-999"]
     assert seen[-1] == ("PUT", f"/v2/x/blobs/uploads/u1?state=b999&digest={digest.replace(':', '%3A')}", None)
+
+
+def test_resume_when_the_server_ignores_range(scripted, tmp_path):
+    """A CDN that ignores `Range` answers 200 with the whole blob: the client must start over, not append."""
+    data = os.urandom(300_000)
+    server = scripted([(200, {"Content-Type": "application/octet-stream"}, data)])
+    part = tmp_path / "blob.part"
+    part.write_bytes(data[:100_000])
+    client = RegistryClient(server.address, scheme="http")
+    assert client.download_blob("x", sha256(data), len(data), part) == len(data)
+    assert part.read_bytes() == data
+    assert server.received[0][2].get("Range") == "bytes=100000-"
+
+
+def test_resume_appends_only_the_missing_bytes(scripted, tmp_path):
+    data = os.urandom(300_000)
+    server = scripted([(206, {"Content-Range": f"bytes 100000-299999/{len(data)}"}, data[100_000:])])
+    part = tmp_path / "blob.part"
+    part.write_bytes(data[:100_000])
+    client = RegistryClient(server.address, scheme="http")
+    assert client.download_blob("x", sha256(data), len(data), part) == 200_000
+    assert part.read_bytes() == data

@@ -177,15 +177,21 @@ def _attach_bridge(container_id: str, pid: int, options: NetworkOptions, paths: 
 
 
 def _ensure_bridge(ipr, options: NetworkOptions, pool_dir: Path):
-    """The bridge's gateway address; create the bridge (and its NAT rules) first if it is missing."""
+    """The bridge's gateway address; create the bridge (and its NAT rules) first if it is missing.
+
+    bridge.json records that we own the bridge (written first, so that a runtime killed half-way
+    still leaves a record for sweep) and, once they are in place, its NAT rules.
+    """
     from . import bridge, nat
 
-    existing = bridge.bridge_interface(ipr, options.bridge)
-    if existing is not None:
-        return bridge.ensure_bridge(ipr, options.bridge, options.subnet)
     record = pool_dir / "bridge.json"
+    state = json.loads(record.read_text()) if record.exists() else {}
+    existing = bridge.bridge_interface(ipr, options.bridge)
+    if existing is not None and (state.get("rules") or not state):  # complete, or not ours
+        return bridge.ensure_bridge(ipr, options.bridge, options.subnet)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"bridge": options.bridge}))
     gateway = bridge.ensure_bridge(ipr, options.bridge, options.subnet)
-    record.write_text(json.dumps({"bridge": options.bridge, "subnet": str(gateway.network)}))
     try:
         nat.delete_rules("br", options.bridge)  # leftovers of an earlier bridge of the same name
         nat.add_rules([(c, r, f"mc br={options.bridge}")
@@ -194,6 +200,7 @@ def _ensure_bridge(ipr, options: NetworkOptions, pool_dir: Path):
         bridge.remove_bridge(ipr, options.bridge)
         record.unlink(missing_ok=True)
         raise
+    record.write_text(json.dumps({"bridge": options.bridge, "subnet": str(gateway.network), "rules": True}))
     return gateway
 
 

@@ -16,6 +16,7 @@ pair: a killed container cannot leak its veth.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 from pathlib import Path
@@ -80,11 +81,23 @@ def configure_inside(pid: int, address: ipaddress.IPv4Interface | None, gateway:
 
 
 def delete(ipr, name: str) -> bool:
-    """Delete a host-side veth (its peer goes with it). False if it was already gone."""
+    """Delete a host-side veth (its peer goes with it). False if it was already gone.
+
+    The kernel deletes the pair by itself when the container's namespace dies, a moment after its
+    last process: the device may vanish between our lookup and our request (ENODEV), which is fine.
+    """
+    from pyroute2 import NetlinkError
+
     found = ipr.link_lookup(ifname=name)
-    if found:
+    if not found:
+        return False
+    try:
         ipr.link("del", index=found[0])
-    return bool(found)
+    except NetlinkError as exc:
+        if exc.code != errno.ENODEV:
+            raise
+        return False
+    return True
 
 
 def host_veths(ipr) -> list[str]:

@@ -284,6 +284,10 @@ class RegistryClient:
                                     step="download blob", codes=("BLOB_UNKNOWN",))
             if have and response.status == 200:    # the server ignored Range: start again
                 hasher, have, mode = hashlib.new(algorithm), 0, "wb"
+            elif response.status == 206 and not response.header("Content-Range").startswith(f"bytes {have}-"):
+                response.close()                    # not the part we asked for: start again from zero
+                part.unlink(missing_ok=True)
+                continue
             elif response.status in (200, 206):
                 mode = "ab" if have else "wb"
             elif response.status == 416:
@@ -292,8 +296,8 @@ class RegistryClient:
                 continue
             else:
                 raise_for_status(response, step="download blob")
-            if have:
-                progress(have)
+            if have and attempt == 0:
+                progress(have)                      # what an earlier, interrupted pull already fetched
             try:
                 with open(part, mode) as f:
                     for chunk in response.iter_chunks():

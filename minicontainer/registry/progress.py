@@ -1,8 +1,8 @@
-"""Progress of a pull or push: tqdm bars in a terminal, an ipywidgets bar in a notebook, or nothing (lesson 06).
+"""Progress of a pull or push: tqdm bars in a terminal, ipywidgets bars in a notebook, else plain lines (lesson 06).
 
 The client reports bytes as they arrive, from several download threads at once; a `Progress`
-turns that into one line per layer. Everything here is optional: without tqdm or ipywidgets
-(or when output is not a terminal) the pull is silent and only prints its summary.
+turns that into a bar per layer. Everything here is optional: without tqdm or ipywidgets, or when
+output goes to a log, the pull prints one line per finished blob instead.
 """
 
 from __future__ import annotations
@@ -22,6 +22,22 @@ class Progress:
     def finish(self, key: str, status: str = "done") -> None: ...
 
     def close(self) -> None: ...
+
+
+class LineProgress(Progress):
+    """One line per finished blob, for logs and pipes (what Docker prints when output is not a terminal)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self._stream = stream or sys.stderr
+        self._labels: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def start(self, key: str, label: str, total: int) -> None:
+        self._labels[key] = label
+
+    def finish(self, key: str, status: str = "done") -> None:
+        with self._lock:
+            print(f"{self._labels.get(key, key)}: {status}", file=self._stream, flush=True)
 
 
 class TqdmProgress(Progress):
@@ -110,9 +126,13 @@ def _in_notebook() -> bool:
 
 
 def auto_progress(enabled: bool = True) -> Progress:
-    """The best display available: widgets in a notebook, tqdm on a terminal, else silence."""
+    """The best display available: widgets in a notebook, tqdm on a terminal, else one line per blob."""
     if not enabled:
         return Progress()
+    from ..launcher import ensure_site_packages
+
+    if _in_notebook() or sys.stderr.isatty():
+        ensure_site_packages()  # the fast launcher skips site-packages, where tqdm and ipywidgets live
     if _in_notebook():
         try:
             return WidgetProgress()
@@ -122,5 +142,5 @@ def auto_progress(enabled: bool = True) -> Progress:
         try:
             return TqdmProgress()
         except ImportError:
-            return Progress()
-    return Progress()
+            return LineProgress()
+    return LineProgress()

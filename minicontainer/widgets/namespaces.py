@@ -6,8 +6,10 @@
     user        user:[4026531837] user:[4026531837] yes
     ...
     as the container sees them          |  as the host sees them
-    1   mc-init                         |  pid 13012
-      2   sh                            |    pid 13013
+                                        |  pid 13010 (the runtime, waiting)
+                                        |    pid 13011 (the helper, outside the PID namespace)
+    1   mc-init                         |      pid 13012
+      2   sh                            |        pid 13013
 
 Everything is read from /proc at the moment you call it: /proc/PID/ns/* (same inode = same
 namespace), /proc/PID/task/PID/children (the tree) and the NSpid line of /proc/PID/status (a
@@ -110,10 +112,27 @@ def render_text(pid: int, other: int | str = "self") -> str:
         lines.append(f"{r.name:10} {r.host:{width}}  {r.container:{width}}  {'yes' if r.shared else 'no'}")
     lines.append("")
     lines.append(f"{'as the container sees them':34}  |  as the host sees them")
+    helper = parent(pid)
+    runtime = parent(helper) if helper else 0
+    if runtime:  # invisible from inside: they are outside the container's PID namespace
+        lines.append(f"{'':34}  |  pid {runtime} (the runtime, waiting)")
+    if helper:
+        lines.append(f"{'':34}  |    pid {helper} (the helper, outside the PID namespace)")
+    base = "    " if helper else ""
     for p in tree(pid):
         indent = "  " * p.depth
-        lines.append(f"{indent}{p.inner_pid:<3} {p.command[:30]:<{30 - len(indent)}}  |  {indent}pid {p.host_pid}")
+        lines.append(f"{indent}{p.inner_pid:<3} {p.command[:30]:<{30 - len(indent)}}  |  {base}{indent}pid {p.host_pid}")
     return "\n".join(lines)
+
+
+def parent(pid: int, proc: str = "/proc") -> int:
+    """The PID of a process's parent (0 when unknown)."""
+    try:
+        with open(f"{proc}/{pid}/stat", "rb") as f:
+            data = f.read()
+        return int(data[data.rindex(b")") + 2:].split()[1])
+    except (OSError, ValueError):
+        return 0
 
 
 def render_html(pid: int, other: int | str = "self") -> str:

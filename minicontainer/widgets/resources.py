@@ -64,10 +64,13 @@ class ResourceMonitor:
         self._done = threading.Event()
         self._start = time.monotonic()
         self._last: Stats | None = None
-        self._widgets = _make_widgets()
+        self._widgets = None  # the sampler starts first: loading matplotlib can take a second
         self._alive = self.sample()  # the first reading at once (a few file reads), the rest in a thread
         self._thread = threading.Thread(target=self._run, name=f"resource-monitor-{self.label}", daemon=True)
         self._thread.start()
+        self._widgets = _make_widgets()
+        if not self._thread.is_alive():
+            self._draw()  # the container was already gone: draw what was seen
 
     # --- sampling ---------------------------------------------------------------------------
     def sample(self) -> bool:
@@ -81,7 +84,7 @@ class ResourceMonitor:
             return False
         cpu = cpu_percent(self._last, s) if self._last else None
         kills = s.oom_kills or 0
-        if self.samples and kills > self.samples[-1].oom_kills:
+        if kills > (self.samples[-1].oom_kills if self.samples else 0):  # the counter went up: mark it
             self.oom_times.append(s.time - self._start)
         self.samples.append(Sample(s.time - self._start, s.memory, cpu, s.pids, kills))
         self.memory_limit, self.pids_limit = s.memory_limit, s.pids_limit
