@@ -110,3 +110,21 @@ def test_parser_joins_continuations_and_skips_comments():
     ins = parse_dockerfile("# c\nFROM x\nRUN a \\\n  && b\n")
     assert [(i.keyword, i.line) for i in ins] == [("FROM", 2), ("RUN", 3)]
     assert ins[1].args == "a && b"
+
+
+def test_add_extracts_a_local_tar_safely(paths, context):
+    import gzip
+    import io
+
+    from image_helpers import make_tar
+
+    _store(paths)
+    (context / "app.tar.gz").write_bytes(gzip.compress(make_tar([{"name": "app/run.sh", "data": b"echo app\n"}])))
+    (context / "Dockerfile").write_text("FROM busybox\nADD app.tar.gz /opt/\nCMD [\"sh\", \"/opt/app/run.sh\"]\n")
+    build(paths, context, tag="added:1", log=lambda line: None)
+    assert mc("run", "--rm", "added:1").stdout == "app\n"
+    (context / "evil.tar").write_bytes(make_tar([{"name": "../../escaped", "data": b"x"}]))
+    (context / "Dockerfile").write_text("FROM busybox\nADD evil.tar /opt/\n")
+    with pytest.raises(ContainerError, match="climbs out"):
+        build(paths, context, tag="evil:1", log=lambda line: None)
+    assert not (context.parent / "escaped").exists()

@@ -111,3 +111,13 @@ def test_image_in_a_user_namespace_is_refused_rather_than_written_into(store):
     assert res.returncode == 125 and "user namespace" in res.stderr
     layer = store.layer_dirs(store.resolve("busybox"))[0]
     assert not (layer / "x").exists()
+
+
+def test_save_to_stdout_and_load_from_stdin(store, paths):
+    save = subprocess.run([sys.executable, "-m", "minicontainer", "save", "busybox"], capture_output=True, check=True)
+    assert len(save.stdout) > 100_000
+    mc("rmi", "busybox")
+    loaded = subprocess.run([sys.executable, "-m", "minicontainer", "load"], input=save.stdout, capture_output=True,
+                            check=True)
+    assert loaded.stdout.decode().strip() == "Loaded image: localhost/busybox:latest"
+    assert list((paths.lib_dir / "tmp").iterdir()) == []
