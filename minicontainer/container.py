@@ -293,6 +293,10 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
     layers = None if spec.rootfs or userns else [rootfs]
     if from_image is not None and not userns:
         layers = [str(p) for p in from_image.layers]
+    elif from_image is not None:  # [images] without overlay the container would write into shared layers
+        raise ContainerError(f"image {spec.image!r} cannot run in a user namespace yet (its layers are shared "
+                             "and need an overlay)", step="resolve image",
+                             fix="run as root without --userns private, or use --rootfs DIR with a copy")
     binds = [_parse_volume(v) for v in spec.volume]
     tmpfs = [_parse_tmpfs(t) for t in spec.tmpfs]
     if spec.name:

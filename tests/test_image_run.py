@@ -104,3 +104,10 @@ def test_default_image_follows_changes_of_the_rootfs(store, paths):
     after = store.resolve("busybox")
     assert after.id != before.id
     assert mc("run", "--rm", "busybox", "cat", "/etc/course-note").stdout == "added later\n"
+
+
+def test_image_in_a_user_namespace_is_refused_rather_than_written_into(store):
+    res = mc("run", "--userns", "private", "busybox", "touch", "/x", check=False)
+    assert res.returncode == 125 and "user namespace" in res.stderr
+    layer = store.layer_dirs(store.resolve("busybox"))[0]
+    assert not (layer / "x").exists()

@@ -178,3 +178,22 @@ def test_truncated_gzip_is_an_error(box):
     gz = gzip.compress(make_tar([{"name": "f", "data": os.urandom(20000)}]))
     with pytest.raises(ContainerError, match="truncated|malformed|ends inside"):
         _unpack(gz[: len(gz) // 2], layer)
+
+
+def test_hardlink_to_a_directory_is_a_clear_error(box):
+    layer, outside = box
+    tar = make_tar([{"name": "d", "type": "dir"}, {"name": "h", "type": "hardlink", "target": "d"}])
+    with pytest.raises(ContainerError, match="cannot create entry 'h'"):
+        _unpack(tar, layer)
+    _untouched(outside)
+
+
+def test_sweep_removes_half_written_files_and_build_tags(paths):
+    from minicontainer.image import Store, sweep
+
+    store = Store(paths).ensure()
+    (store.tmp / "blob-leftover").write_bytes(b"x")
+    (store.tmp / "layer-leftover").mkdir()
+    store.write_blob(b"m")
+    removed = sweep(paths)
+    assert len(removed) == 2 and list(store.tmp.iterdir()) == []

@@ -155,3 +155,20 @@ def test_two_pulls_at_once_share_the_work(plain_registry, store, paths):
     assert all(r.digest == image.digest for r in results)
     assert sum(r.downloaded for r in results) == len(image.layers[0]), "the layer must be downloaded once"
     assert store.blob_path(image.layer_digests[0]).read_bytes() == image.layers[0]
+
+
+def test_the_installed_command_pulls_without_site_packages(plain_registry, store, paths):
+    """`minicontainer pull` starts through the fast launcher (python -I -S): the client is stdlib-only."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    image = build_image(store, "localhost/fast:1", [{"f": b"fast"}])
+    target = f"{plain_registry.address}/demo/fast:1"
+    push("localhost/fast:1", target, paths, store=store)
+    store.blob_path(image.layer_digests[0]).unlink()
+    launcher = Path(sys.executable).parent / "minicontainer"
+    done = subprocess.run([str(launcher), "pull", target], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert image.digest in done.stdout
+    assert "layer 1: done" in done.stderr  # not a terminal: one line per blob

@@ -4,7 +4,8 @@ An image is data: a manifest names a config and layers, each a blob addressed by
   digest.py      content addressing            manifest.py   reading manifests, indexes, configs
   mediatypes.py  OCI and Docker media types    store.py      the OCI layout store under lib_dir
   unpack.py      safe layer unpacking          config.py     Docker's entrypoint/cmd rules
-  layer.py       writing layers from dirs      commit.py / build.py / archive.py / default.py
+  layer.py       writing layers from dirs      mutate.py     new images from old (config + manifest)
+  run.py         image -> layers + process     commit.py, build.py, archive.py (save/load), default.py
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ def prepare_default_image(paths: Paths) -> str:
 
 
 def sweep(paths: Paths) -> list[str]:
-    """Remove half-written blobs and layers (the store itself goes with lib_dir on reset)."""
+    """Remove half-written blobs and layers, and the temporary tags of a killed `build`."""
     from .store import sweep_tmp
 
-    return sweep_tmp(paths)
+    removed = sweep_tmp(paths)
+    if (paths.lib_dir / "images" / "index.json").exists():
+        store = Store(paths)
+        for name in store.names():
+            if name.startswith("localhost/mc-build:"):
+                store.untag(name)
+                removed.append(f"removed build tag {name}")
+    return removed

@@ -19,8 +19,8 @@ from .mutate import add_layer, empty_config, now_rfc3339, write_image
 from .store import Store
 
 DEFAULT_IMAGE = "localhost/busybox:latest"
-# The image is rebuilt when the rootfs it was made from changes (names, modes, sizes, times).
-FINGERPRINT_LABEL = "org.minicontainer.rootfs-fingerprint"
+# The image is rebuilt when the rootfs it was made from changes (names, modes, sizes, times):
+# the fingerprint is kept as the comment of the layer's history entry.
 
 
 def rootfs_fingerprint(rootfs: Path) -> str:
@@ -42,15 +42,16 @@ def prepare_default_image(paths: Paths, name: str = DEFAULT_IMAGE) -> str:
     fingerprint = rootfs_fingerprint(rootfs)
     if name in store.names():
         image = store.resolve(name)
-        if (image.run_config.get("Labels") or {}).get(FINGERPRINT_LABEL) == fingerprint:
+        if [h.get("comment") for h in image.config.get("history", [])] == [fingerprint]:
             store.layer_dirs(image)
             return f"default image {name} present ({image.short_id})"
     created = now_rfc3339(os.stat(rootfs / "bin" / "busybox").st_mtime)
     layer, diff_id = write_layer(store, rootfs)
     config = empty_config()
-    config["config"] = {"Env": [f"PATH={DEFAULT_PATH}"], "Cmd": ["sh"], "Labels": {FINGERPRINT_LABEL: fingerprint}}
+    config["config"] = {"Env": [f"PATH={DEFAULT_PATH}"], "Cmd": ["sh"]}
     layers: list = []
     add_layer(layers, config, layer, diff_id, f"minicontainer: busybox rootfs {rootfs}", created)
+    config["history"][-1]["comment"] = fingerprint
     image = write_image(store, layers, config, name)
     store.layer_dirs(image)
     return f"default image {name} built ({image.short_id})"

@@ -29,7 +29,6 @@ While the bytes stream past, their sha256 is computed and must equal the config'
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import errno
 import hashlib
@@ -50,9 +49,6 @@ from ..errors import ContainerError
 from . import mediatypes as mt
 
 CHUNK = 1 << 20
-WRITERS = 2              # threads creating small files (0: the main thread creates them)
-SMALL_FILE = 1 << 20     # files up to this size are handed to them
-MAX_QUEUED = 256         # files (at most SMALL_FILE each) waiting for a writer
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 # Extended attributes a layer may carry (file capabilities, user data); never trusted.overlay.*,
@@ -314,26 +310,9 @@ class Tree:
         self.created: set[tuple[str, ...]] = set()
         self.is_root = os.geteuid() == 0
         self.umask = _umask()
-        # Small new files are written by worker threads (open/write/close release the GIL, so file
-        # creation overlaps tar parsing); anything that could conflict waits for them first.
-        self.pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="mc-layer-writer") \
-            if whiteouts == "overlay" and WRITERS > 0 else None
-        self.inflight: collections.deque = collections.deque()
-        self.pending: set[tuple[str, ...]] = set()
         self.setgid_dirs: set[tuple[str, ...]] = set()   # files made in them may inherit their group
 
-    def barrier(self) -> None:
-        """Wait until every queued file is written (and raise the first error)."""
-        while self.inflight:
-            self.inflight.popleft().result()
-        self.pending.clear()
-
     def close(self) -> None:
-        try:
-            self.barrier()
-        finally:
-            if self.pool is not None:
-                self.pool.shutdown(wait=True, cancel_futures=True)
         for fd in self.dirs.values():
             os.close(fd)
         self.dirs.clear()
@@ -374,7 +353,6 @@ class Tree:
         except FileNotFoundError:
             return
         if stat.S_ISDIR(st.st_mode):
-            self.barrier()
             self.forget(parts)
             shutil.rmtree(name, dir_fd=parent)
         else:
@@ -442,18 +420,11 @@ class Tree:
                 raise LayerError(f"entry {m.name!r} would replace the layer's root with a non-directory", m.name)
             self.owner_mode(self.root_fd, ".", m)
             return
-        if parts in self.pending:
-            self.barrier()
         if parts[-1].startswith(WHITEOUT):
-            self.barrier()
             self.whiteout(parts)
             return
         parent = self.dir_fd(parts[:-1])
         name = parts[-1]
-        if (self.pool is not None and m.isreg() and not m.issparse() and m.size <= SMALL_FILE
-                and parts not in self.created and parts not in self.dirs):
-            self._queue_small_file(parent, parts, m, data)
-            return
         if m.isdir():
             try:
                 os.mkdir(name, 0o700, dir_fd=parent)
@@ -469,7 +440,6 @@ class Tree:
                 self.setgid_dirs.add(parts)
             return
         if m.islnk():                                # a hard link to an entry already in this layer
-            self.barrier()
             tparts = tuple(_clean(m.linkname, "hard link target"))
             if not tparts:
                 raise LayerError(f"hard link {m.name!r} points at the layer root", m.name)
@@ -527,40 +497,6 @@ class Tree:
         self.xattrs(parent, name, m)
         self.created.add(parts)
 
-    def _queue_small_file(self, parent: int, parts: tuple[str, ...], m: tarfile.TarInfo, data: TarStream) -> None:
-        """Read a small new file's bytes now; a worker thread creates and writes it."""
-        chunks, left = [], m.size
-        while left > 0:
-            block = data.read(left)
-            if not block:
-                raise LayerError(f"tar ends inside {m.name!r}", m.name)
-            chunks.append(block)
-            left -= len(block)
-        content = b"".join(chunks)
-        mode = m.mode & 0o7777
-        simple = (mode & ~self.umask) == mode and mode <= 0o777 and not (
-            self.is_root and (m.uid, m.gid) != (0, 0) or parts[:-1] in self.setgid_dirs)
-        if len(self.inflight) >= MAX_QUEUED:
-            self.inflight.popleft().result()
-        self.inflight.append(self.pool.submit(self._write_file, parent, parts[-1], content, mode, simple, m))
-        self.pending.add(parts)
-        self.created.add(parts)
-
-    def _write_file(self, parent: int, name: str, content: bytes, mode: int, simple: bool,
-                    m: tarfile.TarInfo) -> None:
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     mode if simple else 0o600, dir_fd=parent)
-        try:
-            view = memoryview(content)
-            while view:
-                view = view[os.write(fd, view):]
-            if simple:
-                os.utime(fd, (m.mtime, m.mtime))
-            else:
-                self.owner_mode(parent, name, m, fd)
-        finally:
-            os.close(fd)
-
     def _replace(self, parent: int, parts: tuple[str, ...]) -> None:
         """Unlink what is at parts before recreating it (it may be a symlink pointing outside)."""
         self.remove(parent, parts)
@@ -576,7 +512,10 @@ def unpack_tar(stream: TarStream, dest: Path, whiteouts: str = "overlay", limits
             count += 1
             if count > limits.max_entries:
                 raise LayerError(f"layer has more than {limits.max_entries} entries (a tar bomb?)")
-            tree.add(member, stream, tar)
+            try:
+                tree.add(member, stream, tar)
+            except OSError as exc:
+                raise LayerError(f"cannot create entry {member.name!r}: {exc.strerror or exc}", member.name) from None
             tar.members.clear()                      # keep memory flat on huge layers
         return stream.drain()
     except tarfile.TarError as exc:

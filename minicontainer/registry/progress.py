@@ -129,6 +129,10 @@ def auto_progress(enabled: bool = True) -> Progress:
     """The best display available: widgets in a notebook, tqdm on a terminal, else one line per blob."""
     if not enabled:
         return Progress()
+    from ..launcher import ensure_site_packages
+
+    if _in_notebook() or sys.stderr.isatty():
+        ensure_site_packages()  # the fast launcher skips site-packages, where tqdm and ipywidgets live
     if _in_notebook():
         try:
             return WidgetProgress()
