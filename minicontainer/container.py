@@ -413,13 +413,18 @@ def _single_threaded() -> bool:
         return False
 
 
-def start_helper(cfg: dict, stdio: tuple[int, int, int], go_r: int, report_w: int) -> int:
-    """Step 4: a fresh process for the namespace work. Returns its PID."""
+def start_helper(cfg: dict, stdio: tuple[int, int, int], go_r: int, report_w: int,
+                 close: tuple[int, ...] = ()) -> int:
+    """Step 4: a fresh process for the namespace work. Returns its PID.
+
+    `close`: our ends of the pipes, which the child must not keep (or it would never see EOF)."""
     if _single_threaded():
         pid = os.fork()
         if pid == 0:
             code = 125
             try:
+                for fd in close:
+                    os.close(fd)
                 for target, fd in enumerate(stdio):
                     if fd != target:
                         os.dup2(fd, target)
@@ -456,7 +461,7 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             tty = _Terminal.open(stdio)
             stdio = (tty.slave, tty.slave, tty.slave)
             cfg["console"] = os.ttyname(tty.slave)
-        helper_pid = start_helper(cfg, stdio, go_r, report_w)
+        helper_pid = start_helper(cfg, stdio, go_r, report_w, close=(go_w, report_r))
         c.monitor_pid, c.monitor_start = os.getpid(), proc_start_time(os.getpid())
         os.close(go_r)
         os.close(report_w)
@@ -510,6 +515,8 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             tty.close()
         if helper_pid:  # something failed half-way: nothing may stay behind
             _kill_and_reap(helper_pid, c)
+        elif c.pid and alive(c.pid, c.pid_start):  # the helper is gone but PID 1 is not (killed by hand?)
+            _kill_container(c)
         for fd in (go_w, report_r):
             if fd >= 0:
                 os.close(fd)
@@ -898,6 +905,8 @@ def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None
     if pid == 0:
         code = 125
         try:
+            os.close(go_w)
+            os.close(report_r)
             for target, fd in enumerate(stdio):
                 if fd != target:
                     os.dup2(fd, target)

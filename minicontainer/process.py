@@ -132,6 +132,8 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
     step = "wait for the runtime"
     try:
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+        # (if the helper died before this prctl, the read below sees end-of-file: nobody else
+        # holds the write end of "go", so we exit instead of running orphaned)
         if read_line(go_r) != "go":
             return 125
         os.close(go_r)

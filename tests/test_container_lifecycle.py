@@ -32,7 +32,7 @@ def start(rootfs: str, script: str, *flags: str) -> str:
     return result.stdout.strip()
 
 
-def wait_for_log(paths, cid: str, text: str, timeout: float = 5.0) -> str:
+def wait_for_log(paths, cid: str, text: str, timeout: float = 15.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         out = mc("logs", cid).stdout
@@ -74,7 +74,7 @@ def test_kill_sends_the_signal_asked_for(paths, rootfs):
     cid = start(rootfs, TRAP_TERM)
     wait_for_log(paths, cid, "ready")
     assert mc("kill", "-s", "TERM", cid).returncode == 0
-    c = container.wait_exited(paths, container.find(paths, cid), 5)
+    c = container.wait_exited(paths, container.find(paths, cid), 15)
     assert c.exit_code == 0 and "got-TERM" in mc("logs", cid).stdout
     assert mc("kill", cid).returncode == 1  # not running any more: an error
     mc("rm", cid)
@@ -90,8 +90,8 @@ def test_rm_refuses_a_running_container_without_force(paths, rootfs):
 
 def test_run_rm_detached_removes_itself(paths, rootfs):
     cid = start(rootfs, "exit 0", "--rm")
-    container.wait_exited(paths, container.Container(id=cid, name="", image="", command=[], rootfs=""), 5)
-    deadline = time.monotonic() + 5
+    container.wait_exited(paths, container.Container(id=cid, name="", image="", command=[], rootfs=""), 15)
+    deadline = time.monotonic() + 15
     while (paths.containers_dir / cid).exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not (paths.containers_dir / cid).exists()
@@ -121,7 +121,7 @@ def test_exec_sees_the_same_pid_namespace(paths, rootfs):
 
 def test_exec_into_a_stopped_container_is_an_error(paths, rootfs):
     cid = start(rootfs, "exit 3")
-    container.wait_exited(paths, container.find(paths, cid), 5)
+    container.wait_exited(paths, container.find(paths, cid), 15)
     result = mc("exec", cid, "true")
     assert result.returncode == 125 and "is not running" in result.stderr
     mc("rm", cid)
@@ -140,7 +140,7 @@ def test_sigkilled_runtime_leaves_no_process_and_is_collected(paths, rootfs):
     c = _wait_running(paths)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     while container.alive(c.pid, c.pid_start) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not container.alive(c.pid, c.pid_start), "the container outlived its runtime"
