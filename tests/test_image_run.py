@@ -121,3 +121,14 @@ def test_save_to_stdout_and_load_from_stdin(store, paths):
                             check=True)
     assert loaded.stdout.decode().strip() == "Loaded image: localhost/busybox:latest"
     assert list((paths.lib_dir / "tmp").iterdir()) == []
+
+
+def test_rmi_keeps_the_layers_of_an_existing_container(store):
+    _variant(store, "inuse:1", Cmd=["true"])
+    mc("run", "--name", "user-of-inuse", "inuse:1")
+    image = store.resolve("inuse:1")
+    mc("rmi", "inuse:1")
+    store.gc(grace_seconds=0)
+    assert store.has_blob(image.manifest_digest) and all(store.has_blob(layer.digest) for layer in image.layers)
+    assert mc("commit", "user-of-inuse", "saved:1").returncode == 0      # commit still finds its base
+    mc("rm", "user-of-inuse")

@@ -371,10 +371,11 @@ class Store:
 
     # -- garbage collection ---------------------------------------------------------------------
     def reachable(self) -> tuple[set[str], set[str]]:
-        """(blob digests, diff_ids) reachable from index.json."""
+        """(blob digests, diff_ids) reachable from index.json or from a container's image."""
         blobs: set[str] = set()
         diff_ids: set[str] = set()
         todo = [(m["digest"], m.get("mediaType", "")) for m in self._read_index().get("manifests", [])]
+        todo += [(digest, "") for digest in _container_images(self.paths)]
         while todo:
             digest, media_type = todo.pop()
             if digest in blobs or not self.has_blob(digest):
@@ -464,6 +465,19 @@ def _atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+def _container_images(paths: Paths) -> set[str]:
+    """Manifest digests of the images containers (running or stopped) were made from: their layers
+    are the lower dirs of those containers' overlays, mounted in namespaces the host cannot see."""
+    out = set()
+    if paths.containers_dir.is_dir():
+        for state in paths.containers_dir.glob("*/state.json"):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                digest = json.loads(state.read_text()).get("spec", {}).get("image_digest")
+                if digest:
+                    out.add(digest)
+    return out
 
 
 def _mounted_text() -> str:
