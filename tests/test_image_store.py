@@ -202,3 +202,11 @@ def test_concurrent_taggers_do_not_lose_names(paths):
         p.join(60)
         assert p.exitcode == 0
     assert len(store.names()) == 1 + 4 * 10, "an index.json update was lost: the lock does not work"
+
+
+def test_resolving_by_id_names_the_image_by_its_tag(paths):
+    store = Store(paths).ensure()
+    _tiny_image(store, "localhost/tiny:1")
+    image = store.resolve("localhost/tiny:1")
+    assert store.resolve(image.short_id).reference == "localhost/tiny:1"
+    assert store.resolve(image.manifest_digest).reference == "localhost/tiny:1"

@@ -318,6 +318,8 @@ class Store:
         full, digest, media_type = found
         image = self._image_from_manifest(full, digest, media_type)
         image.tags = [n for n, d in self.names().items() if d == digest]
+        if full not in image.tags and "@" not in full:       # found by ID: name it by one of its tags
+            image.reference = image.tags[0] if image.tags else None
         return image
 
     def _image_from_manifest(self, reference: str | None, digest: str, media_type: str) -> Image:
