@@ -9,7 +9,7 @@ EX      ?= 01
 export MC_LIB_DIR ?= /var/lib/minicontainer
 export MC_RUN_DIR ?= /run/minicontainer
 
-.PHONY: lab test check exercises notebooks image deps venv bench clean reset distclean help
+.PHONY: need-root lab test check exercises notebooks image deps venv bench clean reset distclean help
 
 help:
 	@echo "make lab        install what is missing, prepare the default image, start JupyterLab (127.0.0.1)"
@@ -20,7 +20,11 @@ help:
 	@echo "make bench      run the benchmarks beside runc, skopeo and umoci"
 	@echo "make clean      remove everything the course made on this machine (= minicontainer reset)"
 
-deps:
+# The course creates namespaces, mounts and cgroups: say so at once instead of failing half-way.
+need-root:
+	@if [ "$$(id -u)" != 0 ]; then echo "make $(MAKECMDGOALS): this needs root (it installs packages and creates containers). Run: sudo make $(MAKECMDGOALS)" >&2; exit 1; fi
+
+deps: need-root
 	@bash scripts/host-deps.sh
 
 $(STAMP): pyproject.toml
@@ -56,7 +60,7 @@ notebooks: image
 bench: image
 	@$(PY) bench/run_all.py
 
-clean reset:
+clean reset: need-root
 	@if [ -x $(PY) ]; then $(PY) -m minicontainer reset; else echo "nothing installed yet"; fi
 
 distclean: clean
