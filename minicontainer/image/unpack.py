@@ -43,11 +43,12 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable, TypeVar
 
 from ..errors import ContainerError
 from . import mediatypes as mt
 
+T = TypeVar("T")
 CHUNK = 1 << 20
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -195,10 +196,11 @@ class TarStream:
     def __init__(self, source, limits: Limits) -> None:
         self.source = _Prefetch(source, limits)
         self.limits = limits
-        self.pos = 0
-        self.buf = bytearray()
+        self.pos = 0                 # bytes received from the reader thread
+        self.block = b""             # the current block and how far into it we have read:
+        self.off = 0                 # slicing bytes once is cheaper than a bytearray buffer
 
-    def _more(self, n: int = CHUNK) -> bytes:
+    def _more(self) -> bytes:
         block = self.source.read()
         self.pos += len(block)
         return block
@@ -208,27 +210,28 @@ class TarStream:
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
-            parts = [bytes(self.buf)]
-            self.buf.clear()
-            while block := self._more(CHUNK):
-                parts.append(block)
-            return b"".join(parts)
-        if not self.buf:
-            block = self._more()
-            if len(block) == n:
-                return block
-            self.buf += block
-        while len(self.buf) < n:
+            n = self.limits.max_bytes + 1
+        end = self.off + n
+        if end <= len(self.block):                   # the common case: one slice of the current block
+            out = self.block[self.off:end]
+            self.off = end
+            return out
+        parts = [self.block[self.off:]]
+        want = n - len(parts[0])
+        self.block, self.off = b"", 0
+        while want > 0:
             block = self._more()
             if not block:
                 break
-            self.buf += block
-        out = bytes(self.buf[:n])
-        del self.buf[:n]
-        return out
+            if len(block) > want:                    # keep the rest for the next read
+                self.block, self.off = block, want
+                block = block[:want]
+            parts.append(block)
+            want -= len(block)
+        return b"".join(parts)
 
     def tell(self) -> int:
-        return self.pos - len(self.buf)
+        return self.pos - (len(self.block) - self.off)
 
     def seek(self, offset: int, whence: int = 0) -> int:
         here = self.tell()
@@ -246,8 +249,8 @@ class TarStream:
 
     def drain(self) -> str:
         """Read to the end (trailing zero blocks count in the diff_id) and return the digest."""
-        self.buf.clear()
-        while self._more(CHUNK):
+        self.block, self.off = b"", 0
+        while self._more():
             pass
         return self.source.digest
 
@@ -444,20 +447,19 @@ class Tree:
             if not tparts:
                 raise LayerError(f"hard link {m.name!r} points at the layer root", m.name)
             tparent = self.dir_fd(tparts[:-1], create=False)
-            self._replace(parent, parts)
             try:
-                os.link(tparts[-1], name, src_dir_fd=tparent, dst_dir_fd=parent, follow_symlinks=False)
+                self._create(parent, parts, lambda: os.link(tparts[-1], name, src_dir_fd=tparent,
+                                                            dst_dir_fd=parent, follow_symlinks=False))
             except FileNotFoundError:
                 raise LayerError(f"hard link {m.name!r} -> {m.linkname!r}: target not in this layer", m.name) from None
             self.created.add(parts)
             return
-        self._replace(parent, parts)
         if m.isreg():
             mode = m.mode & 0o7777
             simple = (mode & ~self.umask) == mode and mode <= 0o777 and not (
                 self.is_root and (m.uid, m.gid) != (0, 0) or parts[:-1] in self.setgid_dirs or self.whiteouts == "apply")
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         mode if simple else 0o600, dir_fd=parent)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = self._create(parent, parts, lambda: os.open(name, flags, mode if simple else 0o600, dir_fd=parent))
             try:
                 if m.issparse():
                     src = tar.extractfile(m)
@@ -480,26 +482,35 @@ class Tree:
             finally:
                 os.close(fd)
         elif m.issym():
-            os.symlink(m.linkname, name, dir_fd=parent)
+            self._create(parent, parts, lambda: os.symlink(m.linkname, name, dir_fd=parent))
             self.owner_mode(parent, name, m)
         elif m.ischr() or m.isblk():
             if not self.is_root:
                 raise ContainerError(f"device node {m.name!r} can only be created by root", step="unpack layer",
                                      fix="run as root")
             kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK
-            os.mknod(name, kind | 0o600, os.makedev(m.devmajor, m.devminor), dir_fd=parent)
+            dev = os.makedev(m.devmajor, m.devminor)
+            self._create(parent, parts, lambda: os.mknod(name, kind | 0o600, dev, dir_fd=parent))
             self.owner_mode(parent, name, m)
         elif m.isfifo():
-            os.mkfifo(name, 0o600, dir_fd=parent)
+            self._create(parent, parts, lambda: os.mkfifo(name, 0o600, dir_fd=parent))
             self.owner_mode(parent, name, m)
         else:
             return                                   # other types (volume labels, ...) carry no file
         self.xattrs(parent, name, m)
         self.created.add(parts)
 
-    def _replace(self, parent: int, parts: tuple[str, ...]) -> None:
-        """Unlink what is at parts before recreating it (it may be a symlink pointing outside)."""
-        self.remove(parent, parts)
+    def _create(self, parent: int, parts: tuple[str, ...], make: Callable[[], T]) -> T:
+        """Create parts with make(), which must fail with EEXIST rather than follow or reuse what is there.
+
+        What already exists (it may be a symlink pointing outside) is unlinked and the creation
+        retried. Trying first saves a stat per entry: in a fresh layer nothing is ever there.
+        """
+        try:
+            return make()
+        except FileExistsError:
+            self.remove(parent, parts)
+            return make()
 
 
 def unpack_tar(stream: TarStream, dest: Path, whiteouts: str = "overlay", limits: Limits = Limits()) -> str:
