@@ -38,48 +38,46 @@ import os
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import ContainerError, UsageError
 from .launcher import ensure_site_packages
 from .paths import Paths
+from .record import Record  # a dataclass without the 10-15 ms import of `dataclasses` (see record.py)
 
 STATE_FILE = "state.json"
 LOG_FILE = "container.log"
 DEFAULT_IMAGE = "busybox"
-ROOT = str(Path(__file__).resolve().parent.parent)  # where a fresh helper finds the package
+ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # where a fresh helper finds the package
 
 
-@dataclass
-class RunSpec:
+class RunSpec(Record):
     """What `minicontainer run` was asked for. Field names follow Docker's flags."""
 
     image: str = DEFAULT_IMAGE           # IMAGE: an image name, or a directory to use as the root
-    command: list[str] = field(default_factory=list)  # COMMAND [ARG...]
+    command: list[str] = []  # COMMAND [ARG...]
     rootfs: str | None = None            # --rootfs DIR (minicontainer's own flag: a plain directory)
     name: str = ""                       # --name
     hostname: str = ""                   # -h, --hostname (default: the short id)
-    env: list[str] = field(default_factory=list)      # -e, --env KEY=VALUE (or KEY: take the host's)
+    env: list[str] = []      # -e, --env KEY=VALUE (or KEY: take the host's)
     workdir: str = ""                    # -w, --workdir
     user: str = ""                       # -u, --user uid[:gid] or name[:group]
     detach: bool = False                 # -d, --detach
     interactive: bool = False            # -i, --interactive
     tty: bool = False                    # -t, --tty
     rm: bool = False                     # --rm
-    volume: list[str] = field(default_factory=list)   # -v, --volume HOST:CONTAINER[:ro]
-    tmpfs: list[str] = field(default_factory=list)    # --tmpfs PATH[:OPTIONS]
+    volume: list[str] = []   # -v, --volume HOST:CONTAINER[:ro]
+    tmpfs: list[str] = []    # --tmpfs PATH[:OPTIONS]
     read_only: bool = False              # --read-only
     init: bool = True                    # --init / --no-init: a reaping PID 1 (Docker's default is off)
     network: str = "none"                # --network: "none" = loopback only (lesson 07 adds "bridge")
-    publish: list[str] = field(default_factory=list)  # -p, --publish HOST:CONTAINER (lesson 07)
+    publish: list[str] = []  # -p, --publish HOST:CONTAINER (lesson 07)
     resources: object | None = None      # --memory/--cpus/--pids-limit, filled by lesson 03 (cgroups)
     userns: str = ""                     # --userns: "" = a user namespace only when not root; "host"; "private"
     entrypoint: str | None = None        # --entrypoint (lesson 05: overrides the image's Entrypoint and Cmd)
 
 
-@dataclass
-class Container:
+class Container(Record):
     """One container's state, saved as JSON in <containers_dir>/<id>/state.json."""
 
     id: str
@@ -97,7 +95,7 @@ class Container:
     started: float = 0.0
     finished: float = 0.0
     error: str = ""
-    spec: dict = field(default_factory=dict)
+    spec: dict = {}
     oom_killed: bool = False             # the OOM killer killed a process of it (lesson 03: --memory)
 
     @property
@@ -124,7 +122,7 @@ def save(paths: Paths, c: Container) -> None:
     """Write state.json atomically (write a temporary file, then rename it over the old one)."""
     d = state_dir(paths, c.id)
     tmp = d / f".{STATE_FILE}.{os.getpid()}"
-    tmp.write_text(json.dumps(asdict(c), indent=1))
+    tmp.write_text(json.dumps(c.to_dict(), indent=1))
     os.replace(tmp, d / STATE_FILE)
 
 
@@ -336,7 +334,7 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     for fname, text in etc_files(hostname).items():
         (d / fname).write_text(text)
         etc[fname] = str(d / fname)
-    spec_dict = asdict(spec)
+    spec_dict = spec.to_dict()
     spec_dict["resources"] = _resources(spec)  # [cgroups] the limits as a dict (JSON), or None
     spec_dict["env_resolved"] = _environment(spec, hostname)  # what `exec` starts with too
     spec_dict["image_digest"] = parsed["image_digest"]  # [images] what `commit` builds on
@@ -750,13 +748,20 @@ def teardown(c: Container, paths: Paths) -> None:
 def remove_state(paths: Paths, c: Container) -> None:
     """Delete the container's directory (flat: a few small files)."""
     d = state_dir(paths, c.id)
-    try:
-        for entry in os.scandir(d):
+    try:  # each step tolerates a file already gone: `rm -f` and a --rm monitor may both be removing it
+        entries = list(os.scandir(d))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        try:
             if entry.is_dir(follow_symlinks=False):
                 import shutil
                 shutil.rmtree(entry.path, ignore_errors=True)
             else:
                 os.unlink(entry.path)
+        except FileNotFoundError:
+            pass
+    try:
         os.rmdir(d)
     except FileNotFoundError:
         pass

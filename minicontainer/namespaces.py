@@ -21,7 +21,6 @@ Writing them is the parent's job (a process cannot map itself to ids it does not
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from . import syscalls
 
@@ -57,13 +56,17 @@ def shared(pid_a: int | str, pid_b: int | str) -> dict[str, bool]:
     return {name: a[name] == b.get(name) for name in a}
 
 
-@dataclass(frozen=True)
 class IdMap:
     """One line of a uid_map/gid_map: ids [inside, inside+count) are host ids [outside, outside+count)."""
 
-    inside: int
-    outside: int
-    count: int = 1
+    def __init__(self, inside: int, outside: int, count: int = 1) -> None:
+        self.inside, self.outside, self.count = inside, outside, count
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, IdMap) and (self.inside, self.outside, self.count) == (other.inside, other.outside, other.count)
+
+    def __repr__(self) -> str:
+        return f"IdMap({self.inside}, {self.outside}, {self.count})"
 
     def line(self) -> str:
         return f"{self.inside} {self.outside} {self.count}\n"

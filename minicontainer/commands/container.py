@@ -123,7 +123,7 @@ def spec_from_args(args: argparse.Namespace):
     else:
         raise UsageError('"run" requires at least 1 argument', step="parse arguments",
                          fix="minicontainer run [OPTIONS] IMAGE COMMAND [ARG...]  (or --rootfs DIR COMMAND)")
-    fields = {k: v for k, v in vars(args).items() if k in RunSpec.__dataclass_fields__ and k not in ("image", "command")}
+    fields = {k: v for k, v in vars(args).items() if k in RunSpec.FIELDS and k not in ("image", "command")}
     from .cgroups import limits_from_args  # lesson 03: the resource flags become a cgroups.Limits
     fields["resources"] = limits_from_args(args)
     return RunSpec(image=image, command=command, **fields)
@@ -269,11 +269,10 @@ def _rm(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     import json
-    from dataclasses import asdict
 
     from .. import container
 
     paths = _paths()
-    found = [asdict(container.find(paths, ref)) for ref in args.containers]
+    found = [container.find(paths, ref).to_dict() for ref in args.containers]
     print(json.dumps(found, indent=4))
     return 0
