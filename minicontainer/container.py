@@ -13,7 +13,8 @@ How run works
   4. helper       start_helper(): fork (or spawn `python -I -S` from a threaded caller) the helper,
                   which unshares the namespaces and forks PID 1. PID 1 then BLOCKS on the "go" pipe.
   5. userns       (rootless) the monitor writes the helper's uid_map/gid_map
-  6. cgroups      supervise(): cgroups.create(id, limits).add(pid) with the host PID of PID 1
+  6. cgroups      supervise(): cgroups.create(id, limits) before step 4; PID 1 joins it itself
+                  (cgroups.join_self) before it forks the workload
   7. network      supervise(): network.attach_container(...) into PID 1's network namespace
   8. go           the monitor writes "go"; PID 1 brings lo up, unshares the cgroup namespace, mounts
                   the rootfs, /proc /dev /sys, binds, pivot_root, masks, hostname; forks and execs
@@ -459,6 +460,12 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             tty = _Terminal.open(stdio)
             stdio = (tty.slave, tty.slave, tty.slave)
             cfg["console"] = os.ttyname(tty.slave)
+        # ---- [cgroups] step 6: the container's cgroup exists before PID 1 does; PID 1 joins it itself
+        #      (writing "0" moves the writer: no waiting for the kernel as when we move another process)
+        if c.spec.get("resources"):
+            from . import cgroups
+            group = cgroups.create(c.id, cgroups.Limits.from_dict(c.spec["resources"]))
+            cfg["cgroup_files"] = group.join_files()
         helper_pid = start_helper(cfg, stdio, go_r, report_w, close=(go_w, report_r))
         c.monitor_pid, c.monitor_start = os.getpid(), proc_start_time(os.getpid())
         os.close(go_r)
@@ -475,10 +482,6 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             raise _child_error(message, "create namespaces")
         c.pid = int(message.split()[1])
         c.pid_start = proc_start_time(c.pid)
-        # ---- [cgroups] step 6: place PID 1 in the container's cgroup before anything runs in it
-        if c.spec.get("resources"):
-            from . import cgroups
-            cgroups.create(c.id, cgroups.Limits.from_dict(c.spec["resources"])).add(c.pid)
         # ---- [network] step 7: PID 1's network namespace exists (PID 1 brings lo up itself):
         if c.spec["network"] == "bridge":
             from .network import attach_container

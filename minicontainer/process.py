@@ -137,6 +137,10 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
         if read_line(go_r) != "go":
             return 125
         os.close(go_r)
+        if cfg.get("cgroup_files"):  # [cgroups] step 6: join our cgroup, so the workload is born in it
+            step = "join the cgroup"
+            from .cgroups import join_self
+            join_self(cfg["cgroup_files"])
         if "net" in cfg["namespaces"]:  # a new network namespace's lo is down: even 127.0.0.1 fails
             from .namespaces import loopback_up  # the lean twin of network/loopback.py: no package imports
             loopback_up()
