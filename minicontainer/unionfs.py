@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +84,7 @@ class RootfsMount:
                 if path.is_symlink() or path.is_file():
                     path.unlink()
                 elif path.exists():
+                    import shutil  # (here, not at the top: `run` imports this module and must start fast)
                     shutil.rmtree(path)
 
     def __enter__(self) -> "RootfsMount":
@@ -286,6 +286,7 @@ def copy_layers(lowers: list[Path], target: Path) -> int:
             dest.mkdir()
             dirs.append((dest, e))
         elif e.kind == "file":
+            import shutil
             shutil.copy2(e.source, dest, follow_symlinks=False)
         elif e.kind == "symlink":
             os.symlink(os.readlink(e.source), dest)
@@ -362,6 +363,7 @@ def mount_rootfs(lowers: list[Path], container_dir: Path, driver: str = "auto",
             if path.is_symlink() or path.is_file():
                 path.unlink()
             elif path.exists() and not is_mount_point(path):
+                import shutil
                 shutil.rmtree(path)
         raise
 
