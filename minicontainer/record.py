@@ -66,6 +66,10 @@ class Record:
         """The record as a dict for JSON (a subclass may leave fields out, e.g. cgroups.Limits)."""
         return self.as_dict()
 
+    def replace(self, **changes: object) -> "Record":
+        """A copy with some fields changed (`dataclasses.replace`)."""
+        return type(self)(**{**self.as_dict(), **changes})
+
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
