@@ -466,6 +466,8 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             from . import cgroups
             group = cgroups.create(c.id, cgroups.Limits.from_dict(c.spec["resources"]))
             cfg["cgroup_files"] = group.join_files()
+        if cfg.get("layers"):  # [unionfs] imported once, here: PID 1 (a fork of us) mounts with it, we tear down
+            from . import unionfs  # noqa: F401
         helper_pid = start_helper(cfg, stdio, go_r, report_w, close=(go_w, report_r))
         c.monitor_pid, c.monitor_start = os.getpid(), proc_start_time(os.getpid())
         os.close(go_r)

@@ -30,11 +30,11 @@ import os
 import re
 import signal
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import ContainerError, UsageError
 from ..paths import CGROUP_PARENT, DEFAULT_RUN_DIR, Paths
+from ..record import Record  # a dataclass without the 10 ms import of `dataclasses`: `run -m` uses these
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
@@ -58,8 +58,7 @@ FLAG_NAME = {"memory": "--memory", "memory_swap": "--memory-swap", "cpus": "--cp
 
 # --- detection ------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Setup:
+class Setup(Record, frozen=True):
     """What this host offers: the cgroup version and where each controller lives.
 
     version:     "v2" (unified), "v1" (per-controller hierarchies) or "hybrid" (v1 controllers
@@ -69,7 +68,7 @@ class Setup:
 
     version: str
     root: Path
-    controllers: dict[str, Path] = field(default_factory=dict)
+    controllers: dict[str, Path] = {}
 
     @property
     def driver(self) -> str:
@@ -123,8 +122,7 @@ def cpu_list(text: str) -> list[int]:
     return cpus
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(Record, frozen=True):
     """The resource limits of one container, in kernel units. None means "no limit"."""
 
     memory: int | None = None         # bytes                          -m, --memory 512m
@@ -193,14 +191,14 @@ class Limits:
         return cls(mem, swap, cpu, shares, cpuset, pids)
 
     def is_empty(self) -> bool:
-        return all(v is None for v in asdict(self).values())
+        return all(v is None for v in self.as_dict().values())
 
     def controllers(self) -> set[str]:
         """The controllers these limits need."""
-        return {FLAG_CONTROLLER[k] for k, v in asdict(self).items() if v is not None}
+        return {FLAG_CONTROLLER[k] for k, v in self.as_dict().items() if v is not None}
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k, v in self.as_dict().items() if v is not None}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Limits":
@@ -213,8 +211,7 @@ class Limits:
 
 # --- what a group has used ------------------------------------------------------------------
 
-@dataclass
-class Stats:
+class Stats(Record):
     """One reading of a group's counters. None: this host does not count it."""
 
     time: float                       # time.monotonic() when read
@@ -229,7 +226,7 @@ class Stats:
     pids_limit: int | None = None     # None = unlimited
     pids_refused: int | None = None   # forks refused because pids.max was reached
     oom_kills: int | None = None      # processes the OOM killer killed in this group
-    pressure: dict[str, float] = field(default_factory=dict)  # PSI avg10 per resource (v2), e.g. {"memory": 3.1}
+    pressure: dict[str, float] = {}  # PSI avg10 per resource (v2), e.g. {"memory": 3.1}
 
 
 def cpu_percent(before: Stats, after: Stats) -> float | None:
