@@ -412,26 +412,34 @@ def _single_threaded() -> bool:
         return False
 
 
+def fork_child(target, cfg: dict, go_r: int, report_w: int, stdio: tuple[int, int, int],
+               close: tuple[int, ...] = ()) -> int:
+    """Fork; the child drops our pipe ends, takes `stdio` as fds 0-2 and runs target(cfg, go_r, report_w).
+
+    The child never returns into the caller's code: it leaves with os._exit (125 if target raised)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 125
+        try:
+            for fd in close:
+                os.close(fd)
+            for fd_number, fd in enumerate(stdio):
+                if fd != fd_number:
+                    os.dup2(fd, fd_number)
+            code = target(cfg, go_r, report_w)
+        finally:
+            os._exit(code)
+    return pid
+
+
 def start_helper(cfg: dict, stdio: tuple[int, int, int], go_r: int, report_w: int,
                  close: tuple[int, ...] = ()) -> int:
     """Step 4: a fresh process for the namespace work. Returns its PID.
 
     `close`: our ends of the pipes, which the child must not keep (or it would never see EOF)."""
     if _single_threaded():
-        pid = os.fork()
-        if pid == 0:
-            code = 125
-            try:
-                for fd in close:
-                    os.close(fd)
-                for target, fd in enumerate(stdio):
-                    if fd != target:
-                        os.dup2(fd, target)
-                from .process import helper
-                code = helper(cfg, go_r, report_w)
-            finally:
-                os._exit(code)
-        return pid
+        from .process import helper
+        return fork_child(helper, cfg, go_r, report_w, stdio, close)
     import subprocess
     cfg_r, cfg_w = os.pipe()
     cfg = dict(cfg, go_fd=go_r, report_fd=report_w, runtime_pid=os.getpid())
@@ -911,19 +919,8 @@ def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None
                              fix="use the minicontainer command (e.g. `!minicontainer exec ...` in a notebook)")
     go_r, go_w = os.pipe()
     report_r, report_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 125
-        try:
-            os.close(go_w)
-            os.close(report_r)
-            for target, fd in enumerate(stdio):
-                if fd != target:
-                    os.dup2(fd, target)
-            from .process import _exec_helper
-            code = _exec_helper(cfg, go_r, report_w)
-        finally:
-            os._exit(code)
+    from .process import _exec_helper
+    pid = fork_child(_exec_helper, cfg, go_r, report_w, stdio, close=(go_w, report_r))
     os.close(go_r)
     os.close(report_w)
     if term:
