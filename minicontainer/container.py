@@ -370,6 +370,9 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
         "attached": True, "runtime_pid": os.getpid(), "layers": parsed["layers"], "container_dir": str(d),
         "network_pid": parsed["network_pid"],
     }
+    if parsed["layers"]:  # [unionfs] decided here, where it is cheaper than in PID 1 (see unionfs.plan)
+        from . import unionfs
+        cfg.update(unionfs.plan(d))
     save(paths, c)
     return c, cfg
 
@@ -510,11 +513,11 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             from .network import attach_container
             c.spec["network_state"] = attach_container(c.id, c.pid, c.name, cfg["hostname"], c.spec["publish"],
                                                        state_dir(paths, c.id), paths)
-        c.status, c.started = "running", time.time()
-        save(paths, c)
         send(go_w, "go")                                           # step 8
         os.close(go_w)
         go_w = -1
+        c.status, c.started = "running", time.time()
+        save(paths, c)  # (after "go": PID 1 sets up the container meanwhile)
         rest = _read_all(report_r)
         if rest:
             line = rest.splitlines()[0]

@@ -20,7 +20,9 @@ Writing them is the parent's job (a process cannot map itself to ids it does not
 
 from __future__ import annotations
 
+import fcntl
 import os
+import struct
 
 from . import syscalls
 
@@ -126,8 +128,6 @@ def loopback_up() -> None:
     part `_socket`, would cost every `run` 1-3 ms of imports; lesson 07 shows the netlink way,
     network/loopback.py).
     """
-    import fcntl
-    import struct
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
     fd = syscalls.socket(syscalls.AF_INET, syscalls.SOCK_DGRAM)
     try:

@@ -31,6 +31,7 @@ import _signal as signal
 
 from . import rootfs as rootfs_mod
 from . import syscalls
+from .namespaces import loopback_up  # imported here, by the runtime: PID 1 is a fork and finds it loaded
 
 # Signals PID 1 passes on to the workload (PID 1 of a namespace gets no signal it has no handler for).
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
@@ -145,8 +146,7 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
             from .cgroups import join_self
             join_self(cfg["cgroup_files"])
         if "net" in cfg["namespaces"]:  # a new network namespace's lo is down: even 127.0.0.1 fails
-            from .namespaces import loopback_up  # the lean twin of network/loopback.py: no package imports
-            loopback_up()
+            loopback_up()  # the lean twin of network/loopback.py: no package imports
         if "cgroup" in cfg["namespaces"]:  # after the runtime put us in our cgroup: that becomes our "/"
             step = "create the cgroup namespace"
             syscalls.unshare(syscalls.CLONE_NEWCGROUP)
@@ -199,7 +199,8 @@ def setup_rootfs(cfg: dict) -> None:
     root = cfg["rootfs"]
     if cfg.get("layers"):  # [unionfs] lesson 04: a copy-on-write root, in the container's own mount
         from . import unionfs  # namespace, so the kernel removes it with the container's last process
-        root = unionfs.mount_layers(cfg["layers"], cfg["container_dir"]).target
+        root = unionfs.mount_layers(cfg["layers"], cfg["container_dir"], cfg.get("unionfs_driver", "auto"),
+                                    cfg.get("upper_on_tmpfs"), upper_fstype=cfg.get("upper_fstype")).target
     syscalls.mount(root, root, None, syscalls.MS_BIND | syscalls.MS_REC)
     if cfg.get("read_only"):
         syscalls.mount(None, root, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY

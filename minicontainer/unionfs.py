@@ -173,13 +173,15 @@ def check_layers(lowers: list[Path] | list[str]) -> None:
                                  fix="unpack the image again (its layer store is incomplete) or check the path")
 
 
-def check_upper(upper: Path | str, work: Path | str) -> None:
-    """The upper dir needs a filesystem overlayfs can write whiteouts on, and work must be beside it."""
+def check_upper(upper: Path | str, work: Path | str, fstype: str | None = None) -> None:
+    """The upper dir needs a filesystem overlayfs can write whiteouts on, and work must be beside it.
+
+    `fstype`: the upper dir's filesystem type, when the caller knows it already (saves reading the mount table)."""
     for d in (upper, work):
         if not os.path.isdir(d):
             raise ContainerError("the upper/work directory does not exist", step=STEP, path=os.fspath(d),
                                  fix="create it first (mount_rootfs does), on the same filesystem for both")
-    fstype = filesystem_of(upper)
+    fstype = fstype or filesystem_of(upper)
     if fstype in UNSUPPORTED_UPPER:
         raise ContainerError(f"an overlay upper dir cannot live on {fstype}", step=STEP, path=os.fspath(upper),
                              fix="put the upper and work dirs on ext4, xfs, btrfs or tmpfs "
@@ -190,14 +192,14 @@ def check_upper(upper: Path | str, work: Path | str) -> None:
 
 
 def mount_overlay(lowers: list[Path] | list[str], upper: Path | str, work: Path | str, target: Path | str,
-                  farm: Path | str | None = None) -> str:
+                  farm: Path | str | None = None, upper_fstype: str | None = None) -> str:
     """mount -t overlay: `lowers` (bottom first) under `upper`, seen at `target`. Returns the options used.
 
     When the options do not fit in one page, `farm` (a directory beside upper/work) gets one short
     symlink per layer and the mount is done with relative paths from inside that directory."""
     lowers = [os.fspath(p) for p in lowers]
     check_layers(lowers)
-    check_upper(upper, work)
+    check_upper(upper, work, upper_fstype)
     options = overlay_options(lowers, upper, work)
     needs_farm = len(options) > MAX_OPTIONS or any(c in os.fspath(p) for p in lowers + [upper, work] for c in ",:\\")
     if not needs_farm:
@@ -336,8 +338,11 @@ def mount_rootfs(lowers: list[Path], container_dir: Path, driver: str = "auto",
 
 
 def mount_layers(lowers: list[Path] | list[str], container_dir: Path | str, driver: str = "auto",
-                 upper_on_tmpfs: bool | None = None, tmpfs_size: str = "1g") -> RootfsMount:
-    """mount_rootfs() with plain string paths in the result: what PID 1 of `run` calls (no pathlib)."""
+                 upper_on_tmpfs: bool | None = None, tmpfs_size: str = "1g", upper_fstype: str | None = None
+                 ) -> RootfsMount:
+    """mount_rootfs() with plain string paths in the result: what PID 1 of `run` calls (no pathlib).
+
+    `upper_fstype`: the filesystem type of container_dir when the caller knows it (see plan())."""
     lowers = [os.fspath(p) for p in lowers]
     container_dir = os.fspath(container_dir)
     check_layers(lowers)
@@ -355,12 +360,14 @@ def mount_layers(lowers: list[Path] | list[str], container_dir: Path | str, driv
             return RootfsMount("copy", target, target, None, lowers, container_dir, made=made)
         tmpfs = None
         if upper_on_tmpfs is None:
-            upper_on_tmpfs = filesystem_of(container_dir) in UNSUPPORTED_UPPER
+            upper_fstype = filesystem_of(container_dir)
+            upper_on_tmpfs = upper_fstype in UNSUPPORTED_UPPER
         if upper_on_tmpfs:
             tmpfs = os.path.join(container_dir, "rw")
             os.makedirs(tmpfs, exist_ok=True)
             made.append(tmpfs)
             syscalls.mount(TMPFS_SOURCE, tmpfs, "tmpfs", syscalls.MS_NODEV, f"size={tmpfs_size},mode=0755")
+            upper_fstype = "tmpfs"
         rw = tmpfs or container_dir
         upper, work = os.path.join(rw, "upper"), os.path.join(rw, "work")
         for d in (upper, work):
@@ -371,7 +378,7 @@ def mount_layers(lowers: list[Path] | list[str], container_dir: Path | str, driv
         made.append(farm)
         mount = RootfsMount("overlay", target, upper, work, lowers, container_dir, tmpfs=tmpfs, made=made)
         try:
-            mount.options = mount_overlay(lowers, upper, work, target, farm=farm)
+            mount.options = mount_overlay(lowers, upper, work, target, farm=farm, upper_fstype=upper_fstype)
         except BaseException:
             if tmpfs is not None:
                 _umount(tmpfs)
@@ -380,6 +387,17 @@ def mount_layers(lowers: list[Path] | list[str], container_dir: Path | str, driv
     except BaseException:
         _remove([p for p in made if not is_mount_point(p)])
         raise
+
+
+def plan(container_dir: str) -> dict:
+    """The decisions mount_layers() would make, made ahead by the runtime for PID 1 of `run`.
+
+    PID 1 is a fork of the runtime: every page it writes is first copied (copy-on-write), so
+    Python work there costs 2-3 times more than before the fork. Reading /proc/filesystems and the
+    mount table is done once here instead. Returns mount_layers()' keyword arguments."""
+    driver = choose_driver()
+    fstype = filesystem_of(container_dir)
+    return {"unionfs_driver": driver, "upper_on_tmpfs": fstype in UNSUPPORTED_UPPER, "upper_fstype": fstype}
 
 
 def _remove(made: list[Path] | list[str]) -> None:
