@@ -34,17 +34,26 @@ State lives in one JSON file per container, written atomically; the states are c
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import sys
 import time
-from pathlib import Path
 
+# `signal` without its enum wrappers: the `signal` module is the C module `_signal` plus IntEnum
+# classes for the names, and importing `enum` would cost every `run` ~3 ms. Same functions, same numbers.
+import _signal as signal
+
+try:  # TEMPORARY until quickjson lands
+    from . import quickjson  # json's C parser without importing `json` (and `re`): see quickjson.py
+except ImportError:
+    import json as quickjson
 from .errors import ContainerError, UsageError
 from .launcher import ensure_site_packages
 from .paths import Paths
 from .record import Record  # a dataclass without the 10-15 ms import of `dataclasses` (see record.py)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 STATE_FILE = "state.json"
 LOG_FILE = "container.log"
@@ -109,26 +118,29 @@ def default_paths() -> Paths:
     paths = Paths.from_env()
     if os.geteuid() != 0 and "MC_RUN_DIR" not in os.environ:
         base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/minicontainer-{os.getuid()}"
-        paths = Paths(paths.lib_dir, Path(base) / "minicontainer")
+        paths = Paths(paths.lib_root, os.path.join(base, "minicontainer"))
     return paths
 
 
 # --- state on disk --------------------------------------------------------------------------
+# (Paths here are strings joined with os.path: `run` does not import pathlib, see paths.py.)
 
-def state_dir(paths: Paths, cid: str) -> Path:
-    return paths.containers_dir / cid
+def state_dir(paths: Paths, cid: str) -> str:
+    return os.path.join(paths.containers_root, cid)
 
 
 def save(paths: Paths, c: Container) -> None:
     """Write state.json atomically (write a temporary file, then rename it over the old one)."""
     d = state_dir(paths, c.id)
-    tmp = d / f".{STATE_FILE}.{os.getpid()}"
-    tmp.write_text(json.dumps(c.to_dict(), indent=1))
-    os.replace(tmp, d / STATE_FILE)
+    tmp = os.path.join(d, f".{STATE_FILE}.{os.getpid()}")
+    with open(tmp, "w") as f:
+        f.write(quickjson.dumps(c.to_dict(), indent=1))
+    os.replace(tmp, os.path.join(d, STATE_FILE))
 
 
 def load(paths: Paths, cid: str) -> Container:
-    data = json.loads((state_dir(paths, cid) / STATE_FILE).read_text())
+    with open(os.path.join(state_dir(paths, cid), STATE_FILE)) as f:
+        data = quickjson.loads(f.read())
     return Container(**data)
 
 
@@ -136,7 +148,7 @@ def all_containers(paths: Paths) -> list[Container]:
     """Every container with a state file, oldest first."""
     found = []
     try:
-        entries = os.listdir(paths.containers_dir)
+        entries = os.listdir(paths.containers_root)
     except FileNotFoundError:
         return []
     for cid in entries:
@@ -188,19 +200,19 @@ def is_running(c: Container) -> bool:
 def resolve_rootfs(spec: RunSpec, paths: Paths) -> str:
     """The directory the container's root will be. [images/unionfs: resolve image references here.]"""
     if spec.rootfs:
-        candidate = Path(spec.rootfs)
+        candidate = spec.rootfs
     elif spec.image == DEFAULT_IMAGE or spec.image == "":
-        candidate = paths.default_rootfs
+        candidate = os.path.join(paths.lib_root, "rootfs", "busybox")  # paths.default_rootfs
     elif "/" in spec.image or spec.image.startswith("."):
-        candidate = Path(spec.image)
+        candidate = spec.image
     else:
         raise ContainerError(f"Unable to find image '{spec.image}' locally", step="resolve image",
                              path=spec.image, fix="give a rootfs directory (--rootfs DIR), or use 'busybox'")
-    if not candidate.is_dir():
-        raise ContainerError("root filesystem not found", step="resolve image", path=str(candidate),
+    if not os.path.isdir(candidate):
+        raise ContainerError("root filesystem not found", step="resolve image", path=candidate,
                              fix="build the default one with `make lab` (minicontainer prepare), "
                                  "or give an existing directory")
-    return str(candidate.resolve())
+    return os.path.realpath(candidate)
 
 
 def _parse_volume(text: str) -> tuple[str, str, bool]:
@@ -329,18 +341,19 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     name = spec.name or f"mc_{cid[:8]}"
     hostname = spec.hostname or cid[:12]
     d = state_dir(paths, cid)
-    d.mkdir(parents=True, mode=0o711)
+    os.makedirs(d, mode=0o711)
     from .rootfs import etc_files
     etc = {}
     for fname, text in etc_files(hostname).items():
-        (d / fname).write_text(text)
-        etc[fname] = str(d / fname)
+        etc[fname] = os.path.join(d, fname)
+        with open(etc[fname], "w") as f:
+            f.write(text)
     spec_dict = spec.to_dict()
     spec_dict["resources"] = _resources(spec)  # [cgroups] the limits as a dict (JSON), or None
     spec_dict["env_resolved"] = _environment(spec, hostname)  # what `exec` starts with too
     spec_dict["image_digest"] = parsed["image_digest"]  # [images] what `commit` builds on
     if parsed["layers"]:  # [unionfs] PID 1 mounts the layers here, in its own mount namespace
-        parsed["rootfs"] = str(d / "rootfs")
+        parsed["rootfs"] = os.path.join(d, "rootfs")
         spec_dict["layers"] = parsed["layers"]
     c = Container(id=cid, name=name, image=spec.rootfs or spec.image, command=list(spec.command),
                   rootfs=parsed["rootfs"], created=time.time(), spec=spec_dict)
@@ -357,6 +370,9 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
         "attached": True, "runtime_pid": os.getpid(), "layers": parsed["layers"], "container_dir": str(d),
         "network_pid": parsed["network_pid"],
     }
+    if parsed["layers"]:  # [unionfs] decided here, where it is cheaper than in PID 1 (see unionfs.plan)
+        from . import unionfs
+        cfg.update(unionfs.plan(d))
     save(paths, c)
     return c, cfg
 
@@ -449,7 +465,7 @@ def start_helper(cfg: dict, stdio: tuple[int, int, int], go_r: int, report_w: in
                             stdin=stdio[0], stdout=stdio[1], stderr=stdio[2])
     os.close(cfg_r)
     with os.fdopen(cfg_w, "w") as f:
-        f.write(json.dumps(cfg))
+        f.write(quickjson.dumps(cfg))
     proc.returncode = 0  # we reap it ourselves with waitpid; stop Popen from trying again
     return proc.pid
 
@@ -497,11 +513,11 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             from .network import attach_container
             c.spec["network_state"] = attach_container(c.id, c.pid, c.name, cfg["hostname"], c.spec["publish"],
                                                        state_dir(paths, c.id), paths)
-        c.status, c.started = "running", time.time()
-        save(paths, c)
         send(go_w, "go")                                           # step 8
         os.close(go_w)
         go_w = -1
+        c.status, c.started = "running", time.time()
+        save(paths, c)  # (after "go": PID 1 sets up the container meanwhile)
         rest = _read_all(report_r)
         if rest:
             line = rest.splitlines()[0]
@@ -553,7 +569,7 @@ def _read_all(fd: int) -> str:
 def _child_error(line: str, step: str) -> ContainerError:
     """Turn the container's JSON error line into a ContainerError (exit_status: Docker's code)."""
     if line.startswith("error "):
-        info = json.loads(line[6:])
+        info = quickjson.loads(line[6:])
         err = ContainerError(info["message"], step=info["step"], path=info.get("path", ""), fix=info.get("fix", ""))
         err.exit_status = info.get("exit", 125)
         return err
@@ -678,7 +694,7 @@ def _start_detached(c: Container, cfg: dict, paths: Paths) -> Container:
     """-d: a monitor process, in its own session, starts and waits for the container; we return its state."""
     from .process import read_line
     cfg["attached"] = False
-    log = str(state_dir(paths, c.id) / LOG_FILE)
+    log = os.path.join(state_dir(paths, c.id), LOG_FILE)
     ready_r, ready_w = os.pipe()
     if _single_threaded():
         pid = os.fork()
@@ -688,10 +704,11 @@ def _start_detached(c: Container, cfg: dict, paths: Paths) -> Container:
         os.close(ready_w)
     else:
         import subprocess
-        (state_dir(paths, c.id) / "helper.json").write_text(json.dumps(cfg))
+        with open(os.path.join(state_dir(paths, c.id), "helper.json"), "w") as f:
+            f.write(quickjson.dumps(cfg))
         boot = (f"import sys; sys.path.insert(0, {ROOT!r}); from minicontainer.container import _monitor_main; "
                 "_monitor_main()")
-        subprocess.Popen([sys.executable, "-I", "-S", "-c", boot, str(paths.lib_dir), str(paths.run_dir), c.id,
+        subprocess.Popen([sys.executable, "-I", "-S", "-c", boot, paths.lib_root, paths.run_root, c.id,
                           str(ready_w)], pass_fds=(ready_w,), start_new_session=True,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(ready_w)
@@ -719,7 +736,7 @@ def _monitor(c: Container, cfg: dict, paths: Paths, log: str, ready_w: int) -> N
                 "path": getattr(exc, "path", ""), "fix": getattr(exc, "fix", ""),
                 "exit": getattr(exc, "exit_status", 125)}
         try:
-            send(ready_w, "error " + json.dumps(info))
+            send(ready_w, "error " + quickjson.dumps(info))
         except OSError:
             pass
     finally:
@@ -729,9 +746,10 @@ def _monitor(c: Container, cfg: dict, paths: Paths, log: str, ready_w: int) -> N
 def _monitor_main() -> None:
     """Entry point of a detached monitor spawned from a threaded caller (a notebook)."""
     lib_dir, run_dir, cid, ready_w = sys.argv[1:5]
-    paths = Paths(Path(lib_dir), Path(run_dir))
-    cfg = json.loads((state_dir(paths, cid) / "helper.json").read_text())
-    _monitor(load(paths, cid), cfg, paths, str(state_dir(paths, cid) / LOG_FILE), int(ready_w))
+    paths = Paths(lib_dir, run_dir)
+    with open(os.path.join(state_dir(paths, cid), "helper.json")) as f:
+        cfg = quickjson.loads(f.read())
+    _monitor(load(paths, cid), cfg, paths, os.path.join(state_dir(paths, cid), LOG_FILE), int(ready_w))
 
 
 # --- teardown and crashed runs --------------------------------------------------------------
@@ -768,14 +786,35 @@ def remove_state(paths: Paths, c: Container) -> None:
     for entry in entries:
         try:
             if entry.is_dir(follow_symlinks=False):
-                import shutil
-                shutil.rmtree(entry.path, ignore_errors=True)
+                _remove_tree(entry.path)
             else:
                 os.unlink(entry.path)
         except FileNotFoundError:
             pass
     try:
         os.rmdir(d)
+    except FileNotFoundError:
+        pass
+
+
+def _remove_tree(path: str) -> None:
+    """`rm -rf` for a container's own small directories (upper/, work/ ...); what is already gone is fine.
+
+    (shutil.rmtree would do, but importing shutil costs every `run --rm` ~1 ms: it imports zlib, bz2, lzma.)"""
+    try:
+        entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                _remove_tree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(path)
     except FileNotFoundError:
         pass
 
@@ -890,7 +929,8 @@ def rm(paths: Paths, ref: str, force: bool = False) -> Container:
 
 
 def logs_path(paths: Paths, c: Container) -> Path:
-    return state_dir(paths, c.id) / LOG_FILE
+    from pathlib import Path
+    return Path(state_dir(paths, c.id), LOG_FILE)
 
 
 def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None = None, workdir: str = "",

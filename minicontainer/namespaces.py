@@ -20,7 +20,9 @@ Writing them is the parent's job (a process cannot map itself to ids it does not
 
 from __future__ import annotations
 
+import fcntl
 import os
+import struct
 
 from . import syscalls
 
@@ -122,16 +124,14 @@ def join(pid: int, names: list[str] | None = None) -> list[str]:
 def loopback_up() -> None:
     """Bring `lo` up in our network namespace (a new one starts with it down: 127.0.0.1 fails).
 
-    The ioctl `ifconfig lo up` uses; `_socket` is the C module under `socket`, which would cost
-    ~3 ms of imports on every `run` (lesson 07 shows the netlink way, network/loopback.py).
+    The ioctl `ifconfig lo up` uses, on a socket made with libc (the `socket` module, even its C
+    part `_socket`, would cost every `run` 1-3 ms of imports; lesson 07 shows the netlink way,
+    network/loopback.py).
     """
-    import _socket
-    import fcntl
-    import struct
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    fd = syscalls.socket(syscalls.AF_INET, syscalls.SOCK_DGRAM)
     try:
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), siocgifflags, struct.pack("16sH14x", b"lo", 0)))[1]
-        fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
+        flags = struct.unpack("16sH14x", fcntl.ioctl(fd, siocgifflags, struct.pack("16sH14x", b"lo", 0)))[1]
+        fcntl.ioctl(fd, siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
     finally:
-        s.close()
+        os.close(fd)

@@ -10,7 +10,10 @@ temporary directory, and an instructor's `minicontainer reset` knows exactly wha
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (the type checker's view; at run time `run` never imports pathlib: see below)
+    from pathlib import Path
 
 DEFAULT_LIB_DIR = "/var/lib/minicontainer"
 DEFAULT_RUN_DIR = "/run/minicontainer"
@@ -22,29 +25,46 @@ CGROUP_PARENT = "minicontainer"
 class Paths:
     """The host directories one runtime instance uses.
 
-    (A plain class rather than a dataclass: `run` imports this, and `dataclasses` costs it 10-15 ms.)
+    The directories are kept as plain strings (`lib_root`, `run_root`, `containers_root`): `run`
+    works with strings and os.path only, because importing `pathlib` (it imports `re`, `fnmatch`
+    and `urllib.parse`) costs every `run` several milliseconds. `lib_dir`, `run_dir`,
+    `containers_dir` and `default_rootfs` give the same directories as `pathlib.Path` objects, for
+    everything that is not on the path of `run` (lessons, tests, the image store).
+    (A plain class rather than a dataclass for the same reason: `dataclasses` costs 10-15 ms.)
     """
 
-    def __init__(self, lib_dir: Path, run_dir: Path) -> None:
-        self.lib_dir = Path(lib_dir)
-        self.run_dir = Path(run_dir)
+    def __init__(self, lib_dir: str | os.PathLike, run_dir: str | os.PathLike) -> None:
+        self.lib_root = os.fspath(lib_dir)
+        self.run_root = os.fspath(run_dir)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Paths) and (self.lib_dir, self.run_dir) == (other.lib_dir, other.run_dir)
+        return isinstance(other, Paths) and (self.lib_root, self.run_root) == (other.lib_root, other.run_root)
 
     def __hash__(self) -> int:
-        return hash((self.lib_dir, self.run_dir))
+        return hash((self.lib_root, self.run_root))
 
     def __repr__(self) -> str:
-        return f"Paths(lib_dir={self.lib_dir!r}, run_dir={self.run_dir!r})"
+        return f"Paths(lib_dir={self.lib_root!r}, run_dir={self.run_root!r})"
 
     @classmethod
     def from_env(cls) -> "Paths":
         """The default paths, or the ones the MC_LIB_DIR / MC_RUN_DIR environment variables name."""
-        return cls(
-            lib_dir=Path(os.environ.get("MC_LIB_DIR", DEFAULT_LIB_DIR)),
-            run_dir=Path(os.environ.get("MC_RUN_DIR", DEFAULT_RUN_DIR)),
-        )
+        return cls(os.environ.get("MC_LIB_DIR", DEFAULT_LIB_DIR), os.environ.get("MC_RUN_DIR", DEFAULT_RUN_DIR))
+
+    @property
+    def containers_root(self) -> str:
+        """One directory per container: state.json, logs, its upper/work dirs."""
+        return os.path.join(self.run_root, "containers")
+
+    @property
+    def lib_dir(self) -> Path:
+        from pathlib import Path
+        return Path(self.lib_root)
+
+    @property
+    def run_dir(self) -> Path:
+        from pathlib import Path
+        return Path(self.run_root)
 
     @property
     def default_rootfs(self) -> Path:
@@ -53,10 +73,11 @@ class Paths:
 
     @property
     def containers_dir(self) -> Path:
-        """One directory per container: state.json, logs, its upper/work dirs."""
+        """containers_root as a Path."""
         return self.run_dir / "containers"
 
 
 def repo_root() -> Path:
     """The course checkout this package was installed (editable) from."""
+    from pathlib import Path
     return Path(__file__).resolve().parent.parent

@@ -11,7 +11,10 @@ namespace and lets us detach the old root, so nothing of the host stays reachabl
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pathlib is imported where it is used: PID 1 of every `run` imports this module
+    from pathlib import Path
 
 from . import syscalls
 from .errors import ContainerError
@@ -34,6 +37,7 @@ DIRECTORIES = {"bin": 0o755, "sbin": 0o755, "usr/bin": 0o755, "usr/sbin": 0o755,
 
 def find_busybox(path: str = BUSYBOX) -> Path:
     """The host's static busybox, or an error saying which Debian package to install."""
+    from pathlib import Path
     found = Path(path)
     if not found.is_file():
         raise ContainerError("busybox not found", step="build rootfs", path=path,
@@ -65,6 +69,7 @@ def build_busybox_rootfs(dest: Path, busybox: str = BUSYBOX) -> Path:
     """Build the course's default root filesystem at `dest` (atomically: a half-built tree never shows)."""
     import shutil
     import tempfile
+    from pathlib import Path
     dest = Path(dest)
     binary = find_busybox(busybox)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -91,6 +96,7 @@ def build_busybox_rootfs(dest: Path, busybox: str = BUSYBOX) -> Path:
 
 def ensure_default_rootfs(dest: Path) -> Path:
     """Build the default rootfs once; later calls return it as it is (used by `make lab`/`make test`)."""
+    from pathlib import Path
     if (Path(dest) / "bin" / "busybox").is_file():
         return Path(dest)
     return build_busybox_rootfs(dest)

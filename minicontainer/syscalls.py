@@ -142,6 +142,23 @@ def sethostname(name: str) -> None:
     _check(_libc.sethostname(raw, len(raw)), f"sethostname({name})")
 
 
+AF_INET = 2
+SOCK_DGRAM = 2
+SOCK_CLOEXEC = 0o2000000
+_libc.socket.restype = ctypes.c_int
+_libc.socket.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+
+
+def socket(family: int, kind: int, protocol: int = 0) -> int:
+    """socket(2), returning the bare file descriptor (close-on-exec); close it with os.close().
+
+    For an ioctl on a network device a socket is all we need, and the `socket` module costs
+    `run` a few ms of imports (see namespaces.loopback_up)."""
+    fd = _libc.socket(family, kind | SOCK_CLOEXEC, protocol)
+    _check(fd, f"socket({family}, {kind})")
+    return fd
+
+
 def chroot(path: str) -> None:
     """chroot(2), with the same clear errors as the others (os.chroot raises a bare OSError)."""
     try:

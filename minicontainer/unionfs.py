@@ -35,7 +35,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # `run` uses mount_layers() with plain strings and never imports pathlib (paths.py says why)
+    from pathlib import Path
 
 from . import syscalls
 from .errors import ContainerError
@@ -52,7 +55,9 @@ DRIVER_ENV = "MC_UNIONFS_DRIVER"
 
 
 class RootfsMount(Record):
-    """A container's root: `target` is what the container sees; it writes into `upper`."""
+    """A container's root: `target` is what the container sees; it writes into `upper`.
+
+    mount_rootfs() fills the path fields with pathlib.Path objects, mount_layers() with strings."""
 
     driver: str               # "overlay" or "copy"
     target: Path              # the merged tree (the container's /)
@@ -79,12 +84,7 @@ class RootfsMount(Record):
         if self.tmpfs is not None:
             _umount(self.tmpfs)
         if remove:
-            for path in self.made:
-                if path.is_symlink() or path.is_file():
-                    path.unlink()
-                elif path.exists():
-                    import shutil  # (here, not at the top: `run` imports this module and must start fast)
-                    shutil.rmtree(path)
+            _remove(self.made)
 
     def __enter__(self) -> "RootfsMount":
         return self
@@ -98,7 +98,8 @@ class RootfsMount(Record):
 def overlay_available() -> bool:
     """True when the kernel knows overlayfs (it may still refuse a mount: see mount_overlay's errors)."""
     try:
-        return any(line.split()[-1] == "overlay" for line in Path("/proc/filesystems").read_text().splitlines())
+        with open("/proc/filesystems") as f:
+            return any(line.split()[-1] == "overlay" for line in f.read().splitlines())
     except OSError:
         return False
 
@@ -124,24 +125,26 @@ def _unescape(field_: str) -> str:
 def mounts() -> list[tuple[str, str, str]]:
     """(mount point, filesystem type, source) for every mount of this mount namespace."""
     out = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+    with open("/proc/self/mountinfo") as f:
+        text = f.read()
+    for line in text.splitlines():
         left, _, right = line.partition(" - ")
         fstype, source = (right.split() + ["", ""])[:2]
         out.append((_unescape(left.split()[4]), fstype, _unescape(source)))
     return out
 
 
-def filesystem_of(path: Path) -> str:
+def filesystem_of(path: Path | str) -> str:
     """The type of the filesystem that holds `path` (the longest mount point above it)."""
-    path = Path(os.path.realpath(path))
+    path = os.path.realpath(path)
     best, fstype = "", "unknown"
     for point, kind, _source in mounts():
-        if (str(path) == point or str(path).startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
             best, fstype = point, kind
     return fstype
 
 
-def is_mount_point(path: Path) -> bool:
+def is_mount_point(path: Path | str) -> bool:
     real = os.path.realpath(path)
     return any(point == real for point, _kind, _source in mounts())
 
@@ -155,65 +158,69 @@ def _escape(path: str) -> str:
 
 def overlay_options(lowers: list[Path | str], upper: Path | str, work: Path | str) -> str:
     """The option string for the kernel: lowerdir lists the *highest* layer first."""
-    lowerdir = ":".join(_escape(str(p)) for p in reversed(lowers))
-    return f"lowerdir={lowerdir},upperdir={_escape(str(upper))},workdir={_escape(str(work))}"
+    lowerdir = ":".join(_escape(os.fspath(p)) for p in reversed(lowers))
+    return f"lowerdir={lowerdir},upperdir={_escape(os.fspath(upper))},workdir={_escape(os.fspath(work))}"
 
 
-def check_layers(lowers: list[Path]) -> None:
+def check_layers(lowers: list[Path] | list[str]) -> None:
     """Every layer must be an existing directory: say which one is not, and what to do."""
     if not lowers:
         raise ContainerError("no layers given", step=STEP, fix="pass at least one layer directory (the image's rootfs)")
     for index, layer in enumerate(lowers):
-        if not layer.is_dir():
-            what = "is not a directory" if layer.exists() else "does not exist"
-            raise ContainerError(f"layer {index} {what}", step=STEP, path=str(layer),
+        if not os.path.isdir(layer):
+            what = "is not a directory" if os.path.exists(layer) else "does not exist"
+            raise ContainerError(f"layer {index} {what}", step=STEP, path=os.fspath(layer),
                                  fix="unpack the image again (its layer store is incomplete) or check the path")
 
 
-def check_upper(upper: Path, work: Path) -> None:
-    """The upper dir needs a filesystem overlayfs can write whiteouts on, and work must be beside it."""
+def check_upper(upper: Path | str, work: Path | str, fstype: str | None = None) -> None:
+    """The upper dir needs a filesystem overlayfs can write whiteouts on, and work must be beside it.
+
+    `fstype`: the upper dir's filesystem type, when the caller knows it already (saves reading the mount table)."""
     for d in (upper, work):
-        if not d.is_dir():
-            raise ContainerError("the upper/work directory does not exist", step=STEP, path=str(d),
+        if not os.path.isdir(d):
+            raise ContainerError("the upper/work directory does not exist", step=STEP, path=os.fspath(d),
                                  fix="create it first (mount_rootfs does), on the same filesystem for both")
-    fstype = filesystem_of(upper)
+    fstype = fstype or filesystem_of(upper)
     if fstype in UNSUPPORTED_UPPER:
-        raise ContainerError(f"an overlay upper dir cannot live on {fstype}", step=STEP, path=str(upper),
+        raise ContainerError(f"an overlay upper dir cannot live on {fstype}", step=STEP, path=os.fspath(upper),
                              fix="put the upper and work dirs on ext4, xfs, btrfs or tmpfs "
                                  "(set MC_RUN_DIR to such a path, or let mount_rootfs use a tmpfs)")
     if os.stat(upper).st_dev != os.stat(work).st_dev:
-        raise ContainerError("the work dir is on another filesystem than the upper dir", step=STEP, path=str(work),
+        raise ContainerError("the work dir is on another filesystem than the upper dir", step=STEP, path=os.fspath(work),
                              fix=f"create the work dir next to the upper dir, on the same filesystem as {upper}")
 
 
-def mount_overlay(lowers: list[Path], upper: Path, work: Path, target: Path, farm: Path | None = None) -> str:
+def mount_overlay(lowers: list[Path] | list[str], upper: Path | str, work: Path | str, target: Path | str,
+                  farm: Path | str | None = None, upper_fstype: str | None = None) -> str:
     """mount -t overlay: `lowers` (bottom first) under `upper`, seen at `target`. Returns the options used.
 
     When the options do not fit in one page, `farm` (a directory beside upper/work) gets one short
     symlink per layer and the mount is done with relative paths from inside that directory."""
-    lowers = [Path(p) for p in lowers]
+    lowers = [os.fspath(p) for p in lowers]
     check_layers(lowers)
-    check_upper(upper, work)
+    check_upper(upper, work, upper_fstype)
     options = overlay_options(lowers, upper, work)
-    needs_farm = len(options) > MAX_OPTIONS or any(c in str(p) for p in lowers + [upper, work] for c in ",:\\")
+    needs_farm = len(options) > MAX_OPTIONS or any(c in os.fspath(p) for p in lowers + [upper, work] for c in ",:\\")
     if not needs_farm:
         _mount_overlay(options, target)
         return options
     if farm is None:
         raise ContainerError(f"{len(lowers)} layers need {len(options)} bytes of mount options, more than one page",
-                             step=STEP, path=str(target), fix="pass farm= (a directory for short symlinks)")
-    base = farm.parent
-    farm.mkdir(exist_ok=True)
+                             step=STEP, path=os.fspath(target), fix="pass farm= (a directory for short symlinks)")
+    farm = os.fspath(farm)
+    base = os.path.dirname(farm)
+    os.makedirs(farm, exist_ok=True)
     names = []
     for index, layer in enumerate(lowers):
-        link = farm / str(index)
-        if link.is_symlink():
-            link.unlink()
+        link = os.path.join(farm, str(index))
+        if os.path.islink(link):
+            os.unlink(link)
         os.symlink(os.path.realpath(layer), link)
-        names.append(f"{farm.name}/{index}")
+        names.append(f"{os.path.basename(farm)}/{index}")
     options = overlay_options(names, os.path.relpath(upper, base), os.path.relpath(work, base))
     if len(options) > MAX_OPTIONS:
-        raise ContainerError(f"too many layers ({len(lowers)}) even with short names", step=STEP, path=str(target),
+        raise ContainerError(f"too many layers ({len(lowers)}) even with short names", step=STEP, path=os.fspath(target),
                              fix="squash the image into fewer layers (overlayfs stacks at most 500)")
     _mount_from(base, options, os.path.abspath(target))
     return options
@@ -221,16 +228,16 @@ def mount_overlay(lowers: list[Path], upper: Path, work: Path, target: Path, far
 
 def _mount_overlay(options: str, target: Path | str) -> None:
     try:
-        syscalls.mount("overlay", str(target), "overlay", 0, options)
+        syscalls.mount("overlay", os.fspath(target), "overlay", 0, options)
     except syscalls.SyscallError as exc:
         if exc.errno == errno.EINVAL:
-            raise ContainerError("the kernel refused the overlay mount (EINVAL)", step=STEP, path=str(target),
+            raise ContainerError("the kernel refused the overlay mount (EINVAL)", step=STEP, path=os.fspath(target),
                                  fix="check `dmesg | tail` for overlayfs' reason: usually an upper/work dir on an "
                                      "unsupported filesystem, or a work dir used by another mount") from None
         raise
 
 
-def _mount_from(directory: Path, options: str, target: str) -> None:
+def _mount_from(directory: Path | str, options: str, target: str) -> None:
     """Mount with relative paths: in a child process that chdir()s to `directory` first.
 
     The working directory belongs to the whole process (every thread of a Jupyter kernel shares it),
@@ -258,13 +265,13 @@ def _mount_from(directory: Path, options: str, target: str) -> None:
                              fix="see the message; `dmesg | tail` shows overlayfs' own reason")
 
 
-def _umount(target: Path) -> None:
+def _umount(target: Path | str) -> None:
     """Unmount `target` if it is mounted; lazily when something still uses it."""
     try:
-        syscalls.umount2(str(target))
+        syscalls.umount2(os.fspath(target))
     except syscalls.SyscallError as exc:
         if exc.errno == errno.EBUSY:
-            syscalls.umount2(str(target), syscalls.MNT_DETACH)
+            syscalls.umount2(os.fspath(target), syscalls.MNT_DETACH)
         elif exc.errno not in (errno.EINVAL, errno.ENOENT):  # not mounted (any more): nothing to do
             raise
 
@@ -275,7 +282,11 @@ def copy_layers(lowers: list[Path], target: Path) -> int:
     """Write the merged tree of `lowers` into the empty directory `target`. Returns how many paths.
 
     Each file is copied on its own (hard links are not kept), with its mode, owner and times."""
+    from pathlib import Path
+
     from . import unionmodel
+
+    target = Path(target)
 
     tree = unionmodel.merge(lowers)
     dirs = []
@@ -318,16 +329,30 @@ def mount_rootfs(lowers: list[Path], container_dir: Path, driver: str = "auto",
 
     `upper_on_tmpfs=None` decides by the container dir's filesystem. Call `.unmount()` when done
     (or use it as a context manager); on failure nothing is left mounted or created."""
-    lowers = [Path(p) for p in lowers]
-    container_dir = Path(container_dir)
+    from pathlib import Path
+
+    m = mount_layers(lowers, container_dir, driver, upper_on_tmpfs, tmpfs_size)
+    return m.replace(target=Path(m.target), upper=Path(m.upper), work=None if m.work is None else Path(m.work),
+                     lowers=[Path(p) for p in m.lowers], container_dir=Path(m.container_dir),
+                     tmpfs=None if m.tmpfs is None else Path(m.tmpfs), made=[Path(p) for p in m.made])
+
+
+def mount_layers(lowers: list[Path] | list[str], container_dir: Path | str, driver: str = "auto",
+                 upper_on_tmpfs: bool | None = None, tmpfs_size: str = "1g", upper_fstype: str | None = None
+                 ) -> RootfsMount:
+    """mount_rootfs() with plain string paths in the result: what PID 1 of `run` calls (no pathlib).
+
+    `upper_fstype`: the filesystem type of container_dir when the caller knows it (see plan())."""
+    lowers = [os.fspath(p) for p in lowers]
+    container_dir = os.fspath(container_dir)
     check_layers(lowers)
     driver = choose_driver(driver)
-    container_dir.mkdir(parents=True, exist_ok=True)
-    target = container_dir / "rootfs"
-    if target.exists() and (is_mount_point(target) or any(target.iterdir())):
-        raise ContainerError("the container's rootfs dir is already in use", step=STEP, path=str(target),
+    os.makedirs(container_dir, exist_ok=True)
+    target = os.path.join(container_dir, "rootfs")
+    if os.path.exists(target) and (is_mount_point(target) or os.listdir(target)):
+        raise ContainerError("the container's rootfs dir is already in use", step=STEP, path=target,
                              fix="unmount it or remove the old container (`minicontainer reset` cleans up)")
-    target.mkdir(exist_ok=True)
+    os.makedirs(target, exist_ok=True)
     made = [target]
     try:
         if driver == "copy":
@@ -335,46 +360,64 @@ def mount_rootfs(lowers: list[Path], container_dir: Path, driver: str = "auto",
             return RootfsMount("copy", target, target, None, lowers, container_dir, made=made)
         tmpfs = None
         if upper_on_tmpfs is None:
-            upper_on_tmpfs = filesystem_of(container_dir) in UNSUPPORTED_UPPER
+            upper_fstype = filesystem_of(container_dir)
+            upper_on_tmpfs = upper_fstype in UNSUPPORTED_UPPER
         if upper_on_tmpfs:
-            tmpfs = container_dir / "rw"
-            tmpfs.mkdir(exist_ok=True)
+            tmpfs = os.path.join(container_dir, "rw")
+            os.makedirs(tmpfs, exist_ok=True)
             made.append(tmpfs)
-            syscalls.mount(TMPFS_SOURCE, str(tmpfs), "tmpfs", syscalls.MS_NODEV, f"size={tmpfs_size},mode=0755")
+            syscalls.mount(TMPFS_SOURCE, tmpfs, "tmpfs", syscalls.MS_NODEV, f"size={tmpfs_size},mode=0755")
+            upper_fstype = "tmpfs"
         rw = tmpfs or container_dir
-        upper, work = rw / "upper", rw / "work"
+        upper, work = os.path.join(rw, "upper"), os.path.join(rw, "work")
         for d in (upper, work):
-            d.mkdir(exist_ok=True)
+            os.makedirs(d, exist_ok=True)
             if tmpfs is None:
                 made.append(d)
-        farm = container_dir / "l"
+        farm = os.path.join(container_dir, "l")
         made.append(farm)
         mount = RootfsMount("overlay", target, upper, work, lowers, container_dir, tmpfs=tmpfs, made=made)
         try:
-            mount.options = mount_overlay(lowers, upper, work, target, farm=farm)
+            mount.options = mount_overlay(lowers, upper, work, target, farm=farm, upper_fstype=upper_fstype)
         except BaseException:
             if tmpfs is not None:
                 _umount(tmpfs)
             raise
         return mount
     except BaseException:
-        for path in made:
-            if path.is_symlink() or path.is_file():
-                path.unlink()
-            elif path.exists() and not is_mount_point(path):
-                import shutil
-                shutil.rmtree(path)
+        _remove([p for p in made if not is_mount_point(p)])
         raise
 
 
-def release(container_dir: Path) -> list[str]:
+def plan(container_dir: str) -> dict:
+    """The decisions mount_layers() would make, made ahead by the runtime for PID 1 of `run`.
+
+    PID 1 is a fork of the runtime: every page it writes is first copied (copy-on-write), so
+    Python work there costs 2-3 times more than before the fork. Reading /proc/filesystems and the
+    mount table is done once here instead. Returns mount_layers()' keyword arguments."""
+    driver = choose_driver()
+    fstype = filesystem_of(container_dir)
+    return {"unionfs_driver": driver, "upper_on_tmpfs": fstype in UNSUPPORTED_UPPER, "upper_fstype": fstype}
+
+
+def _remove(made: list[Path] | list[str]) -> None:
+    """Delete what mount_layers made: symlinks and files, and directory trees."""
+    for path in made:
+        if os.path.islink(path) or os.path.isfile(path):
+            os.unlink(path)
+        elif os.path.exists(path):
+            import shutil  # (here, not at the top: `run` imports this module and must start fast)
+            shutil.rmtree(path)
+
+
+def release(container_dir: Path | str) -> list[str]:
     """Unmount a container's rootfs (and upper tmpfs) if they are mounted in this mount namespace.
 
     `run` mounts them inside the container's own namespace, where the kernel drops them with its
     last process; this is for a root mounted on the host (a notebook, a test). Idempotent."""
     done = []
-    for point in (Path(container_dir) / "rootfs", Path(container_dir) / "rw"):
-        if point.exists() and is_mount_point(point):
+    for point in (os.path.join(container_dir, "rootfs"), os.path.join(container_dir, "rw")):
+        if os.path.exists(point) and is_mount_point(point):
             _umount(point)
             done.append(f"unmounted {point}")
     return done
@@ -382,6 +425,8 @@ def release(container_dir: Path) -> list[str]:
 
 def container_changes(container_dir: Path, lowers: list[Path]):
     """`minicontainer diff`: what a container changed, read from its upper dir (or its copied root)."""
+    from pathlib import Path
+
     from . import unionmodel
 
     container_dir = Path(container_dir)

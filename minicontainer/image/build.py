@@ -298,7 +298,7 @@ class Builder:
             if c.exit_code != 0:
                 raise _error(self.file, ins.line, f"RUN returned exit code {c.exit_code}: {ins.args}",
                              "fix the command; the image was not changed")
-            upper = container.state_dir(paths, c.id) / "upper"
+            upper = Path(container.state_dir(paths, c.id), "upper")
             layer_image = commit_dir(self.store, image, upper, None, f"/bin/sh -c {ins.args}")
             state.layers = list(layer_image.layers)
             state.config = json.loads(json.dumps(layer_image.config))

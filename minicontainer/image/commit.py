@@ -34,7 +34,7 @@ def commit_container(paths: Paths, ref: str, tag: str | None, message: str = "")
     from .. import container
 
     c = container.find(paths, ref)
-    upper = container.state_dir(paths, c.id) / "upper"
+    upper = Path(container.state_dir(paths, c.id), "upper")
     digest = c.spec.get("image_digest") or ""
     if not digest:
         raise ContainerError(f"container {c.name} was not started from an image", step="commit",

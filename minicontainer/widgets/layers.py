@@ -56,7 +56,7 @@ def container_stack(ref: str, paths=None) -> tuple[list[Path], list[str]]:
     paths = paths or default_paths()
     c = find(paths, ref)
     layers = [Path(p) for p in c.spec.get("layers") or []]
-    upper = state_dir(paths, c.id) / "upper"
+    upper = Path(state_dir(paths, c.id), "upper")
     if not layers or not upper.is_dir():
         raise ValueError(f"container {ref} has no layers and upper dir (was it run with --rootfs DIR?)")
     return layers + [upper], [p.name for p in layers] + [f"upper ({c.name})"]
