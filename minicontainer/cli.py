@@ -4,12 +4,15 @@ Each topic keeps its commands in `minicontainer/commands/<topic>.py`, with a fun
 `register(subparsers)` that adds them. Handlers import what they need when they run, so that
 `minicontainer run` does not pay for importing the registry client or the network code.
 Errors the runtime raises on purpose are printed on one line, never as a traceback.
+
+`minicontainer run` does not even import argparse (with gettext, locale and re: several ms of every
+run): its flags are a table (commands/container.py RUN_FLAGS) that minicontainer/flags.py parses.
+Whenever that small parser is not sure (--help, an unknown flag, a missing value ...), the argparse
+parser built from the same table reads the command line instead, and prints help or the error.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
 
@@ -25,34 +28,42 @@ EXIT_RUNTIME_ERROR = 125
 CONTAINER_COMMANDS = ("run", "exec", "ps", "logs", "stop", "kill", "rm", "inspect")
 
 
-class _HelpFormatter(argparse.HelpFormatter):
-    """argparse's formatter, told the terminal width itself: by default it imports `shutil` to ask
-    (with zlib, bz2 and lzma: ~2.5 ms of every `run`, for help text that `run` never prints)."""
+def _parser_class() -> type:
+    """argparse.ArgumentParser with a help formatter that does not import shutil (made on first use)."""
+    import argparse
 
-    def __init__(self, prog: str, **kwargs) -> None:
-        if kwargs.get("width") is None:
-            try:
-                kwargs["width"] = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(sys.__stdout__.fileno()).columns
-            except (ValueError, OSError, AttributeError):
-                kwargs["width"] = 80
-        super().__init__(prog, **kwargs)
+    class _HelpFormatter(argparse.HelpFormatter):
+        """argparse's formatter, told the terminal width itself: by default it imports `shutil` to ask
+        (with zlib, bz2 and lzma: ~2.5 ms of every `run`, for help text that `run` never prints)."""
 
+        def __init__(self, prog: str, **kwargs) -> None:
+            if kwargs.get("width") is None:
+                try:
+                    kwargs["width"] = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(sys.__stdout__.fileno()).columns
+                except (ValueError, OSError, AttributeError):
+                    kwargs["width"] = 80
+            super().__init__(prog, **kwargs)
 
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser (and subcommand parser) using _HelpFormatter unless told otherwise."""
+    class _Parser(argparse.ArgumentParser):
+        """An ArgumentParser (and subcommand parser) using _HelpFormatter unless told otherwise."""
 
-    def __init__(self, *args, formatter_class=_HelpFormatter, **kwargs) -> None:
-        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+        def __init__(self, *args, formatter_class=_HelpFormatter, **kwargs) -> None:
+            super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+    return _Parser
 
 
 def build_parser(only: str | None = None, command: str | None = None) -> argparse.ArgumentParser:
     """The `minicontainer` parser with every topic's subcommands (or only those of commands/<only>.py)."""
+    _Parser = _parser_class()
     parser = _Parser(
         prog="minicontainer",
         description="A small, real container runtime built in the minicontainer course.",
     )
     parser.add_argument("--version", action="version", version=f"minicontainer {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    import importlib
+
     from . import commands
 
     names = sorted(f[:-3] for f in os.listdir(commands.__path__[0]) if f.endswith(".py") and not f.startswith("_"))
@@ -66,15 +77,28 @@ def build_parser(only: str | None = None, command: str | None = None) -> argpars
     return parser
 
 
+def _parse_run(argv: list[str]):
+    """`run`'s flags read by minicontainer/flags.py (no argparse), or None when argparse must read them."""
+    from . import flags
+    from .commands import container
+
+    args = flags.parse(container.run_flags(), argv)
+    if args is not None:
+        args.command, args.handler = "run", container._run
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, run the handler, and turn runtime errors into one line on stderr."""
     argv = sys.argv[1:] if argv is None else argv
-    fast = bool(argv[:1]) and argv[0] in CONTAINER_COMMANDS
-    parser = build_parser(only="container", command=argv[0]) if fast else build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return 0
+    args = _parse_run(argv[1:]) if argv[:1] == ["run"] else None
+    if args is None:
+        fast = bool(argv[:1]) and argv[0] in CONTAINER_COMMANDS
+        parser = build_parser(only="container", command=argv[0]) if fast else build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "handler", None):
+            parser.print_help()
+            return 0
     try:
         result = args.handler(args)
     except UsageError as exc:

@@ -9,9 +9,10 @@ CPU time used between two readings divided by the time between them (100% = one 
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+
+from ..flags import Flag, add_to_argparse  # argparse: imported where a parser is built (not by `run`)
 
 ORDER = 30
 
@@ -100,15 +101,20 @@ def _stats(args: argparse.Namespace) -> int:
 
 # --- the resource flags of `run` (added to its parser by commands/container.py) ---------------
 
+RESOURCE_GROUP = "resource limits (lesson 03, cgroups)"
+RESOURCE_FLAGS = (
+    Flag(("-m", "--memory"), help="memory limit (e.g. 512m, 1g; minimum 6m)"),
+    Flag(("--memory-swap",), help="memory plus swap limit (-1: unlimited swap)"),
+    Flag(("--cpus",), help="number of CPUs (e.g. 0.5: half of one CPU's time)"),
+    Flag(("-c", "--cpu-shares"), help="CPU shares, a relative weight (1024 = normal)"),
+    Flag(("--cpuset-cpus",), help="CPUs in which to allow execution (e.g. 0-1, 0,3)"),
+    Flag(("--pids-limit",), help="maximum number of processes (-1: unlimited)"),
+)
+
+
 def add_resource_options(p: argparse.ArgumentParser) -> None:
     """Docker's resource flags: -m/--memory, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus, --pids-limit."""
-    g = p.add_argument_group("resource limits (lesson 03, cgroups)")
-    g.add_argument("-m", "--memory", default=None, help="memory limit (e.g. 512m, 1g; minimum 6m)")
-    g.add_argument("--memory-swap", default=None, help="memory plus swap limit (-1: unlimited swap)")
-    g.add_argument("--cpus", default=None, help="number of CPUs (e.g. 0.5: half of one CPU's time)")
-    g.add_argument("-c", "--cpu-shares", default=None, help="CPU shares, a relative weight (1024 = normal)")
-    g.add_argument("--cpuset-cpus", default=None, help="CPUs in which to allow execution (e.g. 0-1, 0,3)")
-    g.add_argument("--pids-limit", default=None, help="maximum number of processes (-1: unlimited)")
+    add_to_argparse(p.add_argument_group(RESOURCE_GROUP), RESOURCE_FLAGS)
 
 
 def limits_from_args(args: argparse.Namespace):

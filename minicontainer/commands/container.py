@@ -6,14 +6,17 @@ minicontainer.container, which a notebook can call directly too.
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+from ..flags import Flag, add_to_argparse  # argparse: imported where a parser is built (not by `run`)
 
 ORDER = 10
 
 
 def register(sub: argparse._SubParsersAction, only: str | None = None) -> None:
     """Add the container commands, or only the one named `only` (building all costs ~4 ms of `run`)."""
+    import argparse
+
     if only in (None, "run"):
         # add_help=False: Docker's -h is --hostname, so only --help prints help.
         p = sub.add_parser("run", help="create and start a container", add_help=False,
@@ -72,29 +75,42 @@ def register(sub: argparse._SubParsersAction, only: str | None = None) -> None:
         p.set_defaults(handler=_inspect)
 
 
+# `run`'s flags as data (minicontainer/flags.py): argparse registers them for --help and errors,
+# and cli.main parses the common case with flags.parse, without importing argparse.
+RUN_FLAGS = (
+    Flag(("--rootfs",), metavar="DIR", help="use this directory as the root filesystem (instead of an IMAGE)"),
+    Flag(("--name",), default="", help="assign a name to the container"),
+    Flag(("-h", "--hostname"), default="", help="container host name"),
+    Flag(("-d", "--detach"), kind="bool", help="run in the background and print the container ID"),
+    Flag(("-i", "--interactive"), kind="bool", help="keep STDIN open"),
+    Flag(("-t", "--tty"), kind="bool", help="allocate a pseudo-TTY"),
+    Flag(("--rm",), kind="bool", help="remove the container when it exits"),
+    Flag(("-e", "--env"), kind="list", metavar="KEY=VALUE", help="set an environment variable"),
+    Flag(("-w", "--workdir"), default="", help="working directory inside the container"),
+    Flag(("-u", "--user"), default="", help="username or UID (format: <name|uid>[:<group|gid>])"),
+    Flag(("-v", "--volume"), kind="list", metavar="HOST:CONTAINER[:ro]", help="bind mount a host file or directory"),
+    Flag(("--tmpfs",), kind="list", metavar="PATH[:OPTIONS]", help="mount a tmpfs"),
+    Flag(("--read-only",), kind="bool", help="mount the container's root filesystem read-only"),
+    Flag(("--init",), kind="negatable", default=True,
+         help="run a PID 1 that reaps zombies and forwards signals (default: yes)"),
+    Flag(("--network", "--net"), default="none", help="network to connect to (default: none, loopback only)"),
+    Flag(("-p", "--publish"), kind="list", metavar="HOST:CONTAINER",
+         help="publish a container's port to the host (lesson 07)"),
+    Flag(("--userns",), default="", help="'host' or 'private' (default: private only when not root)"),
+    Flag(("--entrypoint",), help="overwrite the default ENTRYPOINT of the image (lesson 05)"),
+)
+
+
+def run_flags() -> tuple:
+    """Every flag of `run`: RUN_FLAGS, then the resource flags of lesson 03 (commands/cgroups.py)."""
+    from .cgroups import RESOURCE_FLAGS
+
+    return RUN_FLAGS + RESOURCE_FLAGS
+
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """`run`'s flags (lessons 03 and 07 add --memory/--cpus and --network/-p here)."""
-    p.add_argument("--rootfs", metavar="DIR", help="use this directory as the root filesystem (instead of an IMAGE)")
-    p.add_argument("--name", default="", help="assign a name to the container")
-    p.add_argument("-h", "--hostname", default="", help="container host name")
-    p.add_argument("-d", "--detach", action="store_true", help="run in the background and print the container ID")
-    p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open")
-    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
-    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
-    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE", help="set an environment variable")
-    p.add_argument("-w", "--workdir", default="", help="working directory inside the container")
-    p.add_argument("-u", "--user", default="", help="username or UID (format: <name|uid>[:<group|gid>])")
-    p.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:CONTAINER[:ro]",
-                   help="bind mount a host file or directory")
-    p.add_argument("--tmpfs", action="append", default=[], metavar="PATH[:OPTIONS]", help="mount a tmpfs")
-    p.add_argument("--read-only", action="store_true", help="mount the container's root filesystem read-only")
-    p.add_argument("--init", action=argparse.BooleanOptionalAction, default=True,
-                   help="run a PID 1 that reaps zombies and forwards signals (default: yes)")
-    p.add_argument("--network", "--net", default="none", help="network to connect to (default: none, loopback only)")
-    p.add_argument("-p", "--publish", action="append", default=[], metavar="HOST:CONTAINER",
-                   help="publish a container's port to the host (lesson 07)")
-    p.add_argument("--userns", default="", help="'host' or 'private' (default: private only when not root)")
-    p.add_argument("--entrypoint", default=None, help="overwrite the default ENTRYPOINT of the image (lesson 05)")
+    add_to_argparse(p, RUN_FLAGS)
     from .cgroups import add_resource_options  # lesson 03: -m, --cpus, --pids-limit ...
     add_resource_options(p)
 

@@ -1,0 +1,228 @@
+"""`run`'s flags without argparse (minicontainer/flags.py): the same values as argparse, or None.
+
+flags.parse is the fast path of `minicontainer run`; argparse (built from the same table) stays the
+reference and the fallback. Each case below is parsed by both, and the values must be identical.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from minicontainer import flags
+from minicontainer.cli import build_parser
+from minicontainer.commands.container import run_flags
+from minicontainer.image import prepare_default_image
+from minicontainer.paths import repo_root
+
+
+def by_argparse(argv: list[str]) -> dict:
+    """What today's argparse parser of `minicontainer run` gives (without command/handler)."""
+    values = vars(build_parser(only="container", command="run").parse_args(["run", *argv]))
+    del values["command"], values["handler"]
+    return values
+
+
+def by_flags(argv: list[str]) -> dict | None:
+    parsed = flags.parse(run_flags(), argv)
+    return None if parsed is None else vars(parsed)
+
+
+SAME = [
+    [],
+    ["busybox"],
+    ["busybox", "/bin/true"],
+    ["--rm", "busybox", "/bin/true"],
+    ["busybox", "ls", "-la"],
+    ["busybox", "ls", "-l", "--rm", "-e", "A=1", "--", "x"],
+    ["--rm", "busybox", "sh", "-c", "echo $HOME"],
+    ["-it", "busybox", "sh"],
+    ["-dit", "busybox", "sh"],
+    ["-d", "-i", "-t", "busybox"],
+    ["--detach", "--interactive", "--tty", "busybox"],
+    ["--name", "web", "busybox"],
+    ["--name=web", "busybox"],
+    ["--name=", "busybox"],
+    ["--name", "", "busybox"],
+    ["--name", "a", "--name", "b", "busybox"],
+    ["-h", "box", "busybox"],
+    ["-hbox", "busybox"],
+    ["--hostname=box", "busybox"],
+    ["-e", "A=1", "busybox"],
+    ["-eA=1", "busybox"],
+    ["-e=A=1", "busybox"],
+    ["-e", "A=1", "-e", "B=2", "--env", "C=3", "--env=D=4", "-eE=5", "busybox", "env"],
+    ["-ie", "A=1", "busybox"],
+    ["-ieA=1", "busybox"],
+    ["-ie=A", "busybox"],
+    ["-dieA", "busybox"],
+    ["-w", "/tmp", "-u", "1000:1000", "busybox", "id"],
+    ["--workdir=/tmp", "--user=nobody", "busybox"],
+    ["-w/tmp", "-u0", "busybox"],
+    ["-v", "/srv:/srv:ro", "-v", "/a:/b", "--volume=/c:/d", "-v/e:/f", "busybox"],
+    ["--tmpfs", "/tmp", "--tmpfs=/run:size=64m", "busybox"],
+    ["--read-only", "busybox"],
+    ["--init", "busybox"],
+    ["--no-init", "busybox"],
+    ["--no-init", "--init", "busybox"],
+    ["--init", "--no-init", "busybox"],
+    ["--network", "host", "busybox"],
+    ["--net=bridge", "-p", "8080:80", "-p8443:443", "--publish=53:53", "busybox"],
+    ["--userns", "host", "busybox"],
+    ["--userns=private", "busybox"],
+    ["--entrypoint", "/bin/sh", "busybox"],
+    ["--entrypoint=", "busybox"],
+    ["--rootfs", "/var/lib/minicontainer/rootfs/busybox", "/bin/true"],
+    ["--rootfs=/tmp/r", "--read-only", "/bin/sh", "-c", "true"],
+    ["--", "busybox", "ls"],
+    ["--rm", "--", "busybox", "ls"],
+    ["--rm", "--", "--rm"],
+    ["busybox", "--", "ls"],
+    ["--", "--"],
+    ["-m", "64m", "busybox"],
+    ["-m64m", "busybox"],
+    ["--memory=1g", "busybox"],
+    ["-dim64m", "busybox"],
+    ["--memory-swap", "-1", "busybox"],
+    ["--memory-swap=-1", "busybox"],
+    ["--pids-limit", "-1", "busybox"],
+    ["--pids-limit", "20", "--cpus", "0.5", "busybox"],
+    ["--cpus", "-.5", "busybox"],
+    ["--cpus", "-0.5", "busybox"],
+    ["-c", "512", "busybox"],
+    ["-c512", "--cpu-shares=256", "busybox"],
+    ["--cpuset-cpus", "0-1", "busybox"],
+    ["--cpuset-cpus=0,1", "-m", "32m", "--memory-swap", "64m", "busybox"],
+    ["", "ls"],
+    ["-e", "", "busybox"],
+    ["-e", "A B", "busybox"],
+    ["-e", "-1", "busybox"],
+    ["--rm", "-d", "--name", "x", "-h", "y", "-e", "A=1", "-w", "/", "-u", "0", "-v", "/a:/a", "--tmpfs", "/t",
+     "--read-only", "--no-init", "--net", "none", "-p", "1:1", "--userns", "host", "--entrypoint", "sh",
+     "-m", "16m", "--memory-swap", "32m", "--cpus", "1", "-c", "100", "--cpuset-cpus", "0", "--pids-limit", "9",
+     "busybox", "-c", "echo", "-e", "--rm"],
+]
+
+
+@pytest.mark.parametrize("argv", SAME, ids=lambda a: " ".join(a) or "(empty)")
+def test_flags_parse_as_argparse_does(argv):
+    assert by_flags(argv) == by_argparse(argv)
+
+
+def test_every_run_flag_is_covered():
+    """Each flag of the table appears in the cases above (a new flag needs a case)."""
+    words = {w.partition("=")[0] for case in SAME for w in case}
+    for f in run_flags():
+        assert words & set(f.names), f"no case uses {f.names}"
+
+
+# Unsure: flags.parse says None, and argparse reads the command line instead (an error or help here).
+REFUSED = [
+    ["--no-such-flag", "busybox"],
+    ["-x", "busybox"],
+    ["-ix", "busybox"],
+    ["--help"],
+    ["--rm", "--help", "busybox"],
+    ["--name"],
+    ["-e"],
+    ["-ie"],
+    ["--rm", "--name"],
+    ["--name", "-x", "busybox"],
+    ["--name", "--rm", "busybox"],
+    ["-e", "--", "busybox"],
+    ["--rm=yes", "busybox"],
+    ["-d=1", "busybox"],
+    ["-dit=x", "busybox"],
+    ["--init=no", "busybox"],
+    ["--no-init=1", "busybox"],
+    ["--no-rm", "busybox"],
+    ["--cpus", "-1e3", "busybox"],
+]
+
+
+@pytest.mark.parametrize("argv", REFUSED, ids=lambda a: " ".join(a))
+def test_flags_refuse_what_argparse_must_read(argv, capsys):
+    assert by_flags(argv) is None
+    with pytest.raises(SystemExit):  # argparse prints the help or the error (tested in test_cli.py)
+        by_argparse(argv)
+
+
+# Unsure, but valid for argparse: the fallback gives the same command line its meaning.
+FALLBACK = [
+    ["--nam", "web", "busybox"],  # argparse accepts unambiguous abbreviations
+    ["--read", "busybox"],
+    ["-e", "-x y", "busybox"],  # a value starting with "-" that argparse takes because of the space
+    ["-1", "ls"],  # a negative number is a positional word for argparse
+    ["-", "busybox"],  # so is a lone "-"
+]
+
+
+@pytest.mark.parametrize("argv", FALLBACK, ids=lambda a: " ".join(a))
+def test_unusual_but_valid_lines_go_to_argparse(argv):
+    assert by_flags(argv) is None
+    by_argparse(argv)  # no error
+
+
+def test_flag_table_is_plain_data():
+    f = flags.Flag(("-e", "--env"), kind="list", metavar="KEY=VALUE", help="set an environment variable")
+    assert f.key() == "env" and f.initial() == [] and f.initial() is not f.initial()
+    assert flags.Flag(("--read-only",), kind="bool").key() == "read_only"
+    assert flags.Flag(("-t", "--time", "--timeout"), dest="time").key() == "time"
+    assert all(f.kind in flags.KINDS for f in run_flags())
+
+
+def test_help_still_shows_the_table():
+    parser = build_parser(only="container", command="run")
+    text = parser._subparsers._group_actions[0].choices["run"].format_help()
+    assert "resource limits (lesson 03, cgroups)" in text
+    for f in run_flags():
+        assert f.names[-1] in text and f.help.split("(")[0].strip() in " ".join(text.split())
+    assert "--init, --no-init" in text and "-e KEY=VALUE, --env KEY=VALUE" in text
+
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+from minicontainer.cli import main
+code = main(sys.argv[1:])
+print(code, sorted(m for m in sys.modules if m in ("argparse", "gettext", "locale", "minicontainer.flags")))
+sys.exit(code)
+"""
+
+
+def launcher(*argv: str) -> subprocess.CompletedProcess:
+    """What the fast launcher (.venv/bin/minicontainer, `python -I -S`) does, then what it loaded."""
+    return subprocess.run([sys.executable, "-I", "-S", "-c", SCRIPT.format(root=str(repo_root())), *argv],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_modules_of_flags_py_are_tiny():
+    code = "import sys; sys.path.insert(0, {root!r}); import minicontainer.flags; print(' '.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code.format(root=str(repo_root()))],
+                         capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    heavy = {"re", "argparse", "enum", "typing", "functools", "collections", "dataclasses"}
+    assert sorted(heavy & set(out)) == []
+
+
+def test_run_does_not_import_argparse(paths):
+    prepare_default_image(paths)
+    out = launcher("run", "--rm", "-e", "A=1", "busybox", "/bin/true")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0", "['minicontainer.flags']"]
+
+
+def test_run_with_a_bad_flag_falls_back_to_argparse_errors(paths):
+    out = launcher("run", "--no-such-flag", "busybox", "/bin/true")
+    assert out.returncode == 2
+    assert "error: unrecognized arguments: --no-such-flag" in out.stderr
+    out = launcher("run", "--name")
+    assert out.returncode == 2 and "argument --name: expected one argument" in out.stderr
+
+
+def test_run_errors_stay_one_line(paths):
+    out = launcher("run", "--rm")
+    assert out.returncode == 125
+    assert out.stderr.strip().count("\n") == 0 and out.stderr.startswith("minicontainer run: error:")
+    assert '"run" requires at least 1 argument' in out.stderr
