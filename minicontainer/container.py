@@ -42,18 +42,11 @@ import time
 # classes for the names, and importing `enum` would cost every `run` ~3 ms. Same functions, same numbers.
 import _signal as signal
 
-try:  # TEMPORARY until quickjson lands
-    from . import quickjson  # json's C parser without importing `json` (and `re`): see quickjson.py
-except ImportError:
-    import json as quickjson
+from . import quickjson  # json's C parser without importing `json` (and `re`): see quickjson.py
 from .errors import ContainerError, UsageError
 from .launcher import ensure_site_packages
 from .paths import Paths
 from .record import Record  # a dataclass without the 10-15 ms import of `dataclasses` (see record.py)
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from pathlib import Path
 
 STATE_FILE = "state.json"
 LOG_FILE = "container.log"
@@ -388,7 +381,8 @@ def run(spec: RunSpec, paths: Paths | None = None, output: int | None = None) ->
     c, cfg = create(spec, paths)
     try:
         if spec.detach:
-            return _start_detached(c, cfg, paths)
+            from .detach import start_detached  # -d: a monitor process waits for the container
+            return start_detached(c, cfg, paths)
         stdio = (0 if spec.interactive or spec.tty else _devnull(), 1 if output is None else output,
                  2 if output is None else output)
         return supervise(c, cfg, paths, stdio)
@@ -481,7 +475,8 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
     tty = None
     try:
         if cfg["tty"]:
-            tty = _Terminal.open(stdio)
+            from .terminal import Terminal
+            tty = Terminal.open(stdio)
             stdio = (tty.slave, tty.slave, tty.slave)
             cfg["console"] = os.ttyname(tty.slave)
         # ---- [cgroups] step 6: the container's cgroup exists before PID 1 does; PID 1 joins it itself
@@ -622,136 +617,6 @@ def _forward_signals(pid: int) -> dict:
     return old
 
 
-class _Terminal:
-    """`-t`: a pseudo-terminal between our terminal and the workload (raw mode, window size, Ctrl-C)."""
-
-    def __init__(self, master: int, slave: int, stdin: int, stdout: int) -> None:
-        self.master, self.slave, self.stdin, self.stdout = master, slave, stdin, stdout
-        self.saved = None
-
-    @classmethod
-    def open(cls, stdio: tuple[int, int, int]) -> "_Terminal":
-        master, slave = os.openpty()
-        t = cls(master, slave, stdio[0], stdio[1])
-        t.copy_window_size()
-        return t
-
-    def copy_window_size(self, *_: object) -> None:
-        import fcntl
-        import termios
-        try:
-            size = fcntl.ioctl(self.stdin, termios.TIOCGWINSZ, b"\0" * 8)
-            fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
-        except OSError:
-            pass
-
-    def pump(self) -> None:
-        """Copy bytes both ways until the workload closes the terminal."""
-        import select
-        import termios
-        import tty
-        if os.isatty(self.stdin):
-            self.saved = termios.tcgetattr(self.stdin)
-            tty.setraw(self.stdin)
-            try:
-                signal.signal(signal.SIGWINCH, self.copy_window_size)
-            except ValueError:
-                pass
-        inputs = [self.master, self.stdin]
-        while True:
-            try:
-                ready, _, _ = select.select(inputs, [], [])
-            except InterruptedError:
-                continue
-            if self.master in ready:
-                try:
-                    data = os.read(self.master, 65536)
-                except OSError:
-                    data = b""
-                if not data:
-                    return
-                os.write(self.stdout, data)
-            if self.stdin in ready:
-                data = os.read(self.stdin, 65536)
-                if not data:
-                    inputs.remove(self.stdin)
-                    os.write(self.master, b"\x04")  # end of input: Ctrl-D to the terminal
-                else:
-                    os.write(self.master, data)
-
-    def close(self) -> None:
-        import termios
-        if self.saved is not None:
-            termios.tcsetattr(self.stdin, termios.TCSADRAIN, self.saved)
-        for fd in (self.master,):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-def _start_detached(c: Container, cfg: dict, paths: Paths) -> Container:
-    """-d: a monitor process, in its own session, starts and waits for the container; we return its state."""
-    from .process import read_line
-    cfg["attached"] = False
-    log = os.path.join(state_dir(paths, c.id), LOG_FILE)
-    ready_r, ready_w = os.pipe()
-    if _single_threaded():
-        pid = os.fork()
-        if pid == 0:
-            os.close(ready_r)
-            _monitor(c, cfg, paths, log, ready_w)
-        os.close(ready_w)
-    else:
-        import subprocess
-        with open(os.path.join(state_dir(paths, c.id), "helper.json"), "w") as f:
-            f.write(quickjson.dumps(cfg))
-        boot = (f"import sys; sys.path.insert(0, {ROOT!r}); from minicontainer.container import _monitor_main; "
-                "_monitor_main()")
-        subprocess.Popen([sys.executable, "-I", "-S", "-c", boot, paths.lib_root, paths.run_root, c.id,
-                          str(ready_w)], pass_fds=(ready_w,), start_new_session=True,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(ready_w)
-    message = read_line(ready_r)
-    os.close(ready_r)
-    if message != "started":
-        raise _child_error(message, "start the container")
-    return load(paths, c.id)
-
-
-def _monitor(c: Container, cfg: dict, paths: Paths, log: str, ready_w: int) -> None:
-    """The detached monitor: never returns."""
-    from .process import send
-    try:
-        if os.getsid(0) != os.getpid():  # (a spawned monitor already leads its own session)
-            os.setsid()
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
-        cfg["runtime_pid"] = os.getpid()
-        supervise(c, cfg, paths, (null, out, out), notify=ready_w)
-    except BaseException as exc:  # noqa: BLE001 - report anything to the waiting `run -d`
-        info = {"step": getattr(exc, "step", "") or "start the container", "message": getattr(exc, "message", str(exc)),
-                "path": getattr(exc, "path", ""), "fix": getattr(exc, "fix", ""),
-                "exit": getattr(exc, "exit_status", 125)}
-        try:
-            send(ready_w, "error " + quickjson.dumps(info))
-        except OSError:
-            pass
-    finally:
-        os._exit(0)
-
-
-def _monitor_main() -> None:
-    """Entry point of a detached monitor spawned from a threaded caller (a notebook)."""
-    lib_dir, run_dir, cid, ready_w = sys.argv[1:5]
-    paths = Paths(lib_dir, run_dir)
-    with open(os.path.join(state_dir(paths, cid), "helper.json")) as f:
-        cfg = quickjson.loads(f.read())
-    _monitor(load(paths, cid), cfg, paths, os.path.join(state_dir(paths, cid), LOG_FILE), int(ready_w))
-
-
 # --- teardown and crashed runs --------------------------------------------------------------
 
 def teardown(c: Container, paths: Paths) -> None:
@@ -870,130 +735,9 @@ def sweep(paths: Paths) -> list[str]:
     return done
 
 
-# --- the other lifecycle commands -------------------------------------------------------------
-
-def wait_exited(paths: Paths, c: Container, timeout: float | None = None) -> Container:
-    """Wait until the container's monitor has recorded its exit (or it is gone with --rm)."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        try:
-            c = load(paths, c.id)
-        except FileNotFoundError:
-            c.status = "exited"
-            return c
-        if c.status == "exited":
-            return c
-        if not alive(c.monitor_pid, c.monitor_start):
-            collect_crashed(paths)
-        if deadline is not None and time.monotonic() > deadline:
-            return c
-        time.sleep(0.01)
-
-
-def kill(paths: Paths, ref: str, sig: int = signal.SIGKILL) -> Container:
-    """`kill -s SIG`: send a signal to the container's PID 1 (which passes it on to the workload)."""
-    c = find(paths, ref)
-    if not is_running(c):
-        raise ContainerError(f"container {ref} is not running", step="kill", fix="start it with `minicontainer run`")
-    os.kill(c.pid, sig)
-    return c
-
-
-def stop(paths: Paths, ref: str, timeout: float = 10.0) -> Container:
-    """SIGTERM, then SIGKILL after `timeout` seconds (Docker's `stop -t`)."""
-    c = find(paths, ref)
-    if is_running(c):
-        try:
-            os.kill(c.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        c = wait_exited(paths, c, timeout)
-        if c.status != "exited":
-            _kill_container(c)
-            c = wait_exited(paths, c, 5.0)
-    return c
-
-
-def rm(paths: Paths, ref: str, force: bool = False) -> Container:
-    """Remove a stopped container's state (-f: kill it first)."""
-    c = find(paths, ref)
-    if is_running(c):
-        if not force:
-            raise ContainerError(f"You cannot remove a running container {c.id}. Stop the container before "
-                                 "attempting removal or force remove", step="rm", fix="minicontainer rm -f")
-        _kill_container(c)
-        c = wait_exited(paths, c, 5.0)
-    teardown(c, paths)
-    remove_state(paths, c)
-    return c
-
-
-def logs_path(paths: Paths, c: Container) -> Path:
-    from pathlib import Path
-    return Path(state_dir(paths, c.id), LOG_FILE)
-
-
-def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None = None, workdir: str = "",
-            user: str = "", tty: bool = False, interactive: bool = False) -> int:
-    """`exec`: run another process in a running container's namespaces. Returns its exit status."""
-    from .process import read_line, send
-    c = find(paths, ref)
-    if not is_running(c):
-        raise ContainerError(f"container {c.id} is not running", step="exec",
-                             fix="exec works only in a running container (see `minicontainer ps`)")
-    if not command:
-        raise UsageError("requires at least a command", step="parse arguments", fix="minicontainer exec CONTAINER CMD")
-    userns = "user" in _namespaces_of(c)
-    base = dict(e.split("=", 1) for e in c.spec.get("env_resolved", []) if "=" in e)
-    extra = dict(e.split("=", 1) for e in _environment(RunSpec(env=env or [], tty=tty), base.get("HOSTNAME", "")))
-    cfg = {"pid": c.pid, "argv": command, "env": [f"{k}={v}" for k, v in {**base, **extra}.items()],
-           "workdir": workdir or c.spec.get("workdir") or "/", "user": user or c.spec.get("user", ""),
-           "tty": tty, "userns": userns, "init": False, "runtime_pid": os.getpid()}
-    stdio = (0 if interactive or tty else _devnull(), 1, 2)
-    term = None
-    if tty:
-        term = _Terminal.open(stdio)
-        stdio = (term.slave, term.slave, term.slave)
-    if not _single_threaded():
-        raise ContainerError("exec from a multi-threaded process is not supported", step="exec",
-                             fix="use the minicontainer command (e.g. `!minicontainer exec ...` in a notebook)")
-    go_r, go_w = os.pipe()
-    report_r, report_w = os.pipe()
-    from .process import _exec_helper
-    pid = fork_child(_exec_helper, cfg, go_r, report_w, stdio, close=(go_w, report_r))
-    os.close(go_r)
-    os.close(report_w)
-    if term:
-        os.close(term.slave)
-    try:
-        message = read_line(report_r)
-        if not message.startswith("pid "):
-            _wait(pid)
-            raise _child_error(message, "exec")
-        if c.spec.get("resources"):  # [cgroups] exec joins the container's cgroup
-            from . import cgroups
-            cgroups.add(c.id, int(message.split()[1]))
-        send(go_w, "go")
-        rest = _read_all(report_r)
-        if rest:
-            code = _wait(pid)
-            raise _child_error(rest.splitlines()[0], "exec")
-        old = _forward_signals(int(message.split()[1]))
-        try:
-            if term:
-                term.pump()
-            return _wait(pid)
-        finally:
-            for sig, handler in old.items():
-                signal.signal(sig, handler)
-    finally:
-        if term:
-            term.close()
-        os.close(go_w)
-        os.close(report_r)
-
-
-def _namespaces_of(c: Container) -> list[str]:
-    from .namespaces import inodes
-    mine, theirs = inodes("self"), inodes(c.pid)
-    return [n for n in theirs if theirs[n] != mine.get(n)]
+def __getattr__(name: str):
+    """The other lifecycle commands live in lifecycle.py, loaded only when used (`run` does not need them)."""
+    if name in ("wait_exited", "kill", "stop", "rm", "logs_path", "exec_in"):
+        from . import lifecycle
+        return getattr(lifecycle, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -29,6 +29,7 @@ import sys
 # classes for the names, and importing `enum` would cost every `run` ~3 ms. Same functions, same numbers.
 import _signal as signal
 
+from . import quickjson  # (imported here, before any fork: after pivot_root the host's Python is out of reach)
 from . import rootfs as rootfs_mod
 from . import syscalls
 from .namespaces import loopback_up  # imported here, by the runtime: PID 1 is a fork and finds it loaded
@@ -61,8 +62,7 @@ def send_error(fd: int, step: str, exc: BaseException) -> int:
                 "path": getattr(exc, "path", "") or getattr(exc, "filename", "") or "",
                 "fix": getattr(exc, "fix", ""), "exit": 125}
     try:
-        import json  # (an error is no hurry: `run`'s usual path does not import json)
-        send(fd, "error " + json.dumps(info))
+        send(fd, "error " + quickjson.dumps(info))
     except OSError:
         pass
     return info["exit"]
@@ -354,8 +354,7 @@ def _exec_helper(cfg: dict, go_r: int, report_w: int) -> int:
 def main() -> None:
     """Read the config from the fd named on the command line, then be the helper."""
     with os.fdopen(int(sys.argv[1]), "rb") as f:
-        import json
-        cfg = json.loads(f.read())
+        cfg = quickjson.loads(f.read())
     os._exit(helper(cfg, cfg["go_fd"], cfg["report_fd"]))
 
 

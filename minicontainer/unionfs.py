@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # `run` uses mount_layers() with plain strings and never imports pathlib (paths.py says why)

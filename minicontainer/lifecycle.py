@@ -1,0 +1,153 @@
+"""The lifecycle commands after `run`: stop, kill, rm, exec, logs (lesson 02).
+
+A running container is a PID 1 (recorded with its start time in state.json, so a re-used PID is
+never mistaken for it) and a monitor waiting for it. `stop` sends SIGTERM and, after a timeout,
+SIGKILL (PID 1 of a PID namespace takes with it every process of the namespace); `exec` starts a
+process that joins the container's namespaces with setns() (process.py, `_exec_helper`) and,
+with limits, its cgroup.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import _signal as signal  # `signal` without its enum wrappers (see container.py)
+
+from .container import (LOG_FILE, Container, RunSpec, _child_error, _devnull, _environment, _forward_signals,
+                        _kill_container, _read_all, _single_threaded, _wait, alive, collect_crashed, find,
+                        fork_child, is_running, load, remove_state, state_dir, teardown)
+from .errors import ContainerError, UsageError
+from .paths import Paths
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def wait_exited(paths: Paths, c: Container, timeout: float | None = None) -> Container:
+    """Wait until the container's monitor has recorded its exit (or it is gone with --rm)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            c = load(paths, c.id)
+        except FileNotFoundError:
+            c.status = "exited"
+            return c
+        if c.status == "exited":
+            return c
+        if not alive(c.monitor_pid, c.monitor_start):
+            collect_crashed(paths)
+        if deadline is not None and time.monotonic() > deadline:
+            return c
+        time.sleep(0.01)
+
+
+def kill(paths: Paths, ref: str, sig: int = signal.SIGKILL) -> Container:
+    """`kill -s SIG`: send a signal to the container's PID 1 (which passes it on to the workload)."""
+    c = find(paths, ref)
+    if not is_running(c):
+        raise ContainerError(f"container {ref} is not running", step="kill", fix="start it with `minicontainer run`")
+    os.kill(c.pid, sig)
+    return c
+
+
+def stop(paths: Paths, ref: str, timeout: float = 10.0) -> Container:
+    """SIGTERM, then SIGKILL after `timeout` seconds (Docker's `stop -t`)."""
+    c = find(paths, ref)
+    if is_running(c):
+        try:
+            os.kill(c.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        c = wait_exited(paths, c, timeout)
+        if c.status != "exited":
+            _kill_container(c)
+            c = wait_exited(paths, c, 5.0)
+    return c
+
+
+def rm(paths: Paths, ref: str, force: bool = False) -> Container:
+    """Remove a stopped container's state (-f: kill it first)."""
+    c = find(paths, ref)
+    if is_running(c):
+        if not force:
+            raise ContainerError(f"You cannot remove a running container {c.id}. Stop the container before "
+                                 "attempting removal or force remove", step="rm", fix="minicontainer rm -f")
+        _kill_container(c)
+        c = wait_exited(paths, c, 5.0)
+    teardown(c, paths)
+    remove_state(paths, c)
+    return c
+
+
+def logs_path(paths: Paths, c: Container) -> Path:
+    from pathlib import Path
+    return Path(state_dir(paths, c.id), LOG_FILE)
+
+
+def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None = None, workdir: str = "",
+            user: str = "", tty: bool = False, interactive: bool = False) -> int:
+    """`exec`: run another process in a running container's namespaces. Returns its exit status."""
+    from .process import read_line, send
+    c = find(paths, ref)
+    if not is_running(c):
+        raise ContainerError(f"container {c.id} is not running", step="exec",
+                             fix="exec works only in a running container (see `minicontainer ps`)")
+    if not command:
+        raise UsageError("requires at least a command", step="parse arguments", fix="minicontainer exec CONTAINER CMD")
+    userns = "user" in _namespaces_of(c)
+    base = dict(e.split("=", 1) for e in c.spec.get("env_resolved", []) if "=" in e)
+    extra = dict(e.split("=", 1) for e in _environment(RunSpec(env=env or [], tty=tty), base.get("HOSTNAME", "")))
+    cfg = {"pid": c.pid, "argv": command, "env": [f"{k}={v}" for k, v in {**base, **extra}.items()],
+           "workdir": workdir or c.spec.get("workdir") or "/", "user": user or c.spec.get("user", ""),
+           "tty": tty, "userns": userns, "init": False, "runtime_pid": os.getpid()}
+    stdio = (0 if interactive or tty else _devnull(), 1, 2)
+    term = None
+    if tty:
+        from .terminal import Terminal
+        term = Terminal.open(stdio)
+        stdio = (term.slave, term.slave, term.slave)
+    if not _single_threaded():
+        raise ContainerError("exec from a multi-threaded process is not supported", step="exec",
+                             fix="use the minicontainer command (e.g. `!minicontainer exec ...` in a notebook)")
+    go_r, go_w = os.pipe()
+    report_r, report_w = os.pipe()
+    from .process import _exec_helper
+    pid = fork_child(_exec_helper, cfg, go_r, report_w, stdio, close=(go_w, report_r))
+    os.close(go_r)
+    os.close(report_w)
+    if term:
+        os.close(term.slave)
+    try:
+        message = read_line(report_r)
+        if not message.startswith("pid "):
+            _wait(pid)
+            raise _child_error(message, "exec")
+        if c.spec.get("resources"):  # [cgroups] exec joins the container's cgroup
+            from . import cgroups
+            cgroups.add(c.id, int(message.split()[1]))
+        send(go_w, "go")
+        rest = _read_all(report_r)
+        if rest:
+            _wait(pid)
+            raise _child_error(rest.splitlines()[0], "exec")
+        old = _forward_signals(int(message.split()[1]))
+        try:
+            if term:
+                term.pump()
+            return _wait(pid)
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+    finally:
+        if term:
+            term.close()
+        os.close(go_w)
+        os.close(report_r)
+
+
+def _namespaces_of(c: Container) -> list[str]:
+    from .namespaces import inodes
+    mine, theirs = inodes("self"), inodes(c.pid)
+    return [n for n in theirs if theirs[n] != mine.get(n)]
