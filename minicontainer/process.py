@@ -200,7 +200,8 @@ def setup_rootfs(cfg: dict) -> None:
     if cfg.get("layers"):  # [unionfs] lesson 04: a copy-on-write root, in the container's own mount
         from . import unionfs  # namespace, so the kernel removes it with the container's last process
         root = unionfs.mount_layers(cfg["layers"], cfg["container_dir"], cfg.get("unionfs_driver", "auto"),
-                                    cfg.get("upper_on_tmpfs"), upper_fstype=cfg.get("upper_fstype")).target
+                                    cfg.get("upper_on_tmpfs"), upper_fstype=cfg.get("upper_fstype"),
+                                    volatile=True).target
     syscalls.mount(root, root, None, syscalls.MS_BIND | syscalls.MS_REC)
     if cfg.get("read_only"):
         syscalls.mount(None, root, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY

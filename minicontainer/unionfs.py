@@ -191,19 +191,22 @@ def check_upper(upper: Path | str, work: Path | str, fstype: str | None = None) 
 
 
 def mount_overlay(lowers: list[Path] | list[str], upper: Path | str, work: Path | str, target: Path | str,
-                  farm: Path | str | None = None, upper_fstype: str | None = None) -> str:
+                  farm: Path | str | None = None, upper_fstype: str | None = None, volatile: bool = False) -> str:
     """mount -t overlay: `lowers` (bottom first) under `upper`, seen at `target`. Returns the options used.
 
     When the options do not fit in one page, `farm` (a directory beside upper/work) gets one short
-    symlink per layer and the mount is done with relative paths from inside that directory."""
+    symlink per layer and the mount is done with relative paths from inside that directory.
+    `volatile` (Linux 5.10+): overlayfs never syncs the upper dir's filesystem, in particular not at
+    unmount; for an upper dir that need not survive a crash (see mount_layers)."""
+    suffix = ",volatile" if volatile else ""
     lowers = [os.fspath(p) for p in lowers]
     check_layers(lowers)
     check_upper(upper, work, upper_fstype)
     options = overlay_options(lowers, upper, work)
     needs_farm = len(options) > MAX_OPTIONS or any(c in os.fspath(p) for p in lowers + [upper, work] for c in ",:\\")
     if not needs_farm:
-        _mount_overlay(options, target)
-        return options
+        _mount_overlay(options + suffix, target)
+        return options + suffix
     if farm is None:
         raise ContainerError(f"{len(lowers)} layers need {len(options)} bytes of mount options, more than one page",
                              step=STEP, path=os.fspath(target), fix="pass farm= (a directory for short symlinks)")
@@ -221,8 +224,8 @@ def mount_overlay(lowers: list[Path] | list[str], upper: Path | str, work: Path 
     if len(options) > MAX_OPTIONS:
         raise ContainerError(f"too many layers ({len(lowers)}) even with short names", step=STEP, path=os.fspath(target),
                              fix="squash the image into fewer layers (overlayfs stacks at most 500)")
-    _mount_from(base, options, os.path.abspath(target))
-    return options
+    _mount_from(base, options + suffix, os.path.abspath(target))
+    return options + suffix
 
 
 def _mount_overlay(options: str, target: Path | str) -> None:
@@ -337,11 +340,14 @@ def mount_rootfs(lowers: list[Path], container_dir: Path, driver: str = "auto",
 
 
 def mount_layers(lowers: list[Path] | list[str], container_dir: Path | str, driver: str = "auto",
-                 upper_on_tmpfs: bool | None = None, tmpfs_size: str = "1g", upper_fstype: str | None = None
-                 ) -> RootfsMount:
+                 upper_on_tmpfs: bool | None = None, tmpfs_size: str = "1g", upper_fstype: str | None = None,
+                 volatile: bool = False) -> RootfsMount:
     """mount_rootfs() with plain string paths in the result: what PID 1 of `run` calls (no pathlib).
 
-    `upper_fstype`: the filesystem type of container_dir when the caller knows it (see plan())."""
+    `upper_fstype`: the filesystem type of container_dir when the caller knows it (see plan()).
+    `volatile`: see mount_overlay. `run` sets it: a container's upper dir lives under the run
+    directory, which does not survive a reboot anyway, and without it every unmount (every
+    container's exit) would sync the host filesystem that holds the upper dir."""
     lowers = [os.fspath(p) for p in lowers]
     container_dir = os.fspath(container_dir)
     check_layers(lowers)
@@ -377,7 +383,8 @@ def mount_layers(lowers: list[Path] | list[str], container_dir: Path | str, driv
         made.append(farm)
         mount = RootfsMount("overlay", target, upper, work, lowers, container_dir, tmpfs=tmpfs, made=made)
         try:
-            mount.options = mount_overlay(lowers, upper, work, target, farm=farm, upper_fstype=upper_fstype)
+            mount.options = mount_overlay(lowers, upper, work, target, farm=farm, upper_fstype=upper_fstype,
+                                          volatile=volatile)
         except BaseException:
             if tmpfs is not None:
                 _umount(tmpfs)

@@ -90,3 +90,13 @@ def test_importing_it_imports_neither_json_nor_re():
             "print(sorted(m for m in ('json', 're', 'enum', 'functools', 'collections') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_without_the_accelerator_it_falls_back_to_json(monkeypatch):
+    monkeypatch.setattr(quickjson, "_json", None)
+    monkeypatch.setattr(quickjson, "_scan", None)
+    value = {"a": [1, 2.5, None, "\u2603"], "b": {"c": True}}
+    assert quickjson.dumps(value, indent=2) == json.dumps(value, indent=2)
+    assert quickjson.loads(b' {"a": [1]} ') == {"a": [1]}
+    with pytest.raises(ValueError):
+        quickjson.loads("[1] x")

@@ -10,10 +10,25 @@ An image is data: a manifest names a config and layers, each a blob addressed by
 
 from __future__ import annotations
 
-from ..paths import Paths
-from .store import Image, Store, local_name, normalize
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..paths import Paths
+    from .store import Image, Store, local_name, normalize
 
 __all__ = ["Image", "Store", "local_name", "normalize", "prepare_default_image", "sweep"]
+
+
+def __getattr__(name: str) -> object:
+    """`from minicontainer.image import Store` imports store.py only then (PEP 562).
+
+    `run busybox` imports this package for image/run.py, which on a cache hit never needs the
+    store: importing store.py (json, pathlib, typing, reference.py with re ...) costs ~10 ms.
+    """
+    if name in ("Image", "Store", "local_name", "normalize"):
+        from . import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def prepare_default_image(paths: Paths) -> str:
@@ -25,9 +40,10 @@ def prepare_default_image(paths: Paths) -> str:
 
 def sweep(paths: Paths) -> list[str]:
     """Remove half-written blobs and layers, and the temporary tags of a killed `build`."""
-    from .store import sweep_tmp
+    from .run import sweep_cache
+    from .store import Store, sweep_tmp
 
-    removed = sweep_tmp(paths)
+    removed = sweep_tmp(paths) + sweep_cache(paths)
     if (paths.lib_dir / "images" / "index.json").exists():
         store = Store(paths)
         for name in store.names():

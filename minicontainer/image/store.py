@@ -9,6 +9,7 @@ Layout under `paths.lib_dir` (default /var/lib/minicontainer):
     blobs/sha256/<hex>    manifests, configs and (compressed) layers, each named by its sha256
   layers/sha256/<hex>     each layer unpacked ONCE per diff_id, shared by all images (mode 0700 parent)
   tmp/                    blobs and layers being written; renamed into place only once verified
+  cache/run.json          `run`'s answers for names, checked against index.json (see image/run.py)
   store.lock              flock: exclusive while index.json changes or garbage is collected
 
 API (used by the registry client, `commit`, `build`, `load` and `run`):
