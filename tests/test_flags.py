@@ -226,3 +226,31 @@ def test_run_errors_stay_one_line(paths):
     assert out.returncode == 125
     assert out.stderr.strip().count("\n") == 0 and out.stderr.startswith("minicontainer run: error:")
     assert '"run" requires at least 1 argument' in out.stderr
+
+
+WORDS = ["--rm", "-d", "-i", "-t", "-it", "-dit", "-e", "-eA=1", "-e=B", "--env", "--env=C=3", "A=1", "--name",
+         "--name=n", "-h", "-hbox", "--no-init", "--init", "--read-only", "-m", "-m64m", "--memory-swap", "-1",
+         "--cpus=-.5", "-c", "-v", "/a:/b", "--tmpfs", "-p", "8080:80", "--net", "--", "-", "", "busybox", "ls",
+         "-la", "--nam", "--help", "-x", "-ie", "-de", "--rm=1", "-d=1", "-1e3", "x y", "-x y", "--rootfs", "/r"]
+
+
+def test_random_lines_give_argparse_values_or_none(capsys):
+    """2000 random command lines from the words above: flags.parse agrees with argparse, or says None."""
+    import random
+
+    rng = random.Random(3)
+    parser = build_parser(only="container", command="run")
+    agreed = 0
+    for _ in range(2000):
+        argv = [rng.choice(WORDS) for _ in range(rng.randint(0, 6))]
+        mine = by_flags(argv)
+        if mine is None:
+            continue
+        try:
+            theirs = vars(parser.parse_args(["run", *argv]))
+        except SystemExit:
+            pytest.fail(f"flags.parse accepted {argv}, argparse refuses it")
+        del theirs["command"], theirs["handler"]
+        assert mine == theirs, argv
+        agreed += 1
+    assert agreed > 300, "the test must exercise the fast path"
