@@ -19,6 +19,10 @@ import sys
 from . import __version__
 from .errors import ContainerError, UsageError
 
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing)
+if TYPE_CHECKING:
+    import argparse  # for the annotations only: `run` never imports argparse
+
 # Docker's exit statuses for errors of the runtime itself (not of the workload).
 EXIT_RUNTIME_ERROR = 125
 

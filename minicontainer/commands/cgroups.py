@@ -12,7 +12,11 @@ from __future__ import annotations
 import sys
 import time
 
-from ..flags import Flag, add_to_argparse  # argparse: imported where a parser is built (not by `run`)
+from ..flags import Flag, add_to_argparse
+
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing)
+if TYPE_CHECKING:
+    import argparse  # for the annotations only: `run` never imports argparse
 
 ORDER = 30
 
