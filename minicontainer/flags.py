@@ -3,7 +3,7 @@
 Why not argparse? Importing it (with `gettext`, `locale` and `re`, which pulls `enum`, `functools`
 and `collections`) costs several milliseconds of every `minicontainer run`, and `runc run` takes
 ~30 ms in all. Docker's CLI does not use a general-purpose parser either: it uses spf13/pflag, a
-small parser of GNU-style flags. This module parses `run`'s flags the same way, in ~100 lines.
+small parser of GNU-style flags. This module parses `run`'s flags the same way, in about a hundred lines of code.
 
 Each flag is a row of a table (a `Flag` record), and the same table serves twice:
 
