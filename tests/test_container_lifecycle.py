@@ -58,6 +58,9 @@ def test_sigterm_stops_a_detached_container(paths, rootfs):
     assert not container.alive(state["pid"], state["pid_start"])
     assert mc("rm", "web").returncode == 0
     assert "web" not in mc("ps", "-a").stdout
+    gone = mc("inspect", "web")  # Docker: `[]`, an error line, exit 1
+    assert (gone.returncode, json.loads(gone.stdout)) == (1, [])
+    assert "No such container: web" in gone.stderr
 
 
 def test_stop_kills_a_container_that_ignores_sigterm(paths, rootfs):

@@ -292,7 +292,15 @@ def _inspect(args: argparse.Namespace) -> int:
 
     from .. import container
 
+    from ..errors import ContainerError
+
     paths = _paths()
-    found = [container.find(paths, ref).to_dict() for ref in args.containers]
+    found, status = [], 0
+    for ref in args.containers:  # as Docker: the ones found as JSON, an error line for each other, exit 1
+        try:
+            found.append(container.find(paths, ref).to_dict())
+        except ContainerError as exc:
+            print(f"minicontainer inspect: error: {exc}", file=sys.stderr)
+            status = 1
     print(json.dumps(found, indent=4))
-    return 0
+    return status
