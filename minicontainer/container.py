@@ -642,28 +642,13 @@ def teardown(c: Container, paths: Paths) -> None:
 
 
 def remove_state(paths: Paths, c: Container) -> None:
-    """Delete the container's directory (flat: a few small files)."""
-    d = state_dir(paths, c.id)
-    try:  # each step tolerates a file already gone: `rm -f` and a --rm monitor may both be removing it
-        entries = list(os.scandir(d))
-    except FileNotFoundError:
-        return
-    for entry in entries:
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                _remove_tree(entry.path)
-            else:
-                os.unlink(entry.path)
-        except FileNotFoundError:
-            pass
-    try:
-        os.rmdir(d)
-    except FileNotFoundError:
-        pass
+    """Delete the container's directory: state.json, the /etc files, an empty upper/ and work/."""
+    remove_tree(state_dir(paths, c.id))
 
 
-def _remove_tree(path: str) -> None:
-    """`rm -rf` for a container's own small directories (upper/, work/ ...); what is already gone is fine.
+def remove_tree(path: str) -> None:
+    """`rm -rf` for a container's own small directory; what is already gone is fine (`rm -f` and a
+    --rm monitor may both be removing it).
 
     (shutil.rmtree would do, but importing shutil costs every `run --rm` ~1 ms: it imports zlib, bz2, lzma.)"""
     try:
@@ -673,7 +658,7 @@ def _remove_tree(path: str) -> None:
     for entry in entries:
         try:
             if entry.is_dir(follow_symlinks=False):
-                _remove_tree(entry.path)
+                remove_tree(entry.path)
             else:
                 os.unlink(entry.path)
         except FileNotFoundError:
