@@ -443,16 +443,17 @@ def fork_child(target, cfg: dict, go_r: int, report_w: int, stdio: tuple[int, in
 
 
 def start_helper(cfg: dict, stdio: tuple[int, int, int], go_r: int, report_w: int,
-                 close: tuple[int, ...] = ()) -> int:
+                 close: tuple[int, ...] = (), entry: str = "helper") -> int:
     """Step 4: a fresh process for the namespace work. Returns its PID.
 
+    `entry`: the function of process.py it runs: "helper" (run) or "exec_helper" (exec).
     `close`: our ends of the pipes, which the child must not keep (or it would never see EOF)."""
     if _single_threaded():
-        from .process import helper
-        return fork_child(helper, cfg, go_r, report_w, stdio, close)
+        from . import process
+        return fork_child(getattr(process, entry), cfg, go_r, report_w, stdio, close)
     import subprocess
     cfg_r, cfg_w = os.pipe()
-    cfg = dict(cfg, go_fd=go_r, report_fd=report_w, runtime_pid=os.getpid())
+    cfg = dict(cfg, go_fd=go_r, report_fd=report_w, runtime_pid=os.getpid(), entry=entry)
     boot = (f"import sys; sys.path.insert(0, {ROOT!r}); import os; os.set_inheritable({report_w}, False); "
             "from minicontainer.process import main; main()")
     proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", boot, str(cfg_r)], pass_fds=(cfg_r, go_r, report_w),

@@ -3,7 +3,7 @@
 A running container is a PID 1 (recorded with its start time in state.json, so a re-used PID is
 never mistaken for it) and a monitor waiting for it. `stop` sends SIGTERM and, after a timeout,
 SIGKILL (PID 1 of a PID namespace takes with it every process of the namespace); `exec` starts a
-process that joins the container's namespaces with setns() (process.py, `_exec_helper`) and,
+process that joins the container's namespaces with setns() (process.py, `exec_helper`) and,
 with limits, its cgroup.
 """
 
@@ -15,8 +15,8 @@ import time
 import _signal as signal  # `signal` without its enum wrappers (see container.py)
 
 from .container import (LOG_FILE, Container, RunSpec, _child_error, _devnull, _environment, _forward_signals,
-                        _kill_container, _read_all, _single_threaded, _wait, alive, collect_crashed, find,
-                        fork_child, is_running, load, remove_state, state_dir, teardown)
+                        _kill_container, _read_all, _wait, alive, collect_crashed, find, is_running, load,
+                        remove_state, start_helper, state_dir, teardown)
 from .errors import ContainerError, UsageError
 from .paths import Paths
 
@@ -108,13 +108,11 @@ def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None
         from .terminal import Terminal
         term = Terminal.open(stdio)
         stdio = (term.slave, term.slave, term.slave)
-    if not _single_threaded():
-        raise ContainerError("exec from a multi-threaded process is not supported", step="exec",
-                             fix="use the minicontainer command (e.g. `!minicontainer exec ...` in a notebook)")
     go_r, go_w = os.pipe()
     report_r, report_w = os.pipe()
-    from .process import _exec_helper
-    pid = fork_child(_exec_helper, cfg, go_r, report_w, stdio, close=(go_w, report_r))
+    # a fork, or a fresh `python -I -S` from a threaded caller (a notebook): setns() of the mount and
+    # user namespaces, like unshare(), needs a single-threaded process
+    pid = start_helper(cfg, stdio, go_r, report_w, close=(go_w, report_r), entry="exec_helper")
     os.close(go_r)
     os.close(report_w)
     if term:

@@ -323,12 +323,14 @@ def start_workload(cfg: dict, report_w: int) -> int:
 
 # --- exec: a new process in a running container ----------------------------------------------
 
-def _exec_helper(cfg: dict, go_r: int, report_w: int) -> int:
+def exec_helper(cfg: dict, go_r: int, report_w: int) -> int:
     """setns(2) into PID 1's namespaces, fork (to enter its PID namespace), wait for "go", exec."""
     from .namespaces import join
     step = "join the container's namespaces"
     try:
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != cfg["runtime_pid"]:  # the runtime died before the prctl: nobody waits for us
+            return 137
         os.setsid()
         join(cfg["pid"])
         pid = os.fork()
@@ -353,10 +355,11 @@ def _exec_helper(cfg: dict, go_r: int, report_w: int) -> int:
 # --- `python -I -S -m minicontainer.process`: the helper, started fresh from a threaded caller ----
 
 def main() -> None:
-    """Read the config from the fd named on the command line, then be the helper."""
+    """Read the config from the fd named on the command line, then be the helper (or the exec helper)."""
     with os.fdopen(int(sys.argv[1]), "rb") as f:
         cfg = quickjson.loads(f.read())
-    os._exit(helper(cfg, cfg["go_fd"], cfg["report_fd"]))
+    entry = exec_helper if cfg.get("entry") == "exec_helper" else helper
+    os._exit(entry(cfg, cfg["go_fd"], cfg["report_fd"]))
 
 
 if __name__ == "__main__":

@@ -72,10 +72,14 @@ def test_run_printed_prints_the_output_for_a_notebook(paths, busybox_rootfs, cap
     assert not list(paths.containers_dir.iterdir())
 
 
-def test_exec_from_a_threaded_process_is_refused_clearly(paths, busybox_rootfs, threaded):
-    c = container.run(RunSpec(rootfs=str(busybox_rootfs), command=["sleep", "30"], detach=True, rm=True), paths)
+def test_exec_from_a_threaded_process_uses_a_spawned_helper(paths, busybox_rootfs, threaded, capfd):
+    """A notebook's kernel has threads: exec then starts a fresh `python -I -S` helper instead of a fork."""
+    c = container.run(RunSpec(rootfs=str(busybox_rootfs), command=["sleep", "30"], detach=True, rm=True,
+                              hostname="box"), paths)
     try:
-        with pytest.raises(container.ContainerError, match="multi-threaded"):
-            container.exec_in(paths, c.id, ["true"])
+        code = container.exec_in(paths, c.id, ["sh", "-c", 'echo "$(hostname) $$"; exit 7'])
+        assert code == 7
+        hostname, pid = capfd.readouterr().out.split()
+        assert hostname == "box" and 1 < int(pid) < 50, "it ran in the container's UTS and PID namespaces"
     finally:
         container.rm(paths, c.id, force=True)
