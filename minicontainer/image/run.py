@@ -175,7 +175,7 @@ def _lookup_in_store(paths: Paths, image: str, index: str | None) -> dict | None
             return f
 
     store = SnapshotStore()
-    found = store._lookup(image)
+    found = store.lookup(image)
     if found is None:
         return None
     resolved = store.resolve(image)

@@ -274,7 +274,7 @@ class Store:
         """Every name in the store -> manifest digest."""
         return {_ref_name(m): m["digest"] for m in self._read_index().get("manifests", []) if _ref_name(m)}
 
-    def _lookup(self, name: str) -> tuple[str, str, str] | None:
+    def lookup(self, name: str) -> tuple[str, str, str] | None:
         """(full name, manifest digest, media type) for a name or digest-like string, or None."""
         index = self._read_index().get("manifests", [])
         if name.startswith("sha256:") or (len(name) >= 4 and all(c in "0123456789abcdef" for c in name)):
@@ -310,7 +310,7 @@ class Store:
 
     def resolve(self, name: str) -> Image:
         """The image a name refers to, or a clear error if the store does not have it."""
-        found = self._lookup(name)
+        found = self.lookup(name)
         if found is None:
             raise ContainerError(f"image {name!r} is not in the local store", step="resolve image",
                                  path=str(self.root),
@@ -348,7 +348,7 @@ class Store:
 
     def remove(self, name: str) -> list[str]:
         """`rmi`: untag the name (all names of the image if given an ID); returns the names removed."""
-        found = self._lookup(name)
+        found = self.lookup(name)
         if found is None:
             raise ContainerError(f"image {name!r} is not in the local store", step="remove image",
                                  fix="see `minicontainer images`")
