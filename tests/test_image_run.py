@@ -96,6 +96,18 @@ def test_cli_images_save_load_inspect_rmi_prune(store, tmp_path):
     assert res.returncode == 125 and "not in the local store" in res.stderr
 
 
+def test_rmi_refuses_the_last_name_of_an_image_a_container_uses(store):
+    _variant(store, "used:1", Cmd=["true"])
+    store.tag("localhost/used:2", store.resolve("used:1").manifest_digest)
+    assert mc("run", "--name", "user", "used:1").returncode == 0  # stopped, not removed
+    assert mc("rmi", "used:2").stdout.strip() == "Untagged: localhost/used:2"  # another name is left
+    refused = mc("rmi", "used:1", check=False)
+    assert refused.returncode == 1 and "conflict: unable to remove repository reference" in refused.stderr
+    assert "localhost/used" in mc("images").stdout
+    assert mc("rmi", "-f", "used:1").stdout.strip() == "Untagged: localhost/used:1"
+    assert mc("rm", "user").returncode == 0
+
+
 def test_default_image_follows_changes_of_the_rootfs(store, paths):
     before = store.resolve("busybox")
     assert "present" in prepare_default_image(paths)
@@ -127,7 +139,7 @@ def test_rmi_keeps_the_layers_of_an_existing_container(store):
     _variant(store, "inuse:1", Cmd=["true"])
     mc("run", "--name", "user-of-inuse", "inuse:1")
     image = store.resolve("inuse:1")
-    mc("rmi", "inuse:1")
+    mc("rmi", "-f", "inuse:1")  # (without -f: refused, see above)
     store.gc(grace_seconds=0)
     assert store.has_blob(image.manifest_digest) and all(store.has_blob(layer.digest) for layer in image.layers)
     assert mc("commit", "user-of-inuse", "saved:1").returncode == 0      # commit still finds its base

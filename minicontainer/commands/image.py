@@ -15,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_images)
 
     p = sub.add_parser("rmi", help="remove one or more images (blobs no name uses are collected)")
+    p.add_argument("-f", "--force", action="store_true", help="untag even an image a container uses")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.set_defaults(handler=_rmi)
 
@@ -50,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--digests", action="store_true")
     q.set_defaults(handler=_images)
     q = isub.add_parser("rm", help="remove images")
+    q.add_argument("-f", "--force", action="store_true", help="untag even an image a container uses")
     q.add_argument("images", nargs="+", metavar="IMAGE")
     q.set_defaults(handler=_rmi)
     q = isub.add_parser("inspect", help="show an image's manifest and config as JSON")
@@ -113,11 +115,18 @@ def _images(args: argparse.Namespace) -> int:
 
 
 def _rmi(args: argparse.Namespace) -> int:
+    from ..errors import ContainerError
+
     store = _store()
-    for name in args.images:
-        for removed in store.remove(name):
-            print(f"Untagged: {removed}")
-    return 0
+    status = 0
+    for name in args.images:  # as Docker: each image on its own; an error line for those refused, exit 1
+        try:
+            for removed in store.remove(name, force=args.force):
+                print(f"Untagged: {removed}")
+        except ContainerError as exc:
+            print(f"minicontainer rmi: error: {exc}", file=sys.stderr)
+            status = 1
+    return status
 
 
 def _commit(args: argparse.Namespace) -> int:

@@ -346,8 +346,12 @@ class Store:
                 out.append(image)
         return out
 
-    def remove(self, name: str) -> list[str]:
-        """`rmi`: untag the name (all names of the image if given an ID); returns the names removed."""
+    def remove(self, name: str, force: bool = False) -> list[str]:
+        """`rmi`: untag the name (all names of the image if given an ID); returns the names removed.
+
+        As Docker, it refuses (unless `force`) to take the last name of an image a container was
+        made from, running or stopped: `images` would no longer show what the container runs.
+        (Its blobs and layers stay either way while a container uses them, see reachable().)"""
         found = self.lookup(name)
         if found is None:
             raise ContainerError(f"image {name!r} is not in the local store", step="remove image",
@@ -355,6 +359,13 @@ class Store:
         full, digest, _ = found
         names = self.names()
         targets = [full] if full in names else [n for n, d in names.items() if d == digest]
+        last_names = not [n for n, d in names.items() if d == digest and n not in targets]
+        users = containers_using(self.paths).get(digest, [])
+        if users and last_names and not force:
+            raise ContainerError(f'conflict: unable to remove repository reference "{name}" (must force) - '
+                                 f"container {users[0][:12]} is using its referenced image {hex_of(digest)[:12]}",
+                                 step="remove image", fix="remove the container first (minicontainer rm), "
+                                                          "or untag anyway with rmi -f")
         for target in targets:
             self.untag(target)
         self.gc()
@@ -475,13 +486,18 @@ def _atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:
 def _container_images(paths: Paths) -> set[str]:
     """Manifest digests of the images containers (running or stopped) were made from: their layers
     are the lower dirs of those containers' overlays, mounted in namespaces the host cannot see."""
-    out = set()
+    return set(containers_using(paths))
+
+
+def containers_using(paths: Paths) -> dict[str, list[str]]:
+    """Manifest digest -> the ids of the containers (running or stopped) made from that image."""
+    out: dict[str, list[str]] = {}
     if paths.containers_dir.is_dir():
-        for state in paths.containers_dir.glob("*/state.json"):
+        for state in sorted(paths.containers_dir.glob("*/state.json")):
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 digest = json.loads(state.read_text()).get("spec", {}).get("image_digest")
                 if digest:
-                    out.add(digest)
+                    out.setdefault(digest, []).append(state.parent.name)
     return out
 
 
