@@ -124,7 +124,8 @@ def test_this_host_is_detected_as_it_is():
 
 def fake_group_files(d: Path) -> None:
     """FAKE: what the kernel would show in a v2 group after some use."""
-    (d / "memory.current").write_text("1048576\n")
+    (d / "memory.current").write_text("1310720\n")  # 1 MiB + 256 KiB of inactive file cache:
+    (d / "memory.stat").write_text("anon 1048576\nfile 262144\nactive_file 0\ninactive_file 262144\n")
     (d / "memory.peak").write_text("4194304\n")
     (d / "memory.events").write_text("low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\noom_group_kill 0\n")
     (d / "cpu.stat").write_text("usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n"
@@ -164,7 +165,7 @@ def test_v2_stats_read_memory_cpu_pids_oom_and_pressure(tmp_path):
     group = cgroups.create("c3", Limits.parse(memory="64m", pids_limit=20), setup=setup)
     fake_group_files(group.path)
     s = group.stats()
-    assert (s.memory, s.memory_peak, s.memory_limit) == (1 << 20, 4 << 20, 64 << 20)
+    assert (s.memory, s.memory_cache, s.memory_peak, s.memory_limit) == (1 << 20, 256 << 10, 4 << 20, 64 << 20)
     assert (s.cpu_usage, s.cpu_periods, s.cpu_throttled, s.cpu_throttled_time) == (1.5, 30, 12, 0.4)
     assert (s.pids, s.pids_limit, s.pids_refused, s.oom_kills) == (3, 20, 2, 1)
     assert s.pressure == {"memory": 12.5}

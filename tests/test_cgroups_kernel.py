@@ -84,6 +84,18 @@ def test_a_process_can_move_itself_in_with_join_self(make_group):
         proc.wait()
 
 
+def test_memory_shown_leaves_out_the_file_cache_as_docker_does(make_group, tmp_path):
+    """A process that writes a 24 MiB file fills the group's page cache: the kernel counts it in
+    memory.usage_in_bytes, but it is reclaimable, so `stats` shows it apart (as `docker stats` does)."""
+    group = make_group(Limits.parse(memory="256m"))
+    writer = start_in(group, ["dd", "if=/dev/zero", f"of={tmp_path / 'f'}", "bs=1M", "count=24", "status=none"])
+    assert writer.wait(timeout=30) == 0
+    s = group.stats()
+    usage = int((group.path / "memory.usage_in_bytes").read_text())
+    assert s.memory_cache is not None and s.memory_cache >= 8 << 20, f"inactive file cache: {s.memory_cache}"
+    assert s.memory < usage and abs(s.memory + s.memory_cache - usage) <= 4 << 20
+
+
 def test_memory_limit_oom_kills_a_hog_and_the_kill_is_counted(make_group):
     group = make_group(Limits.parse(memory="32m"))
     hog = start_in(group, [sys.executable, "-c", "x = bytearray(256 << 20)"])

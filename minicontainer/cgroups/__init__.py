@@ -215,7 +215,9 @@ class Stats(Record):
     """One reading of a group's counters. None: this host does not count it."""
 
     time: float                       # time.monotonic() when read
-    memory: int | None = None         # bytes in use now
+    memory: int | None = None         # bytes in use now, without the cache below (what `docker stats` shows)
+    memory_cache: int | None = None   # file cache the kernel can drop at once (inactive file pages): it
+                                      # counts in the group's usage, but is reclaimed before an OOM kill
     memory_peak: int | None = None    # the most bytes ever in use
     memory_limit: int | None = None   # None = unlimited
     cpu_usage: float | None = None    # seconds of CPU time used, all CPUs together
@@ -243,6 +245,13 @@ def read_int(path: Path) -> int | None:
     except (FileNotFoundError, NotADirectoryError):
         return None
     return None if text in ("max", "") else int(text)
+
+
+def without_cache(usage: int | None, inactive_file: int | None) -> int | None:
+    """Docker's memory figure: the usage minus the inactive file cache (memory.stat)."""
+    if usage is None or inactive_file is None or inactive_file > usage:
+        return usage
+    return usage - inactive_file
 
 
 def read_keyed(path: Path) -> dict[str, int]:

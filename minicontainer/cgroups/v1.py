@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import CPU_PERIOD_US, Cgroup, Limits, Stats, kill_until_empty, read_int, read_keyed, write
+from . import (CPU_PERIOD_US, Cgroup, Limits, Stats, kill_until_empty, read_int, read_keyed, without_cache,
+               write)
 
 # v1 reports "no limit" as a huge number (PAGE_COUNTER_MAX pages, rounded to pages).
 UNLIMITED = 1 << 62
@@ -75,7 +76,8 @@ class V1Cgroup(Cgroup):
         s = Stats(time=time.monotonic())
         if "memory" in d:
             m = d["memory"]
-            s.memory = read_int(m / "memory.usage_in_bytes")
+            s.memory_cache = read_keyed(m / "memory.stat").get("total_inactive_file")
+            s.memory = without_cache(read_int(m / "memory.usage_in_bytes"), s.memory_cache)
             s.memory_peak = read_int(m / "memory.max_usage_in_bytes")
             limit = read_int(m / "memory.limit_in_bytes")
             s.memory_limit = None if limit is None or limit >= UNLIMITED else limit

@@ -23,7 +23,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from . import CPU_PERIOD_US, Cgroup, ContainerError, Limits, Stats, kill_until_empty, read_int, read_keyed, write
+from . import (CPU_PERIOD_US, Cgroup, ContainerError, Limits, Stats, kill_until_empty, read_int, read_keyed,
+               without_cache, write)
 
 
 def shares_to_weight(shares: int) -> int:
@@ -90,11 +91,13 @@ class V2Cgroup(Cgroup):
         d = self.path
         cpu = read_keyed(d / "cpu.stat")
         s = Stats(time=time.monotonic(),
-                  memory=read_int(d / "memory.current"), memory_peak=read_int(d / "memory.peak"),
+                  memory_cache=read_keyed(d / "memory.stat").get("inactive_file"),
+                  memory_peak=read_int(d / "memory.peak"),
                   memory_limit=read_int(d / "memory.max"),
                   pids=read_int(d / "pids.current"), pids_limit=read_int(d / "pids.max"),
                   pids_refused=read_keyed(d / "pids.events").get("max"),
                   oom_kills=read_keyed(d / "memory.events").get("oom_kill"))
+        s.memory = without_cache(read_int(d / "memory.current"), s.memory_cache)
         if "usage_usec" in cpu:
             s.cpu_usage = cpu["usage_usec"] / 1e6
         s.cpu_periods, s.cpu_throttled = cpu.get("nr_periods"), cpu.get("nr_throttled")
