@@ -9,7 +9,7 @@ import pytest
 from minicontainer.errors import ContainerError, UsageError
 from minicontainer.network import parse_network
 from minicontainer.network.hosts import hosts_file, resolv_conf
-from minicontainer.network.ports import PortMapping, check_host_port_free, dnat_rules, parse_publish
+from minicontainer.network.ports import PortMapping, check_host_port_free, choose_host_port, dnat_rules, parse_publish
 
 
 @pytest.mark.parametrize("spec, expected", [
@@ -17,12 +17,15 @@ from minicontainer.network.ports import PortMapping, check_host_port_free, dnat_
     ("8080:80/udp", PortMapping(8080, 80, "udp", "")),
     ("127.0.0.1:8080:80/tcp", PortMapping(8080, 80, "tcp", "127.0.0.1")),
     (" 53:53/UDP ", PortMapping(53, 53, "udp", "")),
+    ("8080", PortMapping(0, 8080, "tcp", "")),                   # host port 0: any free one (Docker's -p 80)
+    ("53/udp", PortMapping(0, 53, "udp", "")),
+    ("127.0.0.1::80", PortMapping(0, 80, "tcp", "127.0.0.1")),
 ])
 def test_publish_specs_parse(spec, expected):
     assert parse_publish(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["8080", "80:80:80", "a:80", "8080:80/sctp", "70000:80", "0:80",
+@pytest.mark.parametrize("spec", ["127.0.0.1:80", "80:80:80", "a:80", "8080:80/sctp", "70000:80", "0:80",
                                   "999.1.1.1:80:80", "8080:80/", ""])
 def test_malformed_publish_is_a_usage_error_with_a_fix(spec):
     with pytest.raises(UsageError) as err:
@@ -46,6 +49,15 @@ def test_a_host_port_in_use_is_refused_clearly():
         with pytest.raises(ContainerError, match=f"host port {port}/tcp is already in use"):
             check_host_port_free(PortMapping(port, 80, "tcp", "127.0.0.1"))
     check_host_port_free(PortMapping(port, 80, "tcp", "127.0.0.1"))  # free again once closed
+
+
+def test_a_host_port_is_chosen_when_none_is_given():
+    chosen = choose_host_port(parse_publish("127.0.0.1::80"))
+    assert (chosen.host_ip, chosen.container_port) == ("127.0.0.1", 80) and 1024 < chosen.host_port <= 65535
+    check_host_port_free(chosen)  # a free one
+    assert choose_host_port(parse_publish("8080:80")).host_port == 8080  # a given port stays
+    again = choose_host_port(parse_publish("80"), taken={chosen.key.replace("127.0.0.1", "0.0.0.0")})
+    assert again.host_port != chosen.host_port or again.host_ip != chosen.host_ip
 
 
 def test_a_foreign_host_ip_is_refused():

@@ -101,6 +101,29 @@ def test_httpd_answers_on_a_published_port_via_loopback_and_bridge_address(bridg
     assert not [r for r in nat.rules() if r.tag("br") == bridge["name"] and r.tag("id")]
 
 
+def test_publish_without_a_host_port_takes_a_free_one_that_port_shows(bridge, tmp_path):
+    (tmp_path / "index.html").write_text("any port\n")
+    started = mc("run", "-d", "--name", "anyport", "--network", "bridge", "-p", "127.0.0.1::80", "-v",
+                 f"{tmp_path}:/www", "--rootfs", bridge["rootfs"], "httpd", "-f", "-p", "80", "-h", "/www")
+    assert started.returncode == 0, started.stderr
+    try:
+        shown = mc("port", "anyport").stdout.split()
+        assert shown[:2] == ["80/tcp", "->"] and shown[2].startswith("127.0.0.1:"), shown
+        port = int(shown[2].split(":")[1])
+        deadline = time.time() + 5
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3) as response:
+                    assert response.read() == b"any port\n"
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+    finally:
+        mc("rm", "-f", "anyport")
+
+
 def test_network_none_has_only_loopback_up(paths, busybox_rootfs):
     done = mc("run", "--rm", "--rootfs", str(busybox_rootfs), "ip", "-o", "link")
     lines = done.stdout.splitlines()
@@ -122,7 +145,7 @@ def test_network_container_shares_the_other_containers_namespace(bridge):
 
 def test_bad_network_options_are_clear_errors(paths, busybox_rootfs):
     for flags, message in [(["--network", "bogus"], "unknown network mode"),
-                           (["-p", "8080"], "malformed port mapping"),
+                           (["-p", "80:80:80"], "malformed port mapping"),
                            (["-p", "8080:80"], "-p needs --network bridge"),
                            (["--network", "container:nobody"], "No such container")]:
         done = mc("run", "--rm", *flags, "--rootfs", str(busybox_rootfs), "true")

@@ -1,4 +1,4 @@
-"""`minicontainer network ls | rm BRIDGE`: the container networks on this host (lesson 07)."""
+"""`minicontainer network ls | rm BRIDGE` and `port CONTAINER`: the container networks on this host (lesson 07)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm.add_argument("bridge", metavar="BRIDGE")
     rm.set_defaults(handler=_rm)
     p.set_defaults(handler=_ls)
+
+    p = sub.add_parser("port", help="list a container's published ports (the host ports -p 80 chose)")
+    p.add_argument("container", metavar="CONTAINER")
+    p.set_defaults(handler=_port)
+
+
+def _port(args: argparse.Namespace) -> int:
+    """Docker's format: `80/tcp -> 0.0.0.0:49153`, one line per published port."""
+    from ..container import collect_crashed, default_paths, find
+    from ..network import parse_publish
+
+    paths = default_paths()
+    collect_crashed(paths)
+    c = find(paths, args.container)
+    for spec in (c.spec.get("network_state") or {}).get("publish", []):
+        m = parse_publish(spec)
+        print(f"{m.container_port}/{m.proto} -> {m.host_ip or '0.0.0.0'}:{m.host_port}")
+    return 0
 
 
 def _ls(args: argparse.Namespace) -> int:

@@ -143,6 +143,8 @@ def _attach_bridge(container_id: str, pid: int, options: NetworkOptions, paths: 
         _collect_stale(pool_dir)
         gateway = _ensure_bridge(ipr, options, pool_dir)
         taken = {r.tag("pub") for r in nat.rules()} if options.publish else set()
+        options.publish = [ports.choose_host_port(m, taken) for m in options.publish]  # -p 80: a free one
+        att.publish = list(options.publish)
         for mapping in options.publish:
             if mapping.key in taken or f"{mapping.proto}:0.0.0.0:{mapping.host_port}" in taken:
                 raise ContainerError(f"host port {mapping.host_port}/{mapping.proto} is already published "
