@@ -124,6 +124,44 @@ def test_publish_without_a_host_port_takes_a_free_one_that_port_shows(bridge, tm
         mc("rm", "-f", "anyport")
 
 
+UDP_ECHO = """
+import socket, sys
+from minicontainer.namespaces import join
+join(int(sys.argv[1]), ["net"])  # this process now lives in the container's network namespace
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5353))
+print("ready", flush=True)
+data, peer = s.recvfrom(100)
+s.sendto(b"echo " + data, peer)
+"""
+
+
+def test_a_published_udp_port_reaches_the_container(bridge):
+    """-p HOST:5353/udp: a datagram to the host's port reaches a server in the container and the
+    reply comes back (busybox has no UDP server, so a Python one joins the container's network)."""
+    from minicontainer import container
+
+    port = free_port()
+    started = mc("run", "-d", "--name", "dns", "--network", "bridge", "-p", f"{port}:5353/udp",
+                 "--rootfs", bridge["rootfs"], "sleep", "60")
+    assert started.returncode == 0, started.stderr
+    server = None
+    try:
+        pid = container.find(container.default_paths(), "dns").pid
+        server = subprocess.Popen([sys.executable, "-c", UDP_ECHO, str(pid)], stdout=subprocess.PIPE, text=True)
+        assert server.stdout.readline().strip() == "ready"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(5)
+            client.sendto(b"hello", ("127.0.0.1", port))
+            assert client.recvfrom(100)[0] == b"echo hello"
+        assert server.wait(timeout=10) == 0
+    finally:
+        if server is not None and server.poll() is None:
+            server.kill()
+            server.wait()
+        mc("rm", "-f", "dns")
+
+
 def test_network_none_has_only_loopback_up(paths, busybox_rootfs):
     done = mc("run", "--rm", "--rootfs", str(busybox_rootfs), "ip", "-o", "link")
     lines = done.stdout.splitlines()
