@@ -35,6 +35,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def fetch(url: str, wait: float = 5) -> bytes:
+    """GET url, retrying for `wait` seconds while the server in the container starts."""
+    deadline = time.time() + wait
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                return response.read()
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 @pytest.fixture
 def bridge(paths, busybox_rootfs, monkeypatch):
     """A private bridge for `run --network bridge`; afterwards nothing of it may remain."""
@@ -81,16 +94,7 @@ def test_httpd_answers_on_a_published_port_via_loopback_and_bridge_address(bridg
     assert started.returncode == 0, started.stderr
     try:
         for host in ("127.0.0.1", bridge["gateway"]):
-            deadline = time.time() + 5
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://{host}:{port}/", timeout=3) as response:
-                        assert response.read() == b"published!\n"
-                    break
-                except OSError:
-                    if time.time() > deadline:
-                        raise
-                    time.sleep(0.05)
+            assert fetch(f"http://{host}:{port}/") == b"published!\n"
         url = f"http://{bridge['gateway']}:{port}/"
         itself = mc("exec", "web", "timeout", "5", "wget", "-q", "-O-", url)
         assert itself.stdout == "published!\n", f"web via its own published port (hairpin): {itself.stderr}"
@@ -110,16 +114,7 @@ def test_publish_without_a_host_port_takes_a_free_one_that_port_shows(bridge, tm
         shown = mc("port", "anyport").stdout.split()
         assert shown[:2] == ["80/tcp", "->"] and shown[2].startswith("127.0.0.1:"), shown
         port = int(shown[2].split(":")[1])
-        deadline = time.time() + 5
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3) as response:
-                    assert response.read() == b"any port\n"
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.05)
+        assert fetch(f"http://127.0.0.1:{port}/") == b"any port\n"
     finally:
         mc("rm", "-f", "anyport")
 
