@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
+from image_helpers import default_store, variant
 from minicontainer.image import Store, prepare_default_image
 from minicontainer.image.config import command_line
-from minicontainer.image.mutate import base_state, write_image
 
 
 def mc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -20,14 +20,8 @@ def mc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def store(paths) -> Store:
-    prepare_default_image(paths)
-    return Store(paths)
+    return default_store(paths)
 
-
-def _variant(store: Store, tag: str, **config) -> None:
-    layers, full = base_state(store.resolve("localhost/busybox:latest"))
-    full["config"].update(config)
-    write_image(store, layers, full, tag)
 
 
 @pytest.mark.parametrize("entrypoint,cmd,args,override,want", [
@@ -54,7 +48,7 @@ def test_run_default_image_by_name_uses_its_cmd_and_env(store):
 
 
 def test_run_applies_entrypoint_cmd_env_workdir(store):
-    _variant(store, "ep:1", Entrypoint=["echo", "ep"], Cmd=["default"], Env=["PATH=/bin", "GREETING=hi"],
+    variant(store, "ep:1", Entrypoint=["echo", "ep"], Cmd=["default"], Env=["PATH=/bin", "GREETING=hi"],
              WorkingDir="/etc")
     assert mc("run", "ep:1").stdout == "ep default\n"
     assert mc("run", "ep:1", "x", "y").stdout == "ep x y\n"
@@ -97,7 +91,7 @@ def test_cli_images_save_load_inspect_rmi_prune(store, tmp_path):
 
 
 def test_rmi_refuses_the_last_name_of_an_image_a_container_uses(store):
-    _variant(store, "used:1", Cmd=["true"])
+    variant(store, "used:1", Cmd=["true"])
     store.tag("localhost/used:2", store.resolve("used:1").manifest_digest)
     assert mc("run", "--name", "user", "used:1").returncode == 0  # stopped, not removed
     assert mc("rmi", "used:2").stdout.strip() == "Untagged: localhost/used:2"  # another name is left
@@ -136,7 +130,7 @@ def test_save_to_stdout_and_load_from_stdin(store, paths):
 
 
 def test_rmi_keeps_the_layers_of_an_existing_container(store):
-    _variant(store, "inuse:1", Cmd=["true"])
+    variant(store, "inuse:1", Cmd=["true"])
     mc("run", "--name", "user-of-inuse", "inuse:1")
     image = store.resolve("inuse:1")
     mc("rmi", "-f", "inuse:1")  # (without -f: refused, see above)

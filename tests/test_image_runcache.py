@@ -10,24 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from image_helpers import default_store, variant
 from minicontainer import quickjson
-from minicontainer.image import Store, prepare_default_image
+from minicontainer.image import Store
 from minicontainer.image import run as image_run
-from minicontainer.image.mutate import base_state, write_image
 from minicontainer.image.run import cache_file, for_run
 
 
 @pytest.fixture
 def store(paths) -> Store:
-    prepare_default_image(paths)
-    return Store(paths)
+    return default_store(paths)
 
-
-def _variant(store: Store, tag: str, **config) -> str:
-    layers, full = base_state(store.resolve("localhost/busybox:latest"))
-    full["config"].update(config)
-    write_image(store, layers, full, tag)
-    return store.resolve(tag).manifest_digest
 
 
 def _cached_names(paths) -> list[str]:
@@ -63,10 +56,10 @@ def test_a_hit_gives_what_the_store_gives(store, paths, monkeypatch):
 
 
 def test_retagging_the_name_misses_and_gives_the_new_image(store, paths, monkeypatch):
-    _variant(store, "app:1", Cmd=["echo", "one"])
+    variant(store, "app:1", Cmd=["echo", "one"])
     assert for_run(paths, "app:1", []).argv == ["echo", "one"]
     misses = _miss_counter(monkeypatch)
-    new_digest = _variant(store, "app:1", Cmd=["echo", "two"], Env=["A=b"], WorkingDir="/tmp", User="1:1")
+    new_digest = variant(store, "app:1", Cmd=["echo", "two"], Env=["A=b"], WorkingDir="/tmp", User="1:1")
     got = for_run(paths, "app:1", [])
     assert misses == ["app:1"]
     assert (got.manifest_digest, got.argv, got.env, got.workdir, got.user) == (
@@ -75,7 +68,7 @@ def test_retagging_the_name_misses_and_gives_the_new_image(store, paths, monkeyp
 
 
 def test_removing_a_name_makes_it_unknown_again(store, paths):
-    _variant(store, "gone:1", Cmd=["true"])
+    variant(store, "gone:1", Cmd=["true"])
     assert for_run(paths, "gone:1", []) is not None
     store.remove("localhost/gone:1")
     assert for_run(paths, "gone:1", []) is None
@@ -91,7 +84,7 @@ def test_a_removed_layer_dir_forces_a_miss_that_unpacks_it_again(store, paths, m
 
 def test_a_removed_blob_forces_a_miss(store, paths, monkeypatch):
     """A name@digest run needs only the manifest blob: when gc removes it, the cache must not answer."""
-    digest = _variant(store, "pinned:1", Cmd=["true"])
+    digest = variant(store, "pinned:1", Cmd=["true"])
     name = f"localhost/pinned@{digest}"
     assert for_run(paths, name, []).manifest_digest == digest
     store.untag("localhost/pinned:1")
