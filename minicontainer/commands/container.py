@@ -32,11 +32,7 @@ def register(sub: argparse._SubParsersAction, only: str | None = None) -> None:
 
     if only in (None, "exec"):
         p = sub.add_parser("exec", help="run a command in a running container")
-        p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open")
-        p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
-        p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE", help="set an environment variable")
-        p.add_argument("-w", "--workdir", default="", help="working directory inside the container")
-        p.add_argument("-u", "--user", default="", help="username or UID (format: <name|uid>[:<group|gid>])")
+        add_to_argparse(p, EXEC_FLAGS)
         p.add_argument("container", metavar="CONTAINER")
         p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
         p.set_defaults(handler=_exec)
@@ -103,6 +99,10 @@ RUN_FLAGS = (
     Flag(("--userns",), default="", help="'host' or 'private' (default: private only when not root)"),
     Flag(("--entrypoint",), help="overwrite the default ENTRYPOINT of the image (lesson 05)"),
 )
+
+
+# `exec` has these flags of `run`, with the same meaning (Docker's too).
+EXEC_FLAGS = tuple(f for f in RUN_FLAGS if f.names[0] in ("-i", "-t", "-e", "-w", "-u"))
 
 
 def run_flags() -> tuple:
