@@ -97,12 +97,17 @@ def test_cpus_half_keeps_a_spinner_within_half_a_core(paths, weighty_parent):
 
 
 def test_pids_limit_stops_a_fork_bomb_and_the_host_is_unaffected(paths):
-    cid = run_detached("--pids-limit", "20", command=["sh", "-c", "bomb() { bomb | bomb & }; bomb; sleep 60"])
+    # The container's own shell must not need a fork once the bomb has gone off: busybox sh exits when a
+    # fork fails, and with it the container and its cgroup. So `sleep` is started first and the shell
+    # then only runs the builtin `wait`.
+    bomb = "sleep 60 & bomb() { bomb | bomb & }; bomb; wait"
+    cid = run_detached("--pids-limit", "20", command=["sh", "-c", bomb])
     group = cgroups.group(cid)
     deadline = time.monotonic() + 10
     while not group.stats().pids_refused and time.monotonic() < deadline:
         time.sleep(0.05)
     s = group.stats()
+    assert group.exists(), f"the container ended early: {mc('logs', cid).stderr[-500:]}"
     assert s.pids_refused, "pids.events counts no refused fork: the bomb was not stopped by pids.max"
     assert s.pids <= 20
     assert subprocess.run(["sh", "-c", "for i in 1 2 3 4 5; do true & done; wait"]).returncode == 0
