@@ -475,6 +475,11 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
     old_handlers: dict = {}
     tty = None
     try:
+        # Who supervises, on disk before anything else exists: a later command that finds this record
+        # with a dead monitor collects it at once (cgroup, veth, lease) instead of taking it for a
+        # container still being created (collect_crashed).
+        c.monitor_pid, c.monitor_start = os.getpid(), proc_start_time(os.getpid())
+        save(paths, c)
         if cfg["tty"]:
             from .terminal import Terminal
             tty = Terminal.open(stdio)
@@ -489,7 +494,6 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
         if cfg.get("layers"):  # [unionfs] imported once, here: PID 1 (a fork of us) mounts with it, we tear down
             from . import unionfs  # noqa: F401
         helper_pid = start_helper(cfg, stdio, go_r, report_w, close=(go_w, report_r))
-        c.monitor_pid, c.monitor_start = os.getpid(), proc_start_time(os.getpid())
         os.close(go_r)
         os.close(report_w)
         if tty:

@@ -227,3 +227,31 @@ def _no_sleepers() -> bool:
         except OSError:
             continue
     return True
+
+
+DIES_AFTER_CGROUP = r'''
+import os, signal, sys
+from minicontainer import cli, container
+def killed(*args, **kwargs):  # SIGKILL ourselves at step 4: the cgroup exists, no helper yet
+    os.kill(os.getpid(), signal.SIGKILL)
+container.start_helper = killed
+cli.main(["run", "--pids-limit", "10", "--rootfs", sys.argv[1], "true"])
+'''
+
+
+def test_a_runtime_killed_while_creating_is_collected_by_the_next_command(paths, rootfs):
+    """A runtime SIGKILLed between making the cgroup and starting the container: the very next command
+    collects it (its record names the dead monitor) instead of leaving the cgroup for seconds."""
+    from minicontainer import cgroups
+
+    killed = subprocess.run([sys.executable, "-c", DIES_AFTER_CGROUP, rootfs], capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    try:
+        [c] = container.all_containers(paths)
+        assert c.status == "created" and cgroups.group(c.id).exists()
+        assert mc("ps", "-a").returncode == 0
+        assert not cgroups.group(c.id).exists(), "the killed runtime's cgroup was left behind"
+        assert "Exited (137)" in mc("ps", "-a").stdout
+        assert mc("rm", c.id).returncode == 0
+    finally:
+        container.sweep(paths)  # whatever a failure left
