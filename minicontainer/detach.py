@@ -44,7 +44,11 @@ def start_detached(c: Container, cfg: dict, paths: Paths) -> Container:
     os.close(ready_r)
     if message != "started":
         raise _child_error(message, "start the container")
-    return load(paths, c.id)
+    try:
+        return load(paths, c.id)
+    except FileNotFoundError:  # --rm and the workload already ended: the monitor removed the state
+        c.status = "exited"
+        return c
 
 
 def monitor(c: Container, cfg: dict, paths: Paths, log: str, ready_w: int) -> None:
