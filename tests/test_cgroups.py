@@ -9,9 +9,12 @@ cgroup.events) are tested for real in test_cgroups_kernel.py.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minicontainer import cgroups
 from minicontainer.cgroups import Limits, detect, parse_bytes
@@ -33,6 +36,37 @@ def test_memory_units_are_parsed_like_docker(text, expected):
 def test_unknown_memory_units_are_refused_with_an_example(text):
     with pytest.raises(UsageError, match="512m"):
         parse_bytes(text)
+
+
+# The package reads sizes and cpusets by hand (`re` would cost `run -m` its import); these regular
+# expressions are the specification it must agree with.
+SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$", re.IGNORECASE | re.ASCII)
+CPUSET = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$", re.ASCII)
+UNIT = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def by_regex(text: str) -> int | None:
+    match = SIZE.match(text.strip())
+    return int(float(match[1]) * UNIT[match[2].lower()]) if match else None
+
+
+def by_package(text: str) -> int | None:
+    try:
+        return parse_bytes(text)
+    except UsageError:
+        return None
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="0123456789.kmgtpKMGTPiIbB -x\t", max_size=8))
+def test_sizes_are_read_as_the_regular_expression_reads_them(text):
+    assert by_package(text) == by_regex(text)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="0123-,9 a", max_size=8))
+def test_cpusets_are_read_as_the_regular_expression_reads_them(text):
+    assert cgroups.is_cpu_list(text) == bool(CPUSET.match(text))
 
 
 def test_limits_from_docker_flags():

@@ -58,6 +58,14 @@ def test_run_of_a_rootfs_dir_imports_no_heavy_module(paths, busybox_rootfs):
     assert sorted(FORBIDDEN & loaded) == []
 
 
+def test_run_with_resource_limits_imports_no_heavy_module(paths, busybox_rootfs):
+    """`-m`, `--cpus` and `--pids-limit` go through the cgroups package: it works on strings too."""
+    loaded = loaded_by("run", "--rm", "-m", "64m", "--cpus", "0.5", "--pids-limit", "50",
+                       "--rootfs", str(busybox_rootfs), "/bin/true")
+    assert "minicontainer.cgroups.v1" in loaded or "minicontainer.cgroups.v2" in loaded
+    assert sorted(FORBIDDEN & loaded) == []
+
+
 def test_the_check_can_fail(image):
     """The same check on a command that needs the image store (json, pathlib ...) does find them."""
     assert {"json", "pathlib"} <= FORBIDDEN & loaded_by("images")

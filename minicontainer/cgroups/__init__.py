@@ -21,20 +21,27 @@ This module is the one interface the runtime uses; `v1.py` and `v2.py` are the t
 
 Every container's group lives under one parent, `minicontainer` (paths.CGROUP_PARENT), so that
 `sweep()` (called by `minicontainer reset`) finds what a crashed runtime left behind.
+
+`run -m 64m` goes through this package, so it works with plain strings and `os.path` (as
+paths.Paths and unionfs do: lesson 02, "Why run starts fast"): importing `pathlib` and `re` would
+cost every limited run about 12 ms. The lesson's `pathlib` views are properties on top:
+`Setup.root` and `Setup.controllers`, `Cgroup.dirs()` and `Cgroup.path` are `Path`s.
 """
 
 from __future__ import annotations
 
+import _signal as signal  # `signal` without its enum classes (the `enum` import)
 import errno
 import os
-import re
-import signal
 import time
-from pathlib import Path
 
 from ..errors import ContainerError, UsageError
 from ..paths import CGROUP_PARENT, DEFAULT_RUN_DIR, Paths
 from ..record import Record  # a dataclass without the 10 ms import of `dataclasses`: `run -m` uses these
+
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing)
+if TYPE_CHECKING:
+    from pathlib import Path  # for the annotations only: the run path never imports pathlib
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
@@ -61,56 +68,92 @@ FLAG_NAME = {"memory": "--memory", "memory_swap": "--memory-swap", "cpus": "--cp
 class Setup(Record, frozen=True):
     """What this host offers: the cgroup version and where each controller lives.
 
-    version:     "v2" (unified), "v1" (per-controller hierarchies) or "hybrid" (v1 controllers
-                 plus a cgroup2 mount with few or no controllers; the runtime uses v1 there).
-    controllers: controller name -> the directory of its hierarchy (all the same root on v2).
+    version:         "v2" (unified), "v1" (per-controller hierarchies) or "hybrid" (v1 controllers
+                     plus a cgroup2 mount with few or no controllers; the runtime uses v1 there).
+    root_dir:        where the cgroup filesystems are mounted ("/sys/fs/cgroup").
+    controller_dirs: controller name -> the directory of its hierarchy (all root_dir on v2).
     """
 
     version: str
-    root: Path
-    controllers: dict[str, Path] = {}
+    root_dir: str
+    controller_dirs: dict[str, str] = {}
 
     @property
     def driver(self) -> str:
         return "v2" if self.version == "v2" else "v1"
 
+    @property
+    def root(self) -> Path:
+        """root_dir as a pathlib Path."""
+        from pathlib import Path
+        return Path(self.root_dir)
+
+    @property
+    def controllers(self) -> dict[str, Path]:
+        """controller_dirs with pathlib Paths: setup.controllers["pids"] / "minicontainer"."""
+        from pathlib import Path
+        return {name: Path(d) for name, d in self.controller_dirs.items()}
+
     def describe(self) -> str:
-        names = ", ".join(sorted(self.controllers)) or "no controllers"
-        return f"cgroup {self.version} at {self.root} ({names})"
+        names = ", ".join(sorted(self.controller_dirs)) or "no controllers"
+        return f"cgroup {self.version} at {self.root_dir} ({names})"
+
+
+def read_text(path: str | Path) -> str:
+    with open(path) as f:
+        return f.read()
 
 
 def detect(root: str | Path = CGROUP_ROOT) -> Setup:
     """Find out how cgroups are mounted under `root` (a parameter, so tests can point at a fake tree)."""
-    root = Path(root)
-    unified = root / "cgroup.controllers"
-    if unified.exists():
-        names = unified.read_text().split()
+    root = os.fspath(root)
+    unified = os.path.join(root, "cgroup.controllers")
+    if os.path.exists(unified):
+        names = read_text(unified).split()
         return Setup("v2", root, {name: root for name in names})
-    controllers = {name: root / name for name in V1_CONTROLLERS if (root / name / "cgroup.procs").exists()}
+    controllers = {name: os.path.join(root, name) for name in V1_CONTROLLERS
+                   if os.path.exists(os.path.join(root, name, "cgroup.procs"))}
     if controllers:
-        version = "hybrid" if (root / "unified" / "cgroup.controllers").exists() else "v1"
+        version = "hybrid" if os.path.exists(os.path.join(root, "unified", "cgroup.controllers")) else "v1"
         return Setup(version, root, controllers)
-    raise ContainerError("no cgroup filesystem found", step="cgroups: detect", path=str(root),
+    raise ContainerError("no cgroup filesystem found", step="cgroups: detect", path=root,
                          fix="mount cgroup2 on /sys/fs/cgroup (mount -t cgroup2 none /sys/fs/cgroup) "
                              "or boot a systemd-based distribution, which does it for you")
 
 
 # --- limits, parsed like Docker's flags -----------------------------------------------------
 
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-_CPUSET = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+DIGITS = "0123456789"
+
+# The formats below are what the regular expressions r"^(\d+(\.\d+)?)\s*([kmgtp]?)(i?b)?$" (sizes,
+# any case) and r"^\d+(-\d+)?(,\d+(-\d+)?)*$" (cpusets) accept, read by hand: `re` would cost `run -m`
+# 7 ms of imports. tests/test_cgroups.py checks the two readings agree on many strings.
+
+
+def is_number(text: str) -> bool:
+    """'12' or '1.5': ASCII digits with at most one decimal point between them."""
+    parts = text.split(".")
+    return len(parts) <= 2 and all(part and all(c in DIGITS for c in part) for part in parts)
+
+
+def is_cpu_list(text: str) -> bool:
+    """'0-2,5': comma-separated CPU numbers and ranges."""
+    return all(all(n and all(c in DIGITS for c in n) for n in part.split("-", 1)) for part in text.split(","))
 
 
 def parse_bytes(text: str | int, flag: str = "--memory") -> int:
     """Docker's memory units: '512m', '1g', '1.5GiB', '64k', '1048576' (binary multiples, b optional)."""
     if isinstance(text, int):
         return text
-    match = _SIZE.match(str(text).strip())
-    if not match:
+    rest = str(text).strip().lower()
+    rest = rest[:-2] if rest.endswith("ib") else rest[:-1] if rest.endswith("b") else rest
+    unit = rest[-1:] if rest[-1:] in ("k", "m", "g", "t", "p") else ""
+    number = rest[:len(rest) - len(unit)].rstrip()
+    if not is_number(number):
         raise UsageError(f"invalid value {text!r} for {flag}: use a number with an optional unit b, k, m, g "
                          f"(for example 512m or 1g)")
-    return int(float(match[1]) * _UNITS[match[2].lower()])
+    return int(float(number) * _UNITS[unit])
 
 
 def cpu_list(text: str) -> list[int]:
@@ -174,7 +217,7 @@ class Limits(Record, frozen=True):
         cpuset = None
         if cpuset_cpus not in (None, ""):
             cpuset = str(cpuset_cpus).replace(" ", "")
-            if not _CPUSET.match(cpuset):
+            if not is_cpu_list(cpuset):
                 raise UsageError(f"invalid value {cpuset_cpus!r} for --cpuset-cpus: use a list like 0-1,3")
             bad = [c for c in cpu_list(cpuset) if c >= host_cpus]
             if bad:
@@ -238,10 +281,10 @@ def cpu_percent(before: Stats, after: Stats) -> float | None:
     return 100.0 * (after.cpu_usage - before.cpu_usage) / (after.time - before.time)
 
 
-def read_int(path: Path) -> int | None:
+def read_int(path: str | Path) -> int | None:
     """An integer cgroup file, None when the host does not have it; 'max' (v2) is None too."""
     try:
-        text = path.read_text().strip()
+        text = read_text(path).strip()
     except (FileNotFoundError, NotADirectoryError):
         return None
     return None if text in ("max", "") else int(text)
@@ -254,10 +297,10 @@ def without_cache(usage: int | None, inactive_file: int | None) -> int | None:
     return usage - inactive_file
 
 
-def read_keyed(path: Path) -> dict[str, int]:
+def read_keyed(path: str | Path) -> dict[str, int]:
     """A flat keyed file like memory.events or cpu.stat: 'key value' per line."""
     try:
-        lines = path.read_text().splitlines()
+        lines = read_text(path).splitlines()
     except (FileNotFoundError, NotADirectoryError):
         return {}
     out = {}
@@ -268,7 +311,7 @@ def read_keyed(path: Path) -> dict[str, int]:
     return out
 
 
-def write(path: Path, value: str, setup: Setup, what: str = "") -> None:
+def write(path: str | Path, value: str, setup: Setup, what: str = "") -> None:
     """Write one cgroup file; a refusal becomes a ContainerError naming the file and the host's setup."""
     try:
         with open(path, "w") as f:
@@ -295,7 +338,7 @@ class Cgroup:
         self.parent = parent
 
     # the driver's side
-    def dirs(self) -> list[Path]:
+    def group_dirs(self) -> list[str]:
         """Every directory of this group (one per hierarchy on v1, one on v2)."""
         raise NotImplementedError
 
@@ -312,17 +355,28 @@ class Cgroup:
 
     # the same on both versions
     @property
-    def path(self) -> Path:
+    def main_dir(self) -> str:
         """The group's main directory (v1: the one in the memory hierarchy, or the first one)."""
-        return self.dirs()[0]
+        return self.group_dirs()[0]
+
+    def dirs(self) -> list[Path]:
+        """group_dirs() as pathlib Paths."""
+        from pathlib import Path
+        return [Path(d) for d in self.group_dirs()]
+
+    @property
+    def path(self) -> Path:
+        """main_dir as a pathlib Path: group.path / "memory.max"."""
+        from pathlib import Path
+        return Path(self.main_dir)
 
     def exists(self) -> bool:
-        return any(d.is_dir() for d in self.dirs())
+        return any(os.path.isdir(d) for d in self.group_dirs())
 
     def add(self, pid: int) -> None:
         """Move a process (and, from then on, all its children) into the group."""
-        for d in self.dirs():
-            write(d / "cgroup.procs", str(pid), self.setup, f"process {pid}")
+        for d in self.group_dirs():
+            write(os.path.join(d, "cgroup.procs"), str(pid), self.setup, f"process {pid}")
 
     def join_files(self) -> list[str]:
         """The files a process writes "0" to in order to move *itself* in (see `join_self`).
@@ -332,14 +386,14 @@ class Cgroup:
         v2: `cgroup.procs`.
         """
         name = "tasks" if self.setup.driver == "v1" else "cgroup.procs"
-        return [str(d / name) for d in self.dirs()]
+        return [os.path.join(d, name) for d in self.group_dirs()]
 
     def procs(self) -> list[int]:
         """The PIDs in the group (as seen from the host)."""
         pids: set[int] = set()
-        for d in self.dirs():
+        for d in self.group_dirs():
             try:
-                pids.update(int(p) for p in (d / "cgroup.procs").read_text().split())
+                pids.update(int(p) for p in read_text(os.path.join(d, "cgroup.procs")).split())
             except FileNotFoundError:
                 pass
         return sorted(pids)
@@ -351,22 +405,22 @@ class Cgroup:
         last = self.stats()
         self.kill()
         deadline = time.monotonic() + timeout
-        for d in self.dirs():
-            while d.is_dir():
+        for d in self.group_dirs():
+            while os.path.isdir(d):
                 try:
-                    d.rmdir()
+                    os.rmdir(d)
                 except FileNotFoundError:
                     break
                 except OSError as exc:
                     if exc.errno != errno.EBUSY or time.monotonic() > deadline:
                         raise ContainerError(f"could not remove the group: {os.strerror(exc.errno)} "
                                              f"(processes left: {self.procs()})", step="cgroups: remove",
-                                             path=str(d), fix="minicontainer reset") from None
+                                             path=d, fix="minicontainer reset") from None
                     time.sleep(0.01)
         return last
 
     def __repr__(self) -> str:
-        return f"<Cgroup {self.name} {self.setup.version} {self.path}>"
+        return f"<Cgroup {self.name} {self.setup.version} {self.main_dir}>"
 
 
 def join_self(files: list[str]) -> None:
@@ -391,7 +445,7 @@ def kill_until_empty(group: Cgroup, timeout: float = 5.0) -> None:
             except ProcessLookupError:
                 pass
         if time.monotonic() > deadline:
-            raise ContainerError(f"processes {pids} survive SIGKILL", step="cgroups: kill", path=str(group.path),
+            raise ContainerError(f"processes {pids} survive SIGKILL", step="cgroups: kill", path=group.main_dir,
                                  fix="they may be stuck in the kernel (state D); try again, or reboot")
         time.sleep(0.005)
 
@@ -422,16 +476,16 @@ def create(name: str, limits: Limits | None = None, *, root: str | Path = CGROUP
     """Create the group `name` under the course's parent with `limits`; nothing is left if it fails."""
     limits = limits or Limits()
     setup = setup or detect(root)
-    missing = sorted(limits.controllers() - set(setup.controllers))
+    missing = sorted(limits.controllers() - set(setup.controller_dirs))
     if missing:
         flags = [FLAG_NAME[k] for k, v in limits.to_dict().items() if FLAG_CONTROLLER[k] in missing]
         raise ContainerError(f"the {', '.join(missing)} controller is not available for {', '.join(flags)}: "
-                             f"this host has {setup.describe()}", step="cgroups: create", path=str(setup.root),
+                             f"this host has {setup.describe()}", step="cgroups: create", path=setup.root_dir,
                              fix=f"run without {', '.join(flags)}, or enable the controller "
-                                 f"({'cgroup_enable=' + missing[0] + ' on the kernel command line' if setup.driver == 'v1' else 'echo +' + missing[0] + ' > ' + str(setup.root) + '/cgroup.subtree_control'})")
+                                 f"({'cgroup_enable=' + missing[0] + ' on the kernel command line' if setup.driver == 'v1' else 'echo +' + missing[0] + ' > ' + setup.root_dir + '/cgroup.subtree_control'})")
     g = driver_for(setup)(name, setup, parent)
     if g.exists():
-        raise ContainerError(f"a cgroup named {name!r} already exists", step="cgroups: create", path=str(g.path),
+        raise ContainerError(f"a cgroup named {name!r} already exists", step="cgroups: create", path=g.main_dir,
                              fix="choose another name, or `minicontainer reset` to remove leftovers")
     try:
         g.make(limits)
@@ -459,12 +513,16 @@ def add(name: str, pid: int, *, root: str | Path = CGROUP_ROOT, parent: str = CG
 
 def names(*, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PARENT) -> list[str]:
     """The groups under the course's parent, in every hierarchy."""
-    setup = detect(root)
     found: set[str] = set()
-    for base in {d / parent for d in setup.controllers.values()} | {setup.root / parent}:
-        if base.is_dir():
+    for base in parent_dirs(detect(root), parent):
+        if os.path.isdir(base):
             found.update(e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False))
     return sorted(found)
+
+
+def parent_dirs(setup: Setup, parent: str = CGROUP_PARENT) -> set[str]:
+    """The course's parent directory in every hierarchy (and at the root of a cgroup2 mount)."""
+    return {os.path.join(d, parent) for d in setup.controller_dirs.values()} | {os.path.join(setup.root_dir, parent)}
 
 
 def sweep(paths: Paths | None = None, *, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PARENT,
@@ -480,20 +538,21 @@ def sweep(paths: Paths | None = None, *, root: str | Path = CGROUP_ROOT, parent:
     except ContainerError:
         return []
     if everything is None:
-        everything = paths is None or paths.run_dir == Path(DEFAULT_RUN_DIR) or parent != CGROUP_PARENT
+        everything = (paths is None or os.path.normpath(paths.run_root) == os.path.normpath(DEFAULT_RUN_DIR)
+                      or parent != CGROUP_PARENT)
     done = []
     for name in names(root=root, parent=parent):
-        if everything or (paths is not None and (paths.containers_dir / name).exists()):
+        if everything or (paths is not None and os.path.exists(os.path.join(paths.containers_root, name))):
             group(name, setup=setup, parent=parent).remove()
             done.append(f"removed cgroup {parent}/{name}")
     if not everything:
         return done
-    bases = {d / parent for d in setup.controllers.values()} | {setup.root / parent}
+    bases = parent_dirs(setup, parent)
     if setup.version == "hybrid":
-        bases.add(setup.root / "unified" / parent)
+        bases.add(os.path.join(setup.root_dir, "unified", parent))
     for base in sorted(bases):
         try:
-            base.rmdir()
+            os.rmdir(base)
         except OSError:  # missing, or another runtime made a group meanwhile
             pass
     return done

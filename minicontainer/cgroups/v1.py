@@ -15,10 +15,11 @@ v1 has no `cgroup.kill`: removing a group means SIGKILL-ing its processes until 
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import time
 
-from . import (CPU_PERIOD_US, Cgroup, Limits, Stats, kill_until_empty, read_int, read_keyed, without_cache,
-               write)
+from . import (CPU_PERIOD_US, Cgroup, Limits, Stats, kill_until_empty, read_int, read_keyed, read_text,
+               without_cache, write)
 
 # v1 reports "no limit" as a huge number (PAGE_COUNTER_MAX pages, rounded to pages).
 UNLIMITED = 1 << 62
@@ -27,73 +28,79 @@ UNLIMITED = 1 << 62
 class V1Cgroup(Cgroup):
     """A container's group on a v1 host: the same name in every controller's hierarchy."""
 
-    def controller_dirs(self) -> dict[str, Path]:
+    def controller_dirs(self) -> dict[str, str]:
         """controller -> this group's directory in its hierarchy (co-mounted controllers share one)."""
-        return {c: hierarchy / self.parent / self.name for c, hierarchy in self.setup.controllers.items()}
+        return {c: os.path.join(hierarchy, self.parent, self.name)
+                for c, hierarchy in self.setup.controller_dirs.items()}
 
-    def dirs(self) -> list[Path]:
-        unique: dict[Path, Path] = {}
+    def group_dirs(self) -> list[str]:
+        unique: dict[str, str] = {}
         for d in self.controller_dirs().values():
-            unique.setdefault(d.resolve() if d.exists() else d, d)
+            unique.setdefault(os.path.realpath(d) if os.path.exists(d) else d, d)
         return list(unique.values())
 
     @property
-    def path(self) -> Path:
+    def main_dir(self) -> str:
         d = self.controller_dirs()
         return d.get("memory") or next(iter(d.values()))
 
     def make(self, limits: Limits) -> None:
         dirs = self.controller_dirs()
+
+        def put(controller: str, name: str, value: object, flag: str) -> None:
+            write(os.path.join(dirs[controller], name), str(value), self.setup, flag)
+
         for controller, d in dirs.items():
-            parent = d.parent
-            parent.mkdir(exist_ok=True)
-            d.mkdir(exist_ok=True)  # co-mounted controllers (cpu,cpuacct) share a directory
+            parent = os.path.dirname(d)
+            os.makedirs(d, exist_ok=True)  # co-mounted controllers (cpu,cpuacct) share a directory
             if controller == "cpuset":
                 # a new v1 cpuset group starts with no CPUs and no memory nodes: no process could run in it
                 for f in ("cpuset.cpus", "cpuset.mems"):
-                    if not (parent / f).read_text().strip():
-                        write(parent / f, (parent.parent / f).read_text().strip(), self.setup, f)
-                    write(d / f, (parent / f).read_text().strip(), self.setup, f)
+                    inherited = read_text(os.path.join(parent, f)).strip()
+                    if not inherited:
+                        inherited = read_text(os.path.join(os.path.dirname(parent), f)).strip()
+                        write(os.path.join(parent, f), inherited, self.setup, f)
+                    write(os.path.join(d, f), inherited, self.setup, f)
         if limits.memory is not None:
-            write(dirs["memory"] / "memory.limit_in_bytes", str(limits.memory), self.setup, "--memory")
-            memsw = dirs["memory"] / "memory.memsw.limit_in_bytes"
-            if memsw.exists():  # swap accounting on: Docker's default swap is as much again as memory
+            put("memory", "memory.limit_in_bytes", limits.memory, "--memory")
+            if os.path.exists(os.path.join(dirs["memory"], "memory.memsw.limit_in_bytes")):
+                # swap accounting on: Docker's default swap is as much again as memory
                 total = limits.memory_swap if limits.memory_swap is not None else 2 * limits.memory
-                write(memsw, str(total), self.setup, "--memory-swap")
+                put("memory", "memory.memsw.limit_in_bytes", total, "--memory-swap")
         if limits.cpus is not None:
-            write(dirs["cpu"] / "cpu.cfs_period_us", str(CPU_PERIOD_US), self.setup, "--cpus")
-            write(dirs["cpu"] / "cpu.cfs_quota_us", str(round(limits.cpus * CPU_PERIOD_US)), self.setup, "--cpus")
+            put("cpu", "cpu.cfs_period_us", CPU_PERIOD_US, "--cpus")
+            put("cpu", "cpu.cfs_quota_us", round(limits.cpus * CPU_PERIOD_US), "--cpus")
         if limits.cpu_shares is not None:
-            write(dirs["cpu"] / "cpu.shares", str(limits.cpu_shares), self.setup, "--cpu-shares")
+            put("cpu", "cpu.shares", limits.cpu_shares, "--cpu-shares")
         if limits.cpuset_cpus is not None:
-            write(dirs["cpuset"] / "cpuset.cpus", limits.cpuset_cpus, self.setup, "--cpuset-cpus")
+            put("cpuset", "cpuset.cpus", limits.cpuset_cpus, "--cpuset-cpus")
         if limits.pids_limit is not None:
-            write(dirs["pids"] / "pids.max", str(limits.pids_limit), self.setup, "--pids-limit")
+            put("pids", "pids.max", limits.pids_limit, "--pids-limit")
 
     def stats(self) -> Stats:
-        import time
         d = self.controller_dirs()
         s = Stats(time=time.monotonic())
         if "memory" in d:
-            m = d["memory"]
-            s.memory_cache = read_keyed(m / "memory.stat").get("total_inactive_file")
-            s.memory = without_cache(read_int(m / "memory.usage_in_bytes"), s.memory_cache)
-            s.memory_peak = read_int(m / "memory.max_usage_in_bytes")
-            limit = read_int(m / "memory.limit_in_bytes")
+            m = d["memory"] + "/"
+            s.memory_cache = read_keyed(m + "memory.stat").get("total_inactive_file")
+            s.memory = without_cache(read_int(m + "memory.usage_in_bytes"), s.memory_cache)
+            s.memory_peak = read_int(m + "memory.max_usage_in_bytes")
+            limit = read_int(m + "memory.limit_in_bytes")
             s.memory_limit = None if limit is None or limit >= UNLIMITED else limit
-            s.oom_kills = read_keyed(m / "memory.oom_control").get("oom_kill")
+            s.oom_kills = read_keyed(m + "memory.oom_control").get("oom_kill")
         if "cpuacct" in d:
-            usage = read_int(d["cpuacct"] / "cpuacct.usage")
+            usage = read_int(d["cpuacct"] + "/cpuacct.usage")
             s.cpu_usage = None if usage is None else usage / 1e9
         if "cpu" in d:
-            stat = read_keyed(d["cpu"] / "cpu.stat")
+            stat = read_keyed(d["cpu"] + "/cpu.stat")
             s.cpu_periods, s.cpu_throttled = stat.get("nr_periods"), stat.get("nr_throttled")
             if "throttled_time" in stat:
                 s.cpu_throttled_time = stat["throttled_time"] / 1e9
         if "pids" in d:
-            s.pids = read_int(d["pids"] / "pids.current")
-            s.pids_limit = read_int(d["pids"] / "pids.max")
-            s.pids_refused = read_keyed(d["pids"] / "pids.events").get("max")
+            p = d["pids"] + "/"
+            s.pids = read_int(p + "pids.current")
+            s.pids_limit = read_int(p + "pids.max")
+            s.pids_refused = read_keyed(p + "pids.events").get("max")
         return s
 
     def kill(self) -> None:

@@ -20,11 +20,11 @@ hold processes itself, so the parent `minicontainer` only ever contains groups.
 
 from __future__ import annotations
 
+import os
 import time
-from pathlib import Path
 
 from . import (CPU_PERIOD_US, Cgroup, ContainerError, Limits, Stats, kill_until_empty, read_int, read_keyed,
-               without_cache, write)
+               read_text, without_cache, write)
 
 
 def shares_to_weight(shares: int) -> int:
@@ -32,10 +32,10 @@ def shares_to_weight(shares: int) -> int:
     return 1 + ((shares - 2) * 9999) // 262142
 
 
-def pressure_avg10(path: Path) -> float | None:
+def pressure_avg10(path: str) -> float | None:
     """The 'some avg10' figure of a PSI file: the % of the last 10 s some task waited for the resource."""
     try:
-        first = path.read_text().splitlines()[0]
+        first = read_text(path).splitlines()[0]
     except (FileNotFoundError, IndexError, OSError):
         return None
     fields = dict(f.split("=") for f in first.split()[1:])
@@ -45,79 +45,82 @@ def pressure_avg10(path: Path) -> float | None:
 class V2Cgroup(Cgroup):
     """A container's group on a v2 host: one directory in the unified tree."""
 
-    def dirs(self) -> list[Path]:
-        return [self.setup.root / self.parent / self.name]
+    def group_dirs(self) -> list[str]:
+        return [os.path.join(self.setup.root_dir, self.parent, self.name)]
 
-    def enable(self, directory: Path, controllers: set[str]) -> None:
+    def enable(self, directory: str, controllers: set[str]) -> None:
         """Delegate `controllers` to the children of `directory` (write +name to cgroup.subtree_control)."""
-        control = directory / "cgroup.subtree_control"
-        enabled = set(control.read_text().split()) if control.exists() else set()
+        control = os.path.join(directory, "cgroup.subtree_control")
+        enabled = set(read_text(control).split()) if os.path.exists(control) else set()
         wanted = sorted(c for c in controllers if c not in enabled)
         if wanted:
-            write(directory / "cgroup.subtree_control", " ".join(f"+{c}" for c in wanted), self.setup,
-                  "controller delegation")
+            write(control, " ".join(f"+{c}" for c in wanted), self.setup, "controller delegation")
 
     def make(self, limits: Limits) -> None:
-        root = self.setup.root
-        parent = root / self.parent
-        d = parent / self.name
+        root = self.setup.root_dir
+        parent = os.path.join(root, self.parent)
+        d = os.path.join(parent, self.name)
+
+        def put(name: str, value: object, flag: str) -> None:
+            write(os.path.join(d, name), str(value), self.setup, flag)
+
         # only what the limits need, and only what this host has (a hybrid cgroup2 may carry only hugetlb)
-        needed = limits.controllers() & set(self.setup.controllers)
-        parent.mkdir(exist_ok=True)
+        needed = limits.controllers() & set(self.setup.controller_dirs)
+        os.makedirs(parent, exist_ok=True)
         self.enable(root, needed)
         self.enable(parent, needed)
-        d.mkdir()
+        os.mkdir(d)
         if limits.memory is not None:
-            write(d / "memory.max", str(limits.memory), self.setup, "--memory")
+            put("memory.max", limits.memory, "--memory")
             if limits.memory_swap is not None:  # v2 limits swap alone; Docker's flag is memory + swap
-                swap = "max" if limits.memory_swap == -1 else str(limits.memory_swap - limits.memory)
-                write(d / "memory.swap.max", swap, self.setup, "--memory-swap")
-            elif (d / "memory.swap.max").exists():  # Docker's default: as much swap again as memory
-                write(d / "memory.swap.max", str(limits.memory), self.setup, "--memory")
+                put("memory.swap.max", "max" if limits.memory_swap == -1 else limits.memory_swap - limits.memory,
+                    "--memory-swap")
+            elif os.path.exists(os.path.join(d, "memory.swap.max")):  # Docker's default: as much swap again
+                put("memory.swap.max", limits.memory, "--memory")
         if limits.cpus is not None:
-            write(d / "cpu.max", f"{round(limits.cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}", self.setup, "--cpus")
+            put("cpu.max", f"{round(limits.cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}", "--cpus")
         if limits.cpu_shares is not None:
-            write(d / "cpu.weight", str(shares_to_weight(limits.cpu_shares)), self.setup, "--cpu-shares")
+            put("cpu.weight", shares_to_weight(limits.cpu_shares), "--cpu-shares")
         if limits.cpuset_cpus is not None:
-            write(d / "cpuset.cpus", limits.cpuset_cpus, self.setup, "--cpuset-cpus")
+            put("cpuset.cpus", limits.cpuset_cpus, "--cpuset-cpus")
         if limits.pids_limit is not None:
-            write(d / "pids.max", str(limits.pids_limit), self.setup, "--pids-limit")
+            put("pids.max", limits.pids_limit, "--pids-limit")
 
     def populated(self) -> bool:
         """Whether any process is in the group (from cgroup.events, which the kernel keeps current)."""
-        return read_keyed(self.path / "cgroup.events").get("populated", 0) == 1
+        return read_keyed(os.path.join(self.main_dir, "cgroup.events")).get("populated", 0) == 1
 
     def stats(self) -> Stats:
-        d = self.path
-        cpu = read_keyed(d / "cpu.stat")
+        d = self.main_dir + "/"
+        cpu = read_keyed(d + "cpu.stat")
         s = Stats(time=time.monotonic(),
-                  memory_cache=read_keyed(d / "memory.stat").get("inactive_file"),
-                  memory_peak=read_int(d / "memory.peak"),
-                  memory_limit=read_int(d / "memory.max"),
-                  pids=read_int(d / "pids.current"), pids_limit=read_int(d / "pids.max"),
-                  pids_refused=read_keyed(d / "pids.events").get("max"),
-                  oom_kills=read_keyed(d / "memory.events").get("oom_kill"))
-        s.memory = without_cache(read_int(d / "memory.current"), s.memory_cache)
+                  memory_cache=read_keyed(d + "memory.stat").get("inactive_file"),
+                  memory_peak=read_int(d + "memory.peak"),
+                  memory_limit=read_int(d + "memory.max"),
+                  pids=read_int(d + "pids.current"), pids_limit=read_int(d + "pids.max"),
+                  pids_refused=read_keyed(d + "pids.events").get("max"),
+                  oom_kills=read_keyed(d + "memory.events").get("oom_kill"))
+        s.memory = without_cache(read_int(d + "memory.current"), s.memory_cache)
         if "usage_usec" in cpu:
             s.cpu_usage = cpu["usage_usec"] / 1e6
         s.cpu_periods, s.cpu_throttled = cpu.get("nr_periods"), cpu.get("nr_throttled")
         if "throttled_usec" in cpu:
             s.cpu_throttled_time = cpu["throttled_usec"] / 1e6
         for resource in ("cpu", "memory", "io"):
-            value = pressure_avg10(d / f"{resource}.pressure")
+            value = pressure_avg10(d + f"{resource}.pressure")
             if value is not None:
                 s.pressure[resource] = value
         return s
 
     def kill(self, timeout: float = 5.0) -> None:
         """Write 1 to cgroup.kill (Linux 5.14+): the kernel kills every process, forks included."""
-        kill_file = self.path / "cgroup.kill"
-        if kill_file.exists() and self.procs():
+        kill_file = os.path.join(self.main_dir, "cgroup.kill")
+        if os.path.exists(kill_file) and self.procs():
             write(kill_file, "1", self.setup, "cgroup.kill")
             deadline = time.monotonic() + timeout
             while self.populated():
                 if time.monotonic() > deadline:
                     raise ContainerError("the group is still populated after cgroup.kill", step="cgroups: kill",
-                                         path=str(self.path), fix="processes stuck in the kernel (state D)?")
+                                         path=self.main_dir, fix="processes stuck in the kernel (state D)?")
                 time.sleep(0.002)
         kill_until_empty(self, timeout)
