@@ -132,7 +132,11 @@ def test_exec_into_a_stopped_container_is_an_error(paths, rootfs):
 
 def test_zombies_are_reaped_by_pid_1(paths, rootfs):
     # Each `( sleep 0 & )` leaves an orphan that PID 1 inherits; when it exits it is a zombie until reaped.
-    script = "for i in 1 2 3 4 5; do (sleep 0 &); done; sleep 0.3; ps -o stat,comm"
+    # The shell waits (up to 10 s) for the zombies to go rather than a fixed 0.3 s: on a loaded machine PID 1
+    # may not have run yet; one that never reaps keeps them for the whole 10 s and the test fails.
+    script = ("for i in 1 2 3 4 5; do (sleep 0 &); done; "
+              "n=0; while ps -o stat | grep -q '^ *Z' && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done; "
+              "ps -o stat,comm")
     result = mc("run", "--rm", "--rootfs", rootfs, "/bin/sh", "-c", script)
     states = [line.split()[0] for line in result.stdout.splitlines()[1:]]
     assert states and not any(s.startswith("Z") for s in states), f"zombies in the container: {result.stdout}"
