@@ -54,7 +54,12 @@ def test_mount_proc_shows_only_the_new_pid_namespace(ex, in_child, tmp_path):
 
 
 def _orphan_then_exit(code: int | None, delay: float) -> int:
-    """Fork a workload that leaves an orphan (which exits at once), then exits with `code` (or is SIGKILLed)."""
+    """Fork a workload that leaves an orphan (which exits soon), then exits with `code` (or is SIGKILLed).
+
+    The workload exits only after the orphan has: it waits for the end of a pipe the orphan holds (the
+    orphan's exit closes it), then `delay` more. A fixed sleep alone let a slow orphan on a loaded machine
+    outlive the workload, and reap() was then blamed for a child that was still running."""
+    gone_r, gone_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         middle = os.fork()
@@ -63,11 +68,15 @@ def _orphan_then_exit(code: int | None, delay: float) -> int:
                 time.sleep(delay / 4)
                 os._exit(0)  # the orphan: its parent has gone, so it is re-parented to "PID 1"
             os._exit(0)
+        os.close(gone_w)  # now only the orphan holds the write end
         os.waitpid(middle, 0)
+        os.read(gone_r, 1)  # EOF: the orphan has exited (it is a zombie for "PID 1" to reap, or reaped)
         time.sleep(delay)
         if code is None:
             os.kill(os.getpid(), signal.SIGKILL)
         os._exit(code)
+    os.close(gone_r)
+    os.close(gone_w)
     return pid
 
 
