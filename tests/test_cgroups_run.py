@@ -86,7 +86,11 @@ def weighty_parent():
 def test_cpus_half_keeps_a_spinner_within_half_a_core(paths, weighty_parent):
     cid = run_detached("--cpus", "0.5", command=["sh", "-c", "while :; do :; done & while :; do :; done"])
     group = cgroups.group(cid)
-    time.sleep(0.3)
+    # Measure from when both spinners exist (PID 1, the shell, its background subshell), not after a
+    # fixed 0.3 s: on a loaded machine start-up can take longer, and the window would measure it instead.
+    deadline = time.monotonic() + 30
+    while len(group.procs()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
     before = group.stats()
     time.sleep(3)
     after = group.stats()
