@@ -68,7 +68,9 @@ def test_stop_kills_a_container_that_ignores_sigterm(paths, rootfs):
     wait_for_log(paths, cid, "ready")
     t = time.monotonic()
     assert mc("stop", "-t", "0.3", cid).returncode == 0
-    assert time.monotonic() - t < 5
+    # Any time below stop's default grace of 10 s proves -t 0.3 was used; the rest is the start-up of
+    # `stop` and the monitor recording the exit, which a loaded CI machine stretches (hence not 5 s).
+    assert time.monotonic() - t < 9
     assert json.loads(mc("inspect", cid).stdout)[0]["exit_code"] == 137
     mc("rm", cid)
 

@@ -17,7 +17,7 @@ LAUNCHER = str(Path(sys.executable).parent / "minicontainer")
 
 
 def in_terminal(argv: list[str], send_when: bytes = b"", keys: bytes = b"", rows: int = 33, cols: int = 101,
-                timeout: float = 15) -> tuple[bytes, int]:
+                timeout: float = 30) -> tuple[bytes, int]:
     """Run argv on a new pseudo-terminal of rows x cols (like a learner's terminal); type `keys` after `send_when`."""
     pid, fd = pty.fork()
     if pid == 0:

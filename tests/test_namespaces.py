@@ -50,7 +50,7 @@ def test_detached_from_a_threaded_process_uses_a_spawned_monitor(paths, busybox_
         assert "uts" in text and f"pid {c.pid}" in text
     finally:
         container.stop(paths, c.id, timeout=2)
-    c = container.wait_exited(paths, c, 5)
+    c = container.wait_exited(paths, c, 30)  # returns as soon as the monitor records the exit
     assert c.status == "exited" and not container.alive(c.pid, c.pid_start)
     container.rm(paths, c.id)
 

@@ -57,7 +57,7 @@ def netns(tmp_path):
     def start(*argv: str) -> subprocess.Popen:
         proc = subprocess.Popen(["unshare", "-n", BUSYBOX, *(argv or ("sleep", "60"))])
         started.append(proc)
-        deadline = time.time() + 5
+        deadline = time.time() + 30  # a deadline for process start-up, not a speed check (a loaded CI is slow)
         while os.readlink(f"/proc/{proc.pid}/ns/net") == os.readlink("/proc/self/ns/net"):
             assert time.time() < deadline, "unshare -n did not start"
             time.sleep(0.01)
@@ -80,8 +80,11 @@ def cid() -> str:
     return uuid.uuid4().hex
 
 
-def http_get(url: str, wait: float = 5.0) -> str:
-    """GET url; retried for `wait` seconds while the server is still starting (connection refused)."""
+def http_get(url: str, wait: float = 30.0) -> str:
+    """GET url; retried for `wait` seconds while the server is still starting (connection refused).
+
+    Only a refused connection is retried, so the generous wait costs nothing when the server answers
+    and does not hide a wrong answer; it is there for a busy CI machine where httpd starts slowly."""
     deadline = time.time() + wait
     while True:
         try:

@@ -35,8 +35,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def fetch(url: str, wait: float = 5) -> bytes:
-    """GET url, retrying for `wait` seconds while the server in the container starts."""
+def fetch(url: str, wait: float = 30) -> bytes:
+    """GET url, retrying for `wait` seconds while the server in the container starts (slowly on a busy
+    CI machine: the wait only costs time when the test would fail anyway)."""
     deadline = time.time() + wait
     while True:
         try:
