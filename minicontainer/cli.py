@@ -5,8 +5,8 @@ Each topic keeps its commands in `minicontainer/commands/<topic>.py`, with a fun
 `minicontainer run` does not pay for importing the registry client or the network code.
 Errors the runtime raises on purpose are printed on one line, never as a traceback.
 
-`minicontainer run` does not even import argparse (with gettext, locale and re: several ms of every
-run): its flags are a table (commands/container.py RUN_FLAGS) that minicontainer/flags.py parses.
+`minicontainer run` and `exec` do not even import argparse (with gettext, locale and re: 15 ms of
+every run): their flags are a table (commands/container.py RUN_FLAGS) that minicontainer/flags.py parses.
 Whenever that small parser is not sure (--help, an unknown flag, a missing value ...), the argparse
 parser built from the same table reads the command line instead, and prints help or the error.
 """
@@ -81,21 +81,19 @@ def build_parser(only: str | None = None, command: str | None = None) -> argpars
     return parser
 
 
-def _parse_run(argv: list[str]):
-    """`run`'s flags read by minicontainer/flags.py (no argparse), or None when argparse must read them."""
-    from . import flags
+def _parse_fast(argv: list[str]):
+    """`run` and `exec` read by minicontainer/flags.py (no argparse), or None when argparse must read them."""
+    if argv[:1] not in (["run"], ["exec"]):
+        return None
     from .commands import container
 
-    args = flags.parse(container.run_flags(), argv)
-    if args is not None:
-        args.command, args.handler = "run", container._run
-    return args
+    return container.parse_fast(argv[0], argv[1:])
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, run the handler, and turn runtime errors into one line on stderr."""
     argv = sys.argv[1:] if argv is None else argv
-    args = _parse_run(argv[1:]) if argv[:1] == ["run"] else None
+    args = _parse_fast(argv)
     if args is None:
         fast = bool(argv[:1]) and argv[0] in CONTAINER_COMMANDS
         parser = build_parser(only="container", command=argv[0]) if fast else build_parser()

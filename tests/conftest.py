@@ -41,10 +41,9 @@ def leftovers() -> dict[str, list[str]]:
     mounts = [line.split(" - ")[0].split()[4] for line in open("/proc/self/mountinfo")
               if "minicontainer" in line or " - overlay " in line]
     cgroups = []
-    for base in Path("/sys/fs/cgroup").glob("*/minicontainer*"):
-        cgroups += [str(d) for d in base.rglob("*") if d.is_dir()]
-    for base in Path("/sys/fs/cgroup").glob("minicontainer*"):
-        cgroups += [str(d) for d in base.rglob("*") if d.is_dir()]
+    for base in [*Path("/sys/fs/cgroup").glob("*/minicontainer*"), *Path("/sys/fs/cgroup").glob("minicontainer*")]:
+        # os.walk, not rglob: a group that goes while we walk (another runtime's) is skipped, not an error
+        cgroups += [top for top, _, _ in os.walk(base) if top != str(base)]
     veths = subprocess.run(["ip", "-o", "link", "show", "type", "veth"], capture_output=True, text=True).stdout.splitlines()
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.splitlines()
     return {"mounts": sorted(mounts), "cgroups": sorted(cgroups), "veths": veths, "netns": netns}

@@ -13,7 +13,7 @@ import pytest
 
 from minicontainer import flags
 from minicontainer.cli import build_parser
-from minicontainer.commands.container import run_flags
+from minicontainer.commands.container import parse_fast, run_flags
 from minicontainer.image import prepare_default_image
 from minicontainer.paths import repo_root
 
@@ -254,3 +254,78 @@ def test_random_lines_give_argparse_values_or_none(capsys):
         assert mine == theirs, argv
         agreed += 1
     assert agreed > 300, "the test must exercise the fast path"
+
+
+# --- `exec`: its flags are rows of run's table, and the same fast path reads them -------------------
+
+def exec_by_argparse(argv: list[str]) -> dict:
+    values = vars(build_parser(only="container", command="exec").parse_args(["exec", *argv]))
+    del values["command"], values["handler"]
+    return values
+
+
+def exec_by_flags(argv: list[str]) -> dict | None:
+    parsed = parse_fast("exec", argv)
+    if parsed is None:
+        return None
+    values = vars(parsed)
+    assert values.pop("command") == "exec" and values.pop("handler").__name__ == "_exec"
+    return values
+
+
+EXEC_SAME = [
+    ["web"],
+    ["web", "sh"],
+    ["-it", "web", "sh"],
+    ["-i", "-t", "web", "sh", "-c", "echo -it --rm"],
+    ["-e", "A=1", "-eB=2", "--env=C", "-w", "/tmp", "-u", "0:0", "web", "env"],
+    ["--interactive", "--tty", "--workdir=/", "--user=nobody", "web", "id"],
+    ["web", "--", "ls", "-l"],
+    ["-ie", "A=1", "web", "sh"],
+]
+
+
+@pytest.mark.parametrize("argv", EXEC_SAME, ids=lambda a: " ".join(a))
+def test_exec_flags_parse_as_argparse_does(argv):
+    assert exec_by_flags(argv) == exec_by_argparse(argv)
+
+
+@pytest.mark.parametrize("argv", [[], ["-it"], ["--help"], ["-d", "web", "sh"], ["--rm", "web", "sh"], ["-e"]],
+                         ids=lambda a: " ".join(a) or "(empty)")
+def test_exec_flags_refuse_what_argparse_must_read(argv, capsys):
+    assert exec_by_flags(argv) is None
+    with pytest.raises(SystemExit):
+        exec_by_argparse(argv)
+
+
+def test_exec_lines_only_argparse_reads_keep_their_meaning():
+    assert exec_by_flags(["--", "web", "sh"]) is None
+    assert exec_by_argparse(["--", "web", "sh"])["container"] == "web"
+
+
+def test_random_exec_lines_give_argparse_values_or_none(capsys):
+    import random
+
+    words = ["-i", "-t", "-it", "-e", "A=1", "-eA=1", "--env", "-w", "/", "-u", "0", "--user=1", "web", "sh",
+             "-c", "--", "-", "-x", "--help", "--tty=1", ""]
+    rng = random.Random(5)
+    agreed = 0
+    for _ in range(1000):
+        argv = [rng.choice(words) for _ in range(rng.randint(0, 5))]
+        mine = exec_by_flags(argv)
+        if mine is None:
+            continue
+        try:
+            theirs = exec_by_argparse(argv)
+        except SystemExit:
+            pytest.fail(f"the fast path accepted {argv}, argparse refuses it")
+        assert mine == theirs, argv
+        agreed += 1
+    assert agreed > 150, "the test must exercise the fast path"
+
+
+def test_exec_does_not_import_argparse_and_names_itself_in_errors(paths):
+    out = launcher("exec", "-it", "no-such-container", "sh")
+    assert out.returncode == 125
+    assert out.stderr.startswith("minicontainer exec: error:") and "No such container" in out.stderr
+    assert out.stdout.split() == ["125", "['minicontainer.flags']"]

@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction, only: str | None = None) -> None:
         p = sub.add_parser("exec", help="run a command in a running container")
         add_to_argparse(p, EXEC_FLAGS)
         p.add_argument("container", metavar="CONTAINER")
-        p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+        p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
         p.set_defaults(handler=_exec)
 
     if only in (None, "ps"):
@@ -105,6 +105,26 @@ RUN_FLAGS = (
 EXEC_FLAGS = tuple(f for f in RUN_FLAGS if f.names[0] in ("-i", "-t", "-e", "-w", "-u"))
 
 
+def parse_fast(command: str, argv: list[str]):
+    """`run` or `exec` read by flags.parse, without argparse: the values argparse would give (as
+    attributes, with `command` and `handler`), or None when argparse must read the line."""
+    from ..flags import parse
+
+    if command == "run":
+        args, handler = parse(run_flags(), argv), _run
+    else:
+        args, handler = parse(EXEC_FLAGS, argv), _exec
+        if args is None or not args.args or args.args[0] == "--":
+            return None  # no CONTAINER (argparse reports it), or an unusual "--" before it
+        args.container, args.cmd = args.args[0], args.args[1:]
+        if args.cmd[:1] == ["--"]:  # `exec web -- ls`: argparse drops that "--" too
+            del args.cmd[0]
+        del args.args
+    if args is not None:
+        args.command, args.handler = command, handler
+    return args
+
+
 def run_flags() -> tuple:
     """Every flag of `run`: RUN_FLAGS, then the resource flags of lesson 03 (commands/cgroups.py)."""
     from .cgroups import RESOURCE_FLAGS
@@ -166,8 +186,7 @@ def _run(args: argparse.Namespace) -> int:
 def _exec(args: argparse.Namespace) -> int:
     from .. import container
 
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    return container.exec_in(_paths(), args.container, command, env=args.env,
+    return container.exec_in(_paths(), args.container, args.cmd, env=args.env,
                              workdir=args.workdir, user=args.user, tty=args.tty, interactive=args.interactive)
 
 
