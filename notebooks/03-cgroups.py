@@ -100,20 +100,27 @@ shell = subprocess.Popen(["sh", "-c", "read go; for i in 1 2 3 4 5 6 7 8 9 10; d
 print("the shell's pids line:", [l for l in Path(f"/proc/{shell.pid}/cgroup").read_text().splitlines() if "pids" in l or l.startswith("0::")][0].split(":", 1)[1])
 shell.stdin.write("go\n")
 shell.stdin.flush()
-time.sleep(0.5)
+for _ in range(300):  # until the kernel refuses a fork: a moment (at most 30 s on a very busy machine)
+    if int((by_hand / "pids.events").read_text().split()[1]) > 0:
+        break
+    time.sleep(0.1)
 print("tasks in the group:", (by_hand / "pids.current").read_text().strip())
 print("forks refused:", int((by_hand / "pids.events").read_text().split()[1]) > 0)
 
 # %% [markdown]
 # Five tasks (the shell and 4 sleeps); the next fork failed with `EAGAIN` ("Resource temporarily
 # unavailable"), and the shell gave up. `pids.events` counts the refusals. To remove a group,
-# it must be empty: kill its processes, then `rmdir` (the files go with it).
+# it must be empty: kill its processes, wait until `cgroup.procs` is empty (a killed process
+# takes a moment to exit), then `rmdir` (the files go with it).
 
 # %%
 for pid in (by_hand / "cgroup.procs").read_text().split():
     os.kill(int(pid), 9)
 shell.wait()
-time.sleep(0.1)
+for _ in range(300):
+    if not (by_hand / "cgroup.procs").read_text():
+        break
+    time.sleep(0.1)
 by_hand.rmdir()
 print("removed:", not by_hand.exists())
 
@@ -253,13 +260,20 @@ _ = mc("rm", "-f", "lesson03-spin")
 # ## 7. A fork bomb meets pids.max
 #
 # `bomb() { bomb | bomb & }; bomb` doubles its processes until the machine cannot fork any more.
-# With `--pids-limit 20` it stops at 20 tasks, and the host does not notice:
+# With `--pids-limit 20` it stops at 20 tasks, and the host does not notice. (The container's
+# shell starts its `sleep 60` *before* the bomb and then only `wait`s: busybox `sh` exits when one
+# of its own forks fails, and the container would end with it.) We read the group once the kernel
+# has refused a fork:
 
 # %%
 _ = mc("rm", "-f", "lesson03-bomb")
-mc("run", "-d", "--name", "lesson03-bomb", "--pids-limit", "20", "busybox", "sh", "-c", "bomb() { bomb | bomb & }; bomb; sleep 60")
-time.sleep(1)
-bomb = cgroups.group(container.find(container.default_paths(), "lesson03-bomb").id).stats()
+mc("run", "-d", "--name", "lesson03-bomb", "--pids-limit", "20", "busybox", "sh", "-c", "sleep 60 & bomb() { bomb | bomb & }; bomb; wait")
+group = cgroups.group(container.find(container.default_paths(), "lesson03-bomb").id)
+for _ in range(300):  # a moment (at most 30 s on a very busy machine)
+    if group.stats().pids_refused:
+        break
+    time.sleep(0.1)
+bomb = group.stats()
 print("tasks in the container at most the limit of", bomb.pids_limit, ":", bomb.pids <= bomb.pids_limit)
 print("forks refused:", bomb.pids_refused > 0)
 print("the host still forks:", subprocess.run(["true"]).returncode == 0)
