@@ -208,16 +208,17 @@ www = Path(tempfile.mkdtemp(prefix="mcdemo-www-"))
 httpd = subprocess.Popen(["ip", "netns", "exec", B, "busybox", "httpd", "-f", "-p", "80", "-h", str(www)])
 
 
-def get(url: str) -> str:
-    """An HTTP GET (retried for a second while a server starts)."""
-    for _ in range(50):
+def get(url: str, wait: float = 30) -> str:
+    """An HTTP GET, retried while a server starts (a moment; up to `wait` s on a very busy machine)."""
+    deadline = time.monotonic() + wait
+    while True:
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 return response.read().decode().strip()
         except OSError as exc:
-            error = exc
+            if time.monotonic() > deadline:
+                return f"failed: {exc}"
             time.sleep(0.02)
-    return f"failed: {error}"
 
 
 print(get("http://10.250.0.3/"))
@@ -295,7 +296,7 @@ for name in (A, B):
     netns.remove(name)
 async with AsyncIPRoute() as ipr:
     await ipr.link("del", index=(await ipr.link_lookup(ifname="mcdemo0"))[0])
-for _ in range(250):
+for _ in range(1500):  # usually a moment; a very busy machine may need seconds
     if not [link for link in await links() if link[0].startswith("mcdemo")]:
         break
     await asyncio.sleep(0.02)
