@@ -102,6 +102,11 @@ def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None
     cfg = {"pid": c.pid, "argv": command, "env": [f"{k}={v}" for k, v in {**base, **extra}.items()],
            "workdir": workdir or c.spec.get("workdir") or "/", "user": user or c.spec.get("user", ""),
            "tty": tty, "userns": userns, "init": False, "runtime_pid": os.getpid()}
+    if c.spec.get("resources"):  # [cgroups] the exec helper joins the container's cgroup itself (as PID 1 did)
+        from . import cgroups
+        group = cgroups.group(c.id)
+        if group.exists():
+            cfg["cgroup_files"] = group.join_files()
     stdio = (0 if interactive or tty else _devnull(), 1, 2)
     term = None
     if tty:
@@ -122,9 +127,6 @@ def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None
         if not message.startswith("pid "):
             _wait(pid)
             raise _child_error(message, "exec")
-        if c.spec.get("resources"):  # [cgroups] exec joins the container's cgroup
-            from . import cgroups
-            cgroups.add(c.id, int(message.split()[1]))
         send(go_w, "go")
         rest = _read_all(report_r)
         if rest:

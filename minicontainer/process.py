@@ -332,6 +332,11 @@ def exec_helper(cfg: dict, go_r: int, report_w: int) -> int:
         if os.getppid() != cfg["runtime_pid"]:  # the runtime died before the prctl: nobody waits for us
             return 137
         os.setsid()
+        if cfg.get("cgroup_files"):  # [cgroups] first, while the host's /sys/fs/cgroup is in view; the
+            step = "join the cgroup"  # command, forked below, is born in the group
+            from .cgroups import join_self
+            join_self(cfg["cgroup_files"])
+            step = "join the container's namespaces"
         join(cfg["pid"])
         pid = os.fork()
     except BaseException as exc:  # noqa: BLE001

@@ -66,6 +66,17 @@ def test_run_with_resource_limits_imports_no_heavy_module(paths, busybox_rootfs)
     assert sorted(FORBIDDEN & loaded) == []
 
 
+def test_exec_imports_no_heavy_module(paths, busybox_rootfs):
+    cid = subprocess.run([sys.executable, "-m", "minicontainer", "run", "-d", "--rootfs", str(busybox_rootfs),
+                          "sleep", "60"], capture_output=True, text=True, timeout=60).stdout.strip()
+    try:
+        loaded = loaded_by("exec", cid, "/bin/true")
+    finally:
+        subprocess.run([sys.executable, "-m", "minicontainer", "rm", "-f", cid], capture_output=True, timeout=60)
+    assert "minicontainer.lifecycle" in loaded
+    assert sorted(FORBIDDEN & loaded) == []
+
+
 def test_the_check_can_fail(image):
     """The same check on a command that needs the image store (json, pathlib ...) does find them."""
     assert {"json", "pathlib"} <= FORBIDDEN & loaded_by("images")

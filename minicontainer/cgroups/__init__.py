@@ -505,7 +505,7 @@ def remove(name: str, *, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PA
 
 
 def add(name: str, pid: int, *, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PARENT) -> None:
-    """Put `pid` in the existing group `name` (e.g. `exec` joins the container's group)."""
+    """Put `pid` in the existing group `name` (from outside; a process can join itself with join_self)."""
     g = group(name, root=root, parent=parent)
     if g.exists():
         g.add(pid)
