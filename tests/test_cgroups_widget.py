@@ -13,7 +13,10 @@ from minicontainer import cgroups, container
 from minicontainer.widgets import resources
 from minicontainer.widgets.resources import render_png, resource_monitor
 
-HOG = "sleep 2; x=; while :; do x=\"$x$(head -c 1000000 /dev/zero | tr '\\000' a)\"; done"
+# The shell grows a variable by 1 MB per step and forks nothing while it grows: a fork of a big shell
+# (a `$(...)` in the loop) is as big as the shell, so the OOM killer could pick the fork first and a
+# second kill followed (seen under load: "OOM kills 2").
+HOG = "sleep 2; y=$(head -c 1000000 /dev/zero | tr '\\000' a); x=; while :; do x=\"$x$y\"; done"
 
 
 @pytest.fixture(autouse=True)
