@@ -11,8 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from hypothesis import HealthCheck, settings
+
 from minicontainer.paths import DEFAULT_LIB_DIR, Paths
 from minicontainer.rootfs import ensure_default_rootfs
+
+# Property tests: no per-example deadline and no "too slow to generate" health check. Both time the
+# machine, not the code, and fail a property that holds when a busy CI runner is slow.
+settings.register_profile("minicontainer", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("minicontainer")
 
 
 @pytest.fixture
