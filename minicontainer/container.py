@@ -7,7 +7,9 @@ How run works
   1. validate     validate(): flags, network options, the image (image/run.py: name -> layers and
                   config defaults) or --rootfs DIR, the name. Nothing is created if this fails.
   2. create       create(): a state directory <containers_dir>/<id>/ with state.json, hostname,
-                  hosts, resolv.conf and (with -d) container.log; status "created"
+                  hosts, resolv.conf and (with -d) container.log; status "created". It is made
+                  as .new-PID-START-ID and renamed when complete, so a runtime killed half-way
+                  leaves nothing that looks like a container (collect_unfinished removes it)
   3. rootfs       an image's layers become a copy-on-write overlay, mounted by PID 1 inside its own
                   mount namespace (process.setup_rootfs -> unionfs.mount_rootfs); --rootfs DIR as is
   4. helper       start_helper(): fork (or spawn `python -I -S` from a threaded caller) the helper,
@@ -726,7 +728,7 @@ def collect_crashed(paths: Paths) -> list[str]:
         if c.status == "exited" or alive(c.monitor_pid, c.monitor_start):
             continue
         if c.status == "created" and time.time() - c.created < 5 and not c.monitor_pid:
-            continue  # still being created by another command
+            continue  # (a record of an older version, which named no monitor while creating)
         _kill_container(c)
         teardown(c, paths)
         if c.spec.get("rm"):
