@@ -7,7 +7,9 @@ How run works
   1. validate     validate(): flags, network options, the image (image/run.py: name -> layers and
                   config defaults) or --rootfs DIR, the name. Nothing is created if this fails.
   2. create       create(): a state directory <containers_dir>/<id>/ with state.json, hostname,
-                  hosts, resolv.conf and (with -d) container.log; status "created"
+                  hosts, resolv.conf and (with -d) container.log; status "created". It is made
+                  as .new-PID-START-ID and renamed when complete, so a runtime killed half-way
+                  leaves nothing that looks like a container (collect_unfinished removes it)
   3. rootfs       an image's layers become a copy-on-write overlay, mounted by PID 1 inside its own
                   mount namespace (process.setup_rootfs -> unionfs.mount_rootfs); --rootfs DIR as is
   4. helper       start_helper(): fork (or spawn `python -I -S` from a threaded caller) the helper,
@@ -124,11 +126,36 @@ def state_dir(paths: Paths, cid: str) -> str:
 
 def save(paths: Paths, c: Container) -> None:
     """Write state.json atomically (write a temporary file, then rename it over the old one)."""
-    d = state_dir(paths, c.id)
+    write_state(state_dir(paths, c.id), c)
+
+
+def write_state(d: str, c: Container) -> None:
     tmp = os.path.join(d, f".{STATE_FILE}.{os.getpid()}")
     with open(tmp, "w") as f:
         f.write(quickjson.dumps(c.to_dict(), indent=1))
     os.replace(tmp, os.path.join(d, STATE_FILE))
+
+
+# A container's directory is made under a temporary name, `.new-PID-START-ID` (the runtime that makes
+# it), and renamed to its id once state.json is in it: a runtime killed half-way leaves no directory
+# without a state file, which no command would ever find. collect_unfinished() removes those of
+# runtimes that died.
+NEW_PREFIX = ".new-"
+
+
+def collect_unfinished(paths: Paths) -> list[str]:
+    """Remove the half-made directories (`.new-PID-START-ID`) of runtimes that were killed while making them."""
+    done = []
+    try:
+        names = [n for n in os.listdir(paths.containers_root) if n.startswith(NEW_PREFIX)]
+    except FileNotFoundError:
+        return done
+    for name in names:
+        pid, start, _ = name[len(NEW_PREFIX):].split("-", 2)
+        if not alive(int(pid), int(start)):
+            remove_tree(os.path.join(paths.containers_root, name))
+            done.append(f"removed the unfinished container directory {name}")
+    return done
 
 
 def load(paths: Paths, cid: str) -> Container:
@@ -145,6 +172,8 @@ def all_containers(paths: Paths) -> list[Container]:
     except FileNotFoundError:
         return []
     for cid in entries:
+        if cid.startswith("."):
+            continue  # a directory being made (NEW_PREFIX)
         try:
             found.append(load(paths, cid))
         except (OSError, ValueError, TypeError):
@@ -333,13 +362,15 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     cid = os.urandom(32).hex()
     name = spec.name or f"mc_{cid[:8]}"
     hostname = spec.hostname or cid[:12]
-    d = state_dir(paths, cid)
-    os.makedirs(d, mode=0o711)
+    d = state_dir(paths, cid)  # where the directory will be: its files are named by this path
+    me, my_start = os.getpid(), proc_start_time(os.getpid())  # we supervise it until a monitor takes over
+    building = os.path.join(paths.containers_root, f"{NEW_PREFIX}{me}-{my_start}-{cid}")  # renamed to d below
+    os.makedirs(building, mode=0o711)
     from .rootfs import etc_files
     etc = {}
     for fname, text in etc_files(hostname).items():
         etc[fname] = os.path.join(d, fname)
-        with open(etc[fname], "w") as f:
+        with open(os.path.join(building, fname), "w") as f:
             f.write(text)
     spec_dict = spec.to_dict()
     spec_dict["resources"] = _resources(spec)  # [cgroups] the limits as a dict (JSON), or None
@@ -349,7 +380,8 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
         parsed["rootfs"] = os.path.join(d, "rootfs")
         spec_dict["layers"] = parsed["layers"]
     c = Container(id=cid, name=name, image=spec.rootfs or spec.image, command=list(spec.command),
-                  rootfs=parsed["rootfs"], created=time.time(), spec=spec_dict)
+                  rootfs=parsed["rootfs"], created=time.time(), spec=spec_dict, monitor_pid=me,
+                  monitor_start=my_start)
     namespaces = ["mnt", "uts", "ipc", "pid", "cgroup"]
     if spec.network != "host" and not parsed["network_pid"]:  # container:NAME joins that one's instead
         namespaces.append("net")
@@ -365,8 +397,9 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     }
     if parsed["layers"]:  # [unionfs] decided here, where it is cheaper than in PID 1 (see unionfs.plan)
         from . import unionfs
-        cfg.update(unionfs.plan(d))
-    save(paths, c)
+        cfg.update(unionfs.plan(building))
+    write_state(building, c)
+    os.rename(building, d)
     return c, cfg
 
 
@@ -476,10 +509,11 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
     tty = None
     try:
         # Who supervises, on disk before anything else exists: a later command that finds this record
-        # with a dead monitor collects it at once (cgroup, veth, lease) instead of taking it for a
-        # container still being created (collect_crashed).
-        c.monitor_pid, c.monitor_start = os.getpid(), proc_start_time(os.getpid())
-        save(paths, c)
+        # with a dead monitor collects it at once (cgroup, veth, lease) (collect_crashed). create()
+        # wrote our PID already; a detached monitor (detach.py) takes over from the `run -d` here.
+        if c.monitor_pid != os.getpid():
+            c.monitor_pid, c.monitor_start = os.getpid(), proc_start_time(os.getpid())
+            save(paths, c)
         if cfg["tty"]:
             from .terminal import Terminal
             tty = Terminal.open(stdio)
@@ -689,12 +723,12 @@ def _kill_container(c: Container, sig: int = signal.SIGKILL, wait: float = 5.0) 
 
 def collect_crashed(paths: Paths) -> list[str]:
     """Containers whose runtime was killed: kill what is left, tear down, mark exited. Returns what was done."""
-    done = []
+    done = collect_unfinished(paths)
     for c in all_containers(paths):
         if c.status == "exited" or alive(c.monitor_pid, c.monitor_start):
             continue
         if c.status == "created" and time.time() - c.created < 5 and not c.monitor_pid:
-            continue  # still being created by another command
+            continue  # (a record of an older version, which named no monitor while creating)
         _kill_container(c)
         teardown(c, paths)
         if c.spec.get("rm"):
@@ -710,7 +744,7 @@ def collect_crashed(paths: Paths) -> list[str]:
 
 def sweep(paths: Paths) -> list[str]:
     """`minicontainer reset`: kill every container of this course, tear each down, remove all state."""
-    done = []
+    done = collect_unfinished(paths)
     for c in all_containers(paths):
         if alive(c.pid, c.pid_start):
             _kill_container(c)

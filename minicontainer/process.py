@@ -102,6 +102,7 @@ def helper(cfg: dict, go_r: int, report_w: int) -> int:
         for name in names:
             flags |= syscalls.NAMESPACE_FLAGS[name]
         syscalls.unshare(flags)
+        cfg["helper_pid"] = os.getpid()  # PID 1 checks that we are still its parent (init below)
         pid = os.fork()
     except BaseException as exc:  # noqa: BLE001 - everything must reach the runtime
         return send_error(report_w, step, exc)
@@ -123,6 +124,13 @@ def helper(cfg: dict, go_r: int, report_w: int) -> int:
     return exit_status(status)
 
 
+def host_parent_pid() -> int:
+    """Our parent's PID as /proc's PID namespace sees it (field 4 of /proc/self/stat)."""
+    with open("/proc/self/stat", "rb") as f:
+        data = f.read()
+    return int(data[data.rindex(b")") + 2:].split()[1])
+
+
 def exit_status(status: int) -> int:
     """A wait status as a shell sees it: the exit code, or 128 + the signal that killed the process."""
     code = os.waitstatus_to_exitcode(status)
@@ -136,8 +144,11 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
     step = "wait for the runtime"
     try:
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
-        # (if the helper died before this prctl, the read below sees end-of-file: nobody else
-        # holds the write end of "go", so we exit instead of running orphaned)
+        # The helper may have died before that prctl: then no signal comes, and "go" may already
+        # be waiting in the pipe. So check that it is still our parent (os.getppid() says 0 in a
+        # new PID namespace; /proc is still the host's here and shows the parent's host PID).
+        if host_parent_pid() != cfg["helper_pid"]:
+            return 137
         if read_line(go_r) != "go":
             return 125
         os.close(go_r)
@@ -338,6 +349,7 @@ def exec_helper(cfg: dict, go_r: int, report_w: int) -> int:
             join_self(cfg["cgroup_files"])
             step = "join the container's namespaces"
         join(cfg["pid"])
+        helper_pid = os.getpid()
         pid = os.fork()
     except BaseException as exc:  # noqa: BLE001
         return send_error(report_w, step, exc)
@@ -345,7 +357,10 @@ def exec_helper(cfg: dict, go_r: int, report_w: int) -> int:
         code = 125
         try:
             syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
-            if read_line(go_r) == "go":
+            # If the exec helper died before that prctl, we were handed to the container's PID 1 and
+            # "go" may be in the pipe already. While it lives, our parent is the helper (shown as 0
+            # when it is outside the PID namespace we were forked into).
+            if os.getppid() in (0, helper_pid) and read_line(go_r) == "go":
                 os.close(go_r)
                 code = start_workload(cfg, report_w)
         finally:

@@ -134,10 +134,11 @@ def test_exec_into_a_stopped_container_is_an_error(paths, rootfs):
 
 def test_zombies_are_reaped_by_pid_1(paths, rootfs):
     # Each `( sleep 0 & )` leaves an orphan that PID 1 inherits; when it exits it is a zombie until reaped.
-    # The shell waits (up to 10 s) for the zombies to go rather than a fixed 0.3 s: on a loaded machine PID 1
-    # may not have run yet; one that never reaps keeps them for the whole 10 s and the test fails.
+    # The shell waits (up to 10 s) until no `sleep` is left, running or zombie, rather than a fixed 0.3 s:
+    # on a loaded machine the orphans may not even have run yet. A PID 1 that never reaps keeps the
+    # zombies for the whole 10 s and the test fails.
     script = ("for i in 1 2 3 4 5; do (sleep 0 &); done; "
-              "n=0; while ps -o stat | grep -q '^ *Z' && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done; "
+              "n=0; while ps -o comm | grep -q '^sleep' && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done; "
               "ps -o stat,comm")
     result = mc("run", "--rm", "--rootfs", rootfs, "/bin/sh", "-c", script)
     states = [line.split()[0] for line in result.stdout.splitlines()[1:]]
@@ -224,11 +225,11 @@ def test_mount_table_is_identical_after_50_runs_including_killed_ones(paths, roo
     assert _no_sleepers(), "a workload of a killed runtime is still running"
 
 
-def _no_sleepers() -> bool:
-    """No `sleep 29.25` of the killed runs is left anywhere on the host."""
+def _no_sleepers(seconds: str = "29.25") -> bool:
+    """No `sleep 29.25` of the killed runs is left anywhere on the host (each test its own duration)."""
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if cmdline.read_bytes() == b"sleep\x0029.25\x00":  # only this test uses 29.25
+            if cmdline.read_bytes() == f"sleep\x00{seconds}\x00".encode():
                 return False
         except OSError:
             continue
@@ -261,3 +262,103 @@ def test_a_runtime_killed_while_creating_is_collected_by_the_next_command(paths,
         assert mc("rm", c.id).returncode == 0
     finally:
         container.sweep(paths)  # whatever a failure left
+
+
+ORPHAN_CHECK = r"""
+import os, sys
+sys.path.insert(0, {root!r})
+from minicontainer import process, syscalls
+
+checked_r, checked_w = os.pipe()
+killed_r, killed_w = os.pipe()
+helper = os.fork()
+if helper == 0:  # the helper: a new PID namespace for its next child, as in process.helper
+    syscalls.unshare(syscalls.CLONE_NEWPID)
+    me = os.getpid()
+    if os.fork() == 0:  # "PID 1"
+        before = (os.getppid(), process.host_parent_pid() == me)
+        os.write(checked_w, b"x")
+        os.read(killed_r, 1)  # the helper is dead now
+        after = (os.getppid(), process.host_parent_pid() == me)
+        print(before, after, flush=True)
+        os._exit(0)
+    os.wait()
+    os._exit(0)
+os.read(checked_r, 1)
+os.kill(helper, 9)
+os.waitpid(helper, 0)
+os.write(killed_w, b"x")
+os.close(killed_w)
+"""
+
+
+def test_pid_1_can_tell_that_its_helper_died_before_it_asked_for_a_signal():
+    """The race behind process.init's parent check. PR_SET_PDEATHSIG only covers a parent that dies
+    after the prctl; a PID 1 slow to start (a loaded machine) may find "go" in the pipe and its helper
+    already gone, and would run on with nobody to stop it. os.getppid() cannot tell (0 before and after,
+    the parent is outside the new PID namespace); the host's /proc can."""
+    from minicontainer.paths import repo_root
+    out = subprocess.run([sys.executable, "-c", ORPHAN_CHECK.format(root=str(repo_root()))],
+                         capture_output=True, text=True, timeout=30)
+    assert out.stdout.split("\n")[0] == "(0, True) (0, False)", out.stdout + out.stderr
+
+
+STARTUP_KILLS = r'''
+import os, signal, subprocess, sys, time
+launcher, containers = sys.argv[1:3]
+def mc(*a):
+    return subprocess.run([launcher, *a], capture_output=True, text=True)
+def state():
+    try:
+        return " ".join(open(os.path.join(containers, d, "state.json")).read().split('"status": "')[1][:7]
+                        for d in os.listdir(containers))
+    except (OSError, IndexError):
+        return ""
+def start():
+    # the default image (image lookup, overlay root) with a memory limit (a cgroup)
+    return subprocess.Popen([launcher, "run", "--rm", "-m", "16m", "busybox", "sleep", "29.75"])
+def kill(p):
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    mc("ps", "-a")               # collects what the killed runtime left
+before = open("/proc/self/mountinfo", "rb").read()
+mc("run", "--rm", "-m", "16m", "busybox", "true")  # (the first run of an image fills caches)
+p, t0 = start(), time.monotonic()  # how long a start-up takes on this machine now
+while state() != "running" and time.monotonic() < t0 + 30:
+    time.sleep(0.0005)
+took = time.monotonic() - t0
+kill(p)
+seen = []
+for i in range(40):              # SIGKILL at 40 moments from 0 to 1.2 start-ups: every step in turn
+    p = start()
+    time.sleep(took * 1.2 * i / 40)
+    seen.append(state())         # how far it got: nothing on disk yet, "created", or "running"
+    kill(p)
+print("IDENTICAL" if open("/proc/self/mountinfo", "rb").read() == before else "CHANGED")
+print(mc("ps", "-aq").stdout.split())
+print(seen)
+'''
+
+
+def test_a_runtime_killed_at_any_moment_of_start_up_leaves_nothing(paths):
+    """40 runtimes SIGKILLed at 40 moments of their start-up (image, overlay, cgroup): afterwards no
+    mount, cgroup, container record or process of theirs is left on the host."""
+    from minicontainer import cgroups
+    from minicontainer.image import prepare_default_image
+
+    prepare_default_image(paths)
+    groups_before = set(cgroups.names())
+    result = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable, "-c", STARTUP_KILLS,
+                             LAUNCHER, str(paths.containers_dir)], capture_output=True, text=True, timeout=300)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3, result.stdout + result.stderr
+    seen = eval(lines[2])  # a list printed by the driver
+    assert "" in seen and "created" in seen and "running" in seen, f"the kills missed a stage: {seen}"
+    assert lines[0] == "IDENTICAL", "the mount table changed"
+    assert lines[1] == "[]", f"containers left behind: {lines[1]}"
+    assert not paths.containers_dir.exists() or os.listdir(paths.containers_dir) == [], "state left behind"
+    assert set(cgroups.names()) - groups_before == set(), "cgroups left behind"
+    deadline = time.monotonic() + 10
+    while not _no_sleepers("29.75") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _no_sleepers("29.75"), "a workload of a killed runtime is still running"

@@ -223,6 +223,31 @@ def test_after_50_runs_some_sigkilled_nothing_remains(bridge, paths):
     assert [r for r in nat.rules() if r.tag("br") == bridge["name"] and r.tag("id")] == []
 
 
+def test_runtimes_killed_at_any_moment_of_network_set_up_leave_nothing(bridge, paths):
+    """SIGKILL at 10 moments from 0 to 1.1 times a whole run: before, during and after the veth, the
+    address lease and the port rules are made. The next command collects what each one left."""
+    launcher = str(Path(sys.executable).parent / "minicontainer")
+    pool = paths.run_dir / "network" / bridge["name"] / "leases"
+
+    def flags() -> list[str]:
+        return ["--rm", "--network", "bridge", "-p", f"{free_port()}:80", "--rootfs", bridge["rootfs"]]
+
+    start = time.monotonic()
+    assert mc("run", *flags(), "true").returncode == 0
+    took = time.monotonic() - start
+    for i in range(10):
+        runtime = subprocess.Popen([launcher, "run", *flags(), "sleep", "30"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(took * 1.1 * i / 10)
+        runtime.send_signal(signal.SIGKILL)
+        runtime.wait()
+        mc("ps", "-a")  # collects the crashed run, as the next `run` would
+    assert veths_on(bridge["name"]) == []
+    assert not pool.is_dir() or list(pool.iterdir()) == []
+    assert [r for r in nat.rules() if r.tag("br") == bridge["name"] and r.tag("id")] == []
+    assert mc("ps", "-aq").stdout.split() == []
+
+
 def test_concurrent_starts_get_distinct_addresses(bridge):
     launcher = str(Path(sys.executable).parent / "minicontainer")
     names = [f"par{n}" for n in range(6)]
