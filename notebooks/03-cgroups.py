@@ -223,7 +223,7 @@ monitor
 # %%
 monitor.wait(timeout=60)
 print("status:", monitor.status)
-print("OOM kill marked:", len(monitor.oom_times) >= 1)
+print("OOM kill marked:", len(monitor.oom_times) == 1)
 print("memory never above the limit:", max(s.memory or 0 for s in monitor.samples) <= monitor.memory_limit)
 
 # %% [markdown]

@@ -42,8 +42,7 @@ def test_monitor_marks_the_oom_kill_and_stops_when_the_container_exits(paths, bu
     assert monitor.memory_limit == 32 << 20
     assert max(s.memory or 0 for s in monitor.samples) <= 32 << 20
     assert render_png(monitor).startswith(b"\x89PNG")
-    # one kill usually; two when the killer picks a `head` of the hog's pipeline before the shell
-    assert f"OOM kills {monitor.samples[-1].oom_kills}" in monitor.summary() and monitor.samples[-1].oom_kills >= 1
+    assert "OOM kills 1" in monitor.summary()  # one big process (HOG forks nothing while it grows): one kill
 
 
 def test_monitor_returns_at_once_and_can_be_stopped(paths, busybox_rootfs):
