@@ -70,18 +70,20 @@ def test_a_process_joins_and_its_children_follow(make_group):
 
 def test_a_process_can_move_itself_in_with_join_self(make_group):
     group = make_group(Limits.parse(pids_limit=10))
+    # The child says when join_self has returned: polling until it shows up in one hierarchy raced with
+    # its writes to the others (on a loaded machine it was seen in one but not yet in cpuacct).
     proc = subprocess.Popen([sys.executable, "-c", "import sys, time; from minicontainer.cgroups import join_self; "
-                             "join_self(sys.argv[1:]); time.sleep(30)", *group.join_files()])
+                             "join_self(sys.argv[1:]); print('joined', flush=True); time.sleep(30)",
+                             *group.join_files()], stdout=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 10
-        while proc.pid not in group.procs() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert proc.stdout.readline().strip() == "joined"
         assert proc.pid in group.procs()
         for d in group.dirs():
             assert str(proc.pid) in (d / "cgroup.procs").read_text().split(), f"not in {d}"
     finally:
         group.kill()
         proc.wait()
+        proc.stdout.close()
 
 
 def test_memory_shown_leaves_out_the_file_cache_as_docker_does(make_group, tmp_path):
