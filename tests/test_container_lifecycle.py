@@ -134,11 +134,13 @@ def test_exec_into_a_stopped_container_is_an_error(paths, rootfs):
 
 def test_zombies_are_reaped_by_pid_1(paths, rootfs):
     # Each `( sleep 0 & )` leaves an orphan that PID 1 inherits; when it exits it is a zombie until reaped.
-    # The shell waits (up to 10 s) until no `sleep` is left, running or zombie, rather than a fixed 0.3 s:
-    # on a loaded machine the orphans may not even have run yet. A PID 1 that never reaps keeps the
-    # zombies for the whole 10 s and the test fails.
+    # The shell waits (up to 10 s) until PID 1 has no child but the shell itself, rather than a fixed 0.3 s:
+    # on a loaded machine an orphan may not have run (or exec'd `sleep`: it is still called `sh`) yet.
+    # Counting children of PID 1 (PPID 1) covers every state: not yet exec'd, running, zombie. A PID 1
+    # that never reaps keeps the zombies for the whole 10 s and the test fails.
     script = ("for i in 1 2 3 4 5; do (sleep 0 &); done; "
-              "n=0; while ps -o comm | grep -q '^sleep' && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done; "
+              "n=0; while [ \"$(ps -o ppid,pid | grep -c '^ *1 ')\" -gt 1 ] && [ $n -lt 100 ]; do "
+              "sleep 0.1; n=$((n+1)); done; "
               "ps -o stat,comm")
     result = mc("run", "--rm", "--rootfs", rootfs, "/bin/sh", "-c", script)
     states = [line.split()[0] for line in result.stdout.splitlines()[1:]]
