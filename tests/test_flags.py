@@ -6,6 +6,7 @@ reference and the fallback. Each case below is parsed by both, and the values mu
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 
@@ -18,9 +19,14 @@ from minicontainer.image import prepare_default_image
 from minicontainer.paths import repo_root
 
 
+@functools.cache
+def parser_of(command: str):
+    return build_parser(only="container", command=command)
+
+
 def by_argparse(argv: list[str]) -> dict:
     """What today's argparse parser of `minicontainer run` gives (without command/handler)."""
-    values = vars(build_parser(only="container", command="run").parse_args(["run", *argv]))
+    values = vars(parser_of("run").parse_args(["run", *argv]))
     del values["command"], values["handler"]
     return values
 
@@ -234,32 +240,36 @@ WORDS = ["--rm", "-d", "-i", "-t", "-it", "-dit", "-e", "-eA=1", "-e=B", "--env"
          "-la", "--nam", "--help", "-x", "-ie", "-de", "--rm=1", "-d=1", "-1e3", "x y", "-x y", "--rootfs", "/r"]
 
 
-def test_random_lines_give_argparse_values_or_none(capsys):
-    """2000 random command lines from the words above: flags.parse agrees with argparse, or says None."""
+def agreements(words: list[str], fast, slow, lines: int, longest: int, seed: int) -> int:
+    """Random command lines from `words`: the fast parser agrees with argparse, or says None.
+    Returns how many lines the fast parser read (the test must exercise it)."""
     import random
 
-    rng = random.Random(3)
-    parser = build_parser(only="container", command="run")
+    rng = random.Random(seed)
     agreed = 0
-    for _ in range(2000):
-        argv = [rng.choice(WORDS) for _ in range(rng.randint(0, 6))]
-        mine = by_flags(argv)
+    for _ in range(lines):
+        argv = [rng.choice(words) for _ in range(rng.randint(0, longest))]
+        mine = fast(argv)
         if mine is None:
             continue
         try:
-            theirs = vars(parser.parse_args(["run", *argv]))
+            theirs = slow(argv)
         except SystemExit:
-            pytest.fail(f"flags.parse accepted {argv}, argparse refuses it")
-        del theirs["command"], theirs["handler"]
+            pytest.fail(f"the fast path accepted {argv}, argparse refuses it")
         assert mine == theirs, argv
         agreed += 1
-    assert agreed > 300, "the test must exercise the fast path"
+    return agreed
+
+
+def test_random_lines_give_argparse_values_or_none(capsys):
+    """2000 random command lines from the words above: flags.parse agrees with argparse, or says None."""
+    assert agreements(WORDS, by_flags, by_argparse, lines=2000, longest=6, seed=3) > 300
 
 
 # --- `exec`: its flags are rows of run's table, and the same fast path reads them -------------------
 
 def exec_by_argparse(argv: list[str]) -> dict:
-    values = vars(build_parser(only="container", command="exec").parse_args(["exec", *argv]))
+    values = vars(parser_of("exec").parse_args(["exec", *argv]))
     del values["command"], values["handler"]
     return values
 
@@ -304,24 +314,9 @@ def test_exec_lines_only_argparse_reads_keep_their_meaning():
 
 
 def test_random_exec_lines_give_argparse_values_or_none(capsys):
-    import random
-
     words = ["-i", "-t", "-it", "-e", "A=1", "-eA=1", "--env", "-w", "/", "-u", "0", "--user=1", "web", "sh",
              "-c", "--", "-", "-x", "--help", "--tty=1", ""]
-    rng = random.Random(5)
-    agreed = 0
-    for _ in range(1000):
-        argv = [rng.choice(words) for _ in range(rng.randint(0, 5))]
-        mine = exec_by_flags(argv)
-        if mine is None:
-            continue
-        try:
-            theirs = exec_by_argparse(argv)
-        except SystemExit:
-            pytest.fail(f"the fast path accepted {argv}, argparse refuses it")
-        assert mine == theirs, argv
-        agreed += 1
-    assert agreed > 150, "the test must exercise the fast path"
+    assert agreements(words, exec_by_flags, exec_by_argparse, lines=1000, longest=5, seed=5) > 150
 
 
 def test_exec_does_not_import_argparse_and_names_itself_in_errors(paths):
