@@ -262,13 +262,13 @@ _ = mc("rm", "-f", "lesson03-spin")
 #
 # `bomb() { bomb | bomb & }; bomb` doubles its processes until the machine cannot fork any more.
 # With `--pids-limit 20` it stops at 20 tasks, and the host does not notice. (The container's
-# shell starts its `sleep 60` *before* the bomb and then only `wait`s: busybox `sh` exits when one
-# of its own forks fails, and the container would end with it.) We read the group once the kernel
+# shell starts its `sleep 60` *before* the bomb, starts the bomb with one fork (`bomb &`), and then
+# only `wait`s: busybox `sh` exits when one of its own forks fails, and the container would end with it.) We read the group once the kernel
 # has refused a fork:
 
 # %%
 _ = mc("rm", "-f", "lesson03-bomb")
-mc("run", "-d", "--name", "lesson03-bomb", "--pids-limit", "20", "busybox", "sh", "-c", "sleep 60 & bomb() { bomb | bomb & }; bomb; wait")
+mc("run", "-d", "--name", "lesson03-bomb", "--pids-limit", "20", "busybox", "sh", "-c", "sleep 60 & bomb() { bomb | bomb & }; bomb & wait")
 group = cgroups.group(container.find(container.default_paths(), "lesson03-bomb").id)
 for _ in range(300):  # a moment (at most 30 s on a very busy machine)
     if group.stats().pids_refused:

@@ -102,9 +102,11 @@ def test_cpus_half_keeps_a_spinner_within_half_a_core(paths, weighty_parent):
 
 def test_pids_limit_stops_a_fork_bomb_and_the_host_is_unaffected(paths):
     # The container's own shell must not need a fork once the bomb has gone off: busybox sh exits when a
-    # fork fails, and with it the container and its cgroup. So `sleep` is started first and the shell
-    # then only runs the builtin `wait`.
-    bomb = "sleep 60 & bomb() { bomb | bomb & }; bomb; wait"
+    # fork fails, and with it the container and its cgroup. So `sleep` is started first, the bomb is
+    # started with ONE fork (`bomb &`; a plain `bomb` call forks both ends of `bomb | bomb` from this
+    # shell, and under load the first end had already filled pids.max before the second fork), and the
+    # shell then only runs the builtin `wait`.
+    bomb = "sleep 60 & bomb() { bomb | bomb & }; bomb & wait"
     cid = run_detached("--pids-limit", "20", command=["sh", "-c", bomb])
     group = cgroups.group(cid)
     deadline = time.monotonic() + 10
