@@ -392,7 +392,7 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
         "workdir": spec.workdir, "user": spec.user, "hostname": hostname, "namespaces": namespaces,
         "userns": parsed["userns"], "init": spec.init, "tty": spec.tty, "binds": parsed["binds"],
         "tmpfs": parsed["tmpfs"], "etc_files": etc, "read_only": spec.read_only, "console": "",
-        "attached": True, "runtime_pid": os.getpid(), "layers": parsed["layers"], "container_dir": str(d),
+        "runtime_pid": os.getpid(), "layers": parsed["layers"], "container_dir": str(d),
         "network_pid": parsed["network_pid"],
     }
     if parsed["layers"]:  # [unionfs] decided here, where it is cheaper than in PID 1 (see unionfs.plan)

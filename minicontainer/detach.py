@@ -21,7 +21,6 @@ from .paths import Paths
 def start_detached(c: Container, cfg: dict, paths: Paths) -> Container:
     """-d: a monitor process, in its own session, starts and waits for the container; we return its state."""
     from .process import read_line
-    cfg["attached"] = False
     log = os.path.join(state_dir(paths, c.id), LOG_FILE)
     ready_r, ready_w = os.pipe()
     if _single_threaded():

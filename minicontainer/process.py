@@ -84,10 +84,11 @@ def helper(cfg: dict, go_r: int, report_w: int) -> int:
     """Create the namespaces, fork PID 1, wait for it. Runs in a fresh single-threaded process."""
     step = "create namespaces"
     try:
-        if cfg.get("attached", True):
-            syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)  # the runtime dies -> so do we
-            if os.getppid() != cfg["runtime_pid"]:
-                return 137
+        # the runtime (with -d: the monitor) dies -> so do we, and PID 1 with us: a container
+        # nobody supervises would never be waited for or torn down
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != cfg["runtime_pid"]:
+            return 137
         os.setsid()  # a terminal's Ctrl-C reaches the runtime only; it forwards it to PID 1
         if cfg["userns"]:
             syscalls.unshare(syscalls.CLONE_NEWUSER)

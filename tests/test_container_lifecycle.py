@@ -266,6 +266,23 @@ def test_a_runtime_killed_while_creating_is_collected_by_the_next_command(paths,
         container.sweep(paths)  # whatever a failure left
 
 
+def test_a_detached_container_dies_with_its_monitor_and_is_collected(paths, rootfs):
+    """SIGKILL the monitor of `run -d` (the runtime of a detached container): its helper and PID 1
+    follow at once, as with a foreground runtime, and the next command records the exit. Before, the
+    container ran on, found only if the monitor had saved PID 1's PID."""
+    cid = start(rootfs, "sleep 58.5")
+    c = container.find(paths, cid)
+    assert c.status == "running" and container.alive(c.monitor_pid, c.monitor_start)
+    os.kill(c.monitor_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20  # (well before the workload's own end)
+    while container.alive(c.pid, c.pid_start) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not container.alive(c.pid, c.pid_start), "the container outlived its monitor"
+    assert "Exited (137)" in mc("ps", "-a").stdout
+    assert mc("rm", cid).returncode == 0
+    assert _no_sleepers("58.5")
+
+
 ORPHAN_CHECK = r"""
 import os, sys
 sys.path.insert(0, {root!r})
