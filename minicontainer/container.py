@@ -151,7 +151,10 @@ def collect_unfinished(paths: Paths) -> list[str]:
     except FileNotFoundError:
         return done
     for name in names:
-        pid, start, _ = name[len(NEW_PREFIX):].split("-", 2)
+        pid, _, rest = name[len(NEW_PREFIX):].partition("-")
+        start = rest.partition("-")[0]
+        if not (pid.isdigit() and start.isdigit()):
+            continue  # not one of ours
         if not alive(int(pid), int(start)):
             remove_tree(os.path.join(paths.containers_root, name))
             done.append(f"removed the unfinished container directory {name}")
@@ -726,9 +729,7 @@ def collect_crashed(paths: Paths) -> list[str]:
     done = collect_unfinished(paths)
     for c in all_containers(paths):
         if c.status == "exited" or alive(c.monitor_pid, c.monitor_start):
-            continue
-        if c.status == "created" and time.time() - c.created < 5 and not c.monitor_pid:
-            continue  # (a record of an older version, which named no monitor while creating)
+            continue  # (every record names its monitor from the start: create() writes it)
         _kill_container(c)
         teardown(c, paths)
         if c.spec.get("rm"):
