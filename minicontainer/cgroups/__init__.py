@@ -504,13 +504,6 @@ def remove(name: str, *, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PA
     return group(name, setup=setup, parent=parent).remove()
 
 
-def add(name: str, pid: int, *, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PARENT) -> None:
-    """Put `pid` in the existing group `name` (from outside; a process can join itself with join_self)."""
-    g = group(name, root=root, parent=parent)
-    if g.exists():
-        g.add(pid)
-
-
 def names(*, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PARENT) -> list[str]:
     """The groups under the course's parent, in every hierarchy."""
     found: set[str] = set()
