@@ -117,7 +117,7 @@ def pivot_into(new_root: str | Path, old_dir: str = ".old-root") -> None:
     4. lazily unmount the old root and remove its directory: the host is gone from view.
     """
     new_root = os.fspath(new_root)
-    syscalls.mount(new_root, new_root, None, syscalls.MS_BIND | syscalls.MS_REC)
+    bind_root(new_root)
     put_old = os.path.join(new_root, old_dir)
     os.makedirs(put_old, exist_ok=True)
     syscalls.pivot_root(new_root, put_old)
@@ -194,6 +194,33 @@ def _mkmountpoint(target: str, is_dir: bool = True) -> None:
     else:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+
+
+def bind_root(root: str, read_only: bool = False, in_userns: bool = False) -> None:
+    """Make `root` a mount point of its own (pivot_root needs one), with the flags a root needs.
+
+    A bind mount keeps its source's flags. A rootfs directory on systemd's /run (a tmpfs mounted
+    noexec, nosuid, nodev) would give a container in which no program can start ("permission
+    denied" from execve) and no setuid program works. So the bind mount is remounted without those
+    flags (and read-only for --read-only). The real root may drop them; in a user namespace the
+    kernel locks the flags the mount had when the namespace was made, so there a noexec root is an
+    error that says what to do.
+    """
+    syscalls.mount(root, root, None, syscalls.MS_BIND | syscalls.MS_REC)
+    inherited = os.statvfs(root).f_flag & _NOSUID_NODEV_NOEXEC  # (ST_NOSUID/ST_NODEV/ST_NOEXEC = MS_*)
+    if not inherited and not read_only:
+        return  # a fresh overlay, or a directory on an ordinary filesystem: nothing to change
+    keep = locked_flags(root)
+    if in_userns:
+        if inherited & syscalls.MS_NOEXEC:
+            raise ContainerError("the container's root directory is on a filesystem mounted noexec, and in a user "
+                                 "namespace the kernel keeps that flag: no program could start", step="mount rootfs",
+                                 path=root, fix="put the rootfs (or MC_RUN_DIR) on a filesystem mounted without "
+                                                "noexec, for example under your home directory")
+    else:
+        keep &= ~_NOSUID_NODEV_NOEXEC
+    syscalls.mount(None, root, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | keep
+                   | (syscalls.MS_RDONLY if read_only else 0))
 
 
 def mount_proc(rootfs: str) -> None:
