@@ -51,6 +51,7 @@ from .paths import Paths
 from .record import Record  # a dataclass without the 10-15 ms import of `dataclasses` (see record.py)
 
 STATE_FILE = "state.json"
+SECCOMP_FILE = "seccomp.bpf"  # [security] the container's filter program (hex), for exec
 LOG_FILE = "container.log"
 DEFAULT_IMAGE = "busybox"
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # where a fresh helper finds the package
@@ -80,6 +81,11 @@ class RunSpec(Record):
     resources: object | None = None      # --memory/--cpus/--pids-limit, filled by lesson 03 (cgroups)
     userns: str = ""                     # --userns: "" = a user namespace only when not root; "host"; "private"
     entrypoint: str | None = None        # --entrypoint (lesson 05: overrides the image's Entrypoint and Cmd)
+    privileged: bool = False             # --privileged (lesson 08: every capability, no filter, all devices)
+    cap_add: list[str] = []  # --cap-add NAME (lesson 08)
+    cap_drop: list[str] = []  # --cap-drop NAME
+    security_opt: list[str] = []  # --security-opt seccomp=...|no-new-privileges[=...]
+    device: list[str] = []   # --device HOST[:CONTAINER][:rwm]
 
 
 class Container(Record):
@@ -335,6 +341,10 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                              fix="run as root without --userns private, or use --rootfs DIR with a copy")
     binds = [_parse_volume(v) for v in spec.volume]
     tmpfs = [_parse_tmpfs(t) for t in spec.tmpfs]
+    # [security] lesson 08: capabilities, the seccomp program, no_new_privs, device rules (security/)
+    from . import security
+    sec = security.plan(spec.privileged, spec.cap_add, spec.cap_drop, spec.security_opt, spec.device,
+                        rootless=userns, init=spec.init)
     if spec.name:
         for other in all_containers(paths):
             if other.name == spec.name:
@@ -343,7 +353,8 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                                      fix="remove that container (minicontainer rm) or choose another --name")
     return {"rootfs": rootfs, "binds": binds, "tmpfs": tmpfs, "userns": userns, "layers": layers,
             "cgroup": not userns and (bool(_resources(spec)) or _cgroups_mounted()),
-            "network_pid": network_pid, "image_digest": from_image.manifest_digest if from_image else ""}
+            "network_pid": network_pid, "image_digest": from_image.manifest_digest if from_image else "",
+            "security": sec}
 
 
 def _resources(spec: RunSpec) -> dict | None:
@@ -386,6 +397,11 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     spec_dict["cgroup"] = parsed["cgroup"]  # [cgroups] whether the container gets a group of its own
     spec_dict["env_resolved"] = _environment(spec, hostname)  # what `exec` starts with too
     spec_dict["image_digest"] = parsed["image_digest"]  # [images] what `commit` builds on
+    sec = parsed["security"]  # [security] what inspect shows; the program is kept beside, for exec
+    spec_dict["security"] = {k: v for k, v in sec.items() if k != "program"}
+    if sec["program"]:
+        with open(os.path.join(building, SECCOMP_FILE), "w") as f:
+            f.write(sec["program"])
     if parsed["layers"]:  # [unionfs] PID 1 mounts the layers here, in its own mount namespace
         parsed["rootfs"] = os.path.join(d, "rootfs")
         spec_dict["layers"] = parsed["layers"]
@@ -403,7 +419,7 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
         "userns": parsed["userns"], "init": spec.init, "tty": spec.tty, "binds": parsed["binds"],
         "tmpfs": parsed["tmpfs"], "etc_files": etc, "read_only": spec.read_only, "console": "",
         "runtime_pid": os.getpid(), "layers": parsed["layers"], "container_dir": str(d),
-        "network_pid": parsed["network_pid"],
+        "network_pid": parsed["network_pid"], "security": sec,
     }
     if parsed["layers"]:  # [unionfs] decided here, where it is cheaper than in PID 1 (see unionfs.plan)
         from . import unionfs
@@ -538,6 +554,10 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             group = cgroups.create(c.id, cgroups.Limits.from_dict(c.spec["resources"]))
             cfg["cgroup_files"] = group.join_files()
             cfg["cgroup_mounts"] = cgroups.namespace_mounts(group.setup)
+            rules = security_rules(c.spec)  # [security] lesson 08: the device allow list, before PID 1 joins
+            if rules is not None:
+                from .security import devices
+                devices.apply(group, rules)
         if cfg.get("layers"):  # [unionfs] imported once, here: PID 1 (a fork of us) mounts with it, we tear down
             from . import unionfs  # noqa: F401
         helper_pid = start_helper(cfg, stdio, go_r, report_w, close=(go_w, report_r))
@@ -602,6 +622,12 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             remove_state(paths, c)
         else:
             save(paths, c)
+
+
+def security_rules(spec: dict):
+    """[security] The container's device rules (None: --privileged, every device)."""
+    from .security import rules_of
+    return rules_of(spec.get("security") or {})
 
 
 def _read_all(fd: int) -> str:

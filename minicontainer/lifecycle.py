@@ -86,6 +86,16 @@ def logs_path(paths: Paths, c: Container) -> Path:
     return Path(state_dir(paths, c.id), LOG_FILE)
 
 
+def _program(paths: Paths, c) -> str:
+    """[security] The container's seccomp program (hex), saved beside its state; "" without a filter."""
+    from .container import SECCOMP_FILE, state_dir
+    try:
+        with open(os.path.join(state_dir(paths, c.id), SECCOMP_FILE)) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None = None, workdir: str = "",
             user: str = "", tty: bool = False, interactive: bool = False) -> int:
     """`exec`: run another process in a running container's namespaces. Returns its exit status."""
@@ -102,6 +112,9 @@ def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None
     cfg = {"pid": c.pid, "argv": command, "env": [f"{k}={v}" for k, v in {**base, **extra}.items()],
            "workdir": workdir or c.spec.get("workdir") or "/", "user": user or c.spec.get("user", ""),
            "tty": tty, "userns": userns, "init": False, "runtime_pid": os.getpid()}
+    sec = c.spec.get("security")
+    if sec:  # [security] lesson 08: an exec'd process is confined like the container's own (Docker's too)
+        cfg["security"] = dict(sec, program=_program(paths, c))
     if c.spec.get("cgroup") or c.spec.get("resources"):  # [cgroups] the exec helper joins the container's cgroup itself (as PID 1 did)
         from . import cgroups
         group = cgroups.group(c.id)

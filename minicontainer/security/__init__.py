@@ -146,10 +146,8 @@ def before_exec(sec: dict) -> None:
 
 
 def confine_init(sec: dict) -> None:
-    """PID 1 (mc-init) gets what the workload gets, and may not be ptraced by it (not dumpable):
-    a workload that could write into PID 1's memory would be outside its own filter."""
-    from .seccomp import PR_SET_DUMPABLE, _libc
-    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    """PID 1 (mc-init) gets what the workload gets: the default profile allows ptrace, and a workload
+    that could write into an unconfined PID 1's memory would be outside its own filter."""
     before_user(sec)
     after_user(sec)
     before_exec(sec)

@@ -55,13 +55,22 @@ def last_cap() -> int:
         return len(NAMES) - 1
 
 
+def available() -> int:
+    """The capabilities this runtime can give: its own bounding set (a runtime that is itself confined,
+    in a container or a CI sandbox, cannot give what it lacks; Docker checks the same)."""
+    return read_sets()["CapBnd"]
+
+
 def all_names() -> list[str]:
-    """Every capability of this kernel: what --privileged keeps."""
-    return NAMES[:last_cap() + 1]
+    """Every capability of this kernel that we have: what --privileged keeps."""
+    have = available()
+    return [name for number, name in enumerate(NAMES[:last_cap() + 1]) if have >> number & 1]
 
 
-def normalize(name: str) -> str:
-    """'net_admin', 'NET_ADMIN', 'CAP_NET_ADMIN' -> 'CAP_NET_ADMIN' ('ALL' stays 'ALL'); unknown: UsageError."""
+def normalize(name: str, have: int | None = None) -> str:
+    """'net_admin', 'NET_ADMIN', 'CAP_NET_ADMIN' -> 'CAP_NET_ADMIN' ('ALL' stays 'ALL'); unknown: UsageError.
+
+    `have`: the capabilities we can give (available(), read once by the caller)."""
     upper = name.strip().upper()
     if upper == "ALL":
         return upper
@@ -69,9 +78,11 @@ def normalize(name: str) -> str:
     if full not in NUMBER:
         raise UsageError(f'unknown capability: "{full}"', step="parse --cap-add/--cap-drop",
                          fix="use a name from `man 7 capabilities`, with or without CAP_ (e.g. NET_ADMIN), or ALL")
-    if NUMBER[full] > last_cap():
-        raise UsageError(f'capability not supported by your kernel: "{full}"', step="parse --cap-add/--cap-drop",
-                         fix="leave it out: this kernel is older than that capability")
+    have = available() if have is None else have
+    if NUMBER[full] > last_cap() or not have >> NUMBER[full] & 1:
+        raise UsageError(f'capability not supported by your kernel or not available in the current environment: '
+                         f'"{full}"', step="parse --cap-add/--cap-drop",
+                         fix="leave it out: this kernel is older than it, or this runtime itself runs without it")
     return full
 
 
@@ -82,8 +93,9 @@ def resolve(add: list[str], drop: list[str], privileged: bool = False) -> list[s
     ones;  otherwise DEFAULT minus the dropped, plus the added. Names may lack "CAP_"."""
     if privileged:
         return all_names()
-    adds = [normalize(n) for n in add]
-    drops = [normalize(n) for n in drop]
+    have = available()
+    adds = [normalize(n, have) for n in add]
+    drops = [normalize(n, have) for n in drop]
     if "ALL" in adds:
         return [c for c in all_names() if c not in drops]
     if "ALL" in drops:
@@ -97,7 +109,8 @@ def mask(names: list[str]) -> int:
     """Names -> the bit mask /proc/PID/status shows (CAP_CHOWN is bit 0)."""
     bits = 0
     for name in names:
-        bits |= 1 << NUMBER[normalize(name)]
+        upper = name.upper()
+        bits |= 1 << NUMBER[upper if upper.startswith("CAP_") else "CAP_" + upper]
     return bits
 
 
