@@ -246,7 +246,8 @@ both(MODULE, lambda out: "refused before the kernel looked (EPERM)" if "not perm
 # host process, privileged or not (Docker needs `--privileged --pid=host` for this one):
 
 # %%
-both("ls /proc | grep -c '^[0-9]'", lambda out: f"{out} processes visible")
+both("ls /proc | grep -c '^[0-9]'", lambda out: "only the container's own few processes" if int(out) < 10
+     else f"{out} processes visible")
 print("on the host:", sum(name.isdigit() for name in os.listdir("/proc")) > 20)
 
 # %% [markdown]

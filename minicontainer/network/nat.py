@@ -117,7 +117,10 @@ def _text(rule: dict) -> str:
         if "match" in e:
             left, right = e["match"]["left"], e["match"]["right"]
             key = left.get("payload", {}).get("field") or left.get("meta", {}).get("key") or \
+                ("ct " + left["ct"]["key"] if "ct" in left else "") or \
                 ("fib " + "/".join(left["fib"]["flags"]) if "fib" in left else "?")
+            if isinstance(right, dict) and "prefix" in right:  # 127.0.0.0/8
+                right = f"{right['prefix']['addr']}/{right['prefix']['len']}"
             parts.append(f"{key} {e['match']['op']} {json.dumps(right) if isinstance(right, dict) else right}")
         elif "dnat" in e:
             parts.append(f"dnat to {e['dnat'].get('addr')}:{e['dnat'].get('port')}")
