@@ -73,10 +73,14 @@ def weighty_parent():
     CPU for a container to reach even its quota; at the maximum weight the test measures the ceiling
     that --cpus sets, not the neighbours.
     """
-    shares = cgroups.detect().controllers["cpu"] / "minicontainer" / "cpu.shares"
+    setup = cgroups.detect()
+    if setup.driver == "v2":  # cpu.weight (1-10000) needs the cpu controller handed down to the parent
+        cgroups.driver_for(setup)("x", setup).enable(setup.root_dir, {"cpu"})
+    name, top = ("cpu.weight", "10000") if setup.driver == "v2" else ("cpu.shares", "262144")
+    shares = setup.controllers["cpu"] / "minicontainer" / name
     shares.parent.mkdir(exist_ok=True)
     old = shares.read_text().strip()
-    shares.write_text("262144")
+    shares.write_text(top)
     try:
         yield
     finally:
