@@ -128,7 +128,7 @@ if [ -z "$accel" ]; then
   probe="$MC_VM_CACHE/accel-$(cat /proc/sys/kernel/random/boot_id)"
   if [ -f "$probe" ]; then accel=$(cat "$probe")
   else
-    if probe_kvm; then accel=kvm; else accel=tcg; fi
+    if probe_kvm 2>/dev/null; then accel=kvm; else accel=tcg; fi
     rm -f "$MC_VM_CACHE"/accel-*; echo "$accel" > "$probe"
   fi
 fi

@@ -25,7 +25,7 @@ facts() {
   echo "cgroup_controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null)"
   echo "self_cgroup: $(cat /proc/self/cgroup | tr '\n' ' ')"
   echo "run_mount: $(findmnt -no SOURCE,FSTYPE,OPTIONS /run)"
-  echo "overlay_in_proc_filesystems: $(grep -w overlay /proc/filesystems | tr -s '\t ' ' ' || echo no)"
+  echo "overlay_in_proc_filesystems: $(grep -qw overlay /proc/filesystems && echo yes || echo no)"
   echo "overlay_module: $(lsmod | awk '$1 == "overlay" {print "loaded"}' | grep . || echo 'not loaded')"
   echo "docker_registry_enabled: $(systemctl is-enabled docker-registry 2>&1)"
   echo "docker_registry_active: $(systemctl is-active docker-registry 2>&1)"
@@ -37,9 +37,16 @@ facts() {
 facts > "$R/facts-at-boot.txt"
 cat "$R/facts-at-boot.txt"
 
-# The project as the host sent it, over the clone the base was built with; .venv stays.
+# The project as the host sent it, over the clone the base was built with; .venv stays. As after a
+# `git pull`, an unchanged pyproject.toml keeps its date: else make would reinstall the venv (no network here).
+cp -p "$P/pyproject.toml" /tmp/mc-vm-base-pyproject.toml
 find "$P" -mindepth 1 -maxdepth 1 ! -name .venv -exec rm -rf {} +
 cp -a "$J/project/." "$P/"
+if cmp -s "$P/pyproject.toml" /tmp/mc-vm-base-pyproject.toml; then
+  touch -r /tmp/mc-vm-base-pyproject.toml "$P/pyproject.toml"
+else
+  echo "mc-vm: pyproject.toml differs from the base's: make will reinstall the venv, and the VM has no network"
+fi
 cd "$P"
 status=0
 start=$SECONDS
