@@ -201,12 +201,13 @@ def diagnose(paths: Paths | None = None, probe: dict[str, str] | None = None) ->
                     "allowed" if ok else "AppArmor blocks user namespaces for unprivileged users (Ubuntu 24.04)",
                     "" if ok else "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0", "rootless mode"))
 
-    in_kernel = "overlay" in _read("/proc/filesystems")
+    from .unionfs import choose_driver, overlay_available
+
+    in_kernel = overlay_available()  # loaded, or a module mount(2) loads on first use
     store_fs = filesystem_type(paths.lib_dir)
     mount_result = results.get("overlay-mount", "not probed")
     overlay_ok = in_kernel and mount_result in ("ok", "not tried (needs root)")
-    detail = f"in the kernel; mount test: {mount_result}" if in_kernel else "not in /proc/filesystems"
-    from .unionfs import choose_driver
+    detail = f"in the kernel; mount test: {mount_result}" if in_kernel else "neither in /proc/filesystems nor a module"
 
     detail += f"; container roots use the {choose_driver()} driver"
     add(Finding("overlay", overlay_ok, detail,

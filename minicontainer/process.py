@@ -214,13 +214,12 @@ def setup_rootfs(cfg: dict) -> None:
         root = unionfs.mount_layers(cfg["layers"], cfg["container_dir"], cfg.get("unionfs_driver", "auto"),
                                     cfg.get("upper_on_tmpfs"), upper_fstype=cfg.get("upper_fstype"),
                                     volatile=True).target
-    syscalls.mount(root, root, None, syscalls.MS_BIND | syscalls.MS_REC)
-    if cfg.get("read_only"):
-        syscalls.mount(None, root, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY
-                       | rootfs_mod.locked_flags(root))
+    rootfs_mod.bind_root(root, cfg.get("read_only", False), cfg.get("userns", False))
     rootfs_mod.mount_proc(root)
     rootfs_mod.mount_dev(root)
     rootfs_mod.mount_sys(root)
+    if cfg.get("cgroup_mounts"):  # [cgroups] the container's own group at /sys/fs/cgroup, read-only
+        rootfs_mod.mount_cgroups(root, cfg["cgroup_mounts"])
     rootfs_mod.bind_etc_files(root, cfg["etc_files"])
     for source, target, read_only in cfg["binds"]:
         rootfs_mod.bind_mount(root, source, target, read_only)

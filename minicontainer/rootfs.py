@@ -117,7 +117,7 @@ def pivot_into(new_root: str | Path, old_dir: str = ".old-root") -> None:
     4. lazily unmount the old root and remove its directory: the host is gone from view.
     """
     new_root = os.fspath(new_root)
-    syscalls.mount(new_root, new_root, None, syscalls.MS_BIND | syscalls.MS_REC)
+    bind_root(new_root)
     put_old = os.path.join(new_root, old_dir)
     os.makedirs(put_old, exist_ok=True)
     syscalls.pivot_root(new_root, put_old)
@@ -196,6 +196,33 @@ def _mkmountpoint(target: str, is_dir: bool = True) -> None:
         os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
 
 
+def bind_root(root: str, read_only: bool = False, in_userns: bool = False) -> None:
+    """Make `root` a mount point of its own (pivot_root needs one), with the flags a root needs.
+
+    A bind mount keeps its source's flags. A rootfs directory on systemd's /run (a tmpfs mounted
+    noexec, nosuid, nodev) would give a container in which no program can start ("permission
+    denied" from execve) and no setuid program works. So the bind mount is remounted without those
+    flags (and read-only for --read-only). The real root may drop them; in a user namespace the
+    kernel locks the flags the mount had when the namespace was made, so there a noexec root is an
+    error that says what to do.
+    """
+    syscalls.mount(root, root, None, syscalls.MS_BIND | syscalls.MS_REC)
+    inherited = os.statvfs(root).f_flag & _NOSUID_NODEV_NOEXEC  # (ST_NOSUID/ST_NODEV/ST_NOEXEC = MS_*)
+    if not inherited and not read_only:
+        return  # a fresh overlay, or a directory on an ordinary filesystem: nothing to change
+    keep = locked_flags(root)
+    if in_userns:
+        if inherited & syscalls.MS_NOEXEC:
+            raise ContainerError("the container's root directory is on a filesystem mounted noexec, and in a user "
+                                 "namespace the kernel keeps that flag: no program could start", step="mount rootfs",
+                                 path=root, fix="put the rootfs (or MC_RUN_DIR) on a filesystem mounted without "
+                                                "noexec, for example under your home directory")
+    else:
+        keep &= ~_NOSUID_NODEV_NOEXEC
+    syscalls.mount(None, root, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | keep
+                   | (syscalls.MS_RDONLY if read_only else 0))
+
+
 def mount_proc(rootfs: str) -> None:
     """A fresh procfs: it shows the processes of the PID namespace of the process that mounts it."""
     syscalls.mount("proc", _inside(rootfs, "/proc"), "proc", _NOSUID_NODEV_NOEXEC)
@@ -204,6 +231,24 @@ def mount_proc(rootfs: str) -> None:
 def mount_sys(rootfs: str) -> None:
     """sysfs, read-only (the container must not reconfigure the host's devices)."""
     syscalls.mount("sysfs", _inside(rootfs, "/sys"), "sysfs", _NOSUID_NODEV_NOEXEC | syscalls.MS_RDONLY)
+
+
+def mount_cgroups(rootfs: str, mounts: list[tuple[str, str, str]]) -> None:
+    """/sys/fs/cgroup: the container's own cgroup, read-only (cgroups.namespace_mounts() says what).
+
+    PID 1 mounts it after unsharing its cgroup namespace, so the mount's root is the container's
+    group: `cat /sys/fs/cgroup/memory.max` inside shows the container's own limit."""
+    where = _inside(rootfs, "/sys/fs/cgroup")
+    flags = _NOSUID_NODEV_NOEXEC | syscalls.MS_RDONLY
+    if [name for name, _, _ in mounts] == [""]:  # v2: one tree
+        _, fstype, options = mounts[0]
+        syscalls.mount("cgroup", where, fstype, flags, options or None)
+        return
+    syscalls.mount("tmpfs", where, "tmpfs", _NOSUID_NODEV_NOEXEC, "mode=755")  # v1: a directory per hierarchy
+    for name, fstype, options in mounts:
+        os.mkdir(f"{where}/{name}")
+        syscalls.mount("cgroup", f"{where}/{name}", fstype, flags, options or None)
+    syscalls.mount(None, where, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | flags)
 
 
 def _make_device(path: str, major: int, minor: int) -> None:

@@ -94,13 +94,21 @@ class RootfsMount(Record):
 
 # --- choosing the driver -------------------------------------------------------------------------
 
-def overlay_available() -> bool:
-    """True when the kernel knows overlayfs (it may still refuse a mount: see mount_overlay's errors)."""
+def overlay_available(proc_filesystems: str = "/proc/filesystems", modules_dir: str | None = None) -> bool:
+    """True when the kernel has overlayfs, or can load it (it may still refuse a mount: see mount_overlay).
+
+    /proc/filesystems lists only the filesystems the kernel has *now*. On Debian's and Ubuntu's
+    kernels overlayfs is a module (overlay.ko) that mount(2) loads on first use, so on a freshly
+    booted VM it is not listed yet: the module file under /lib/modules/RELEASE is what tells."""
     try:
-        with open("/proc/filesystems") as f:
-            return any(line.split()[-1] == "overlay" for line in f.read().splitlines())
+        with open(proc_filesystems) as f:
+            if any(line.split()[-1] == "overlay" for line in f.read().splitlines() if line.strip()):
+                return True
     except OSError:
-        return False
+        pass
+    if modules_dir is None:
+        modules_dir = os.path.join("/lib/modules", os.uname().release)
+    return os.path.isdir(os.path.join(modules_dir, "kernel", "fs", "overlayfs"))
 
 
 def choose_driver(driver: str = "auto") -> str:

@@ -43,12 +43,18 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The distribution's registry service must not run: the course starts its own on 127.0.0.1.
-if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  if systemctl is-enabled --quiet docker-registry 2>/dev/null || systemctl is-active --quiet docker-registry 2>/dev/null; then
+# Disabled even without a running systemd (packages installed in a chroot or an image build): else
+# the unit stays enabled and listens on *:5000 at the next boot.
+if command -v systemctl >/dev/null 2>&1 && [ -e /lib/systemd/system/docker-registry.service ]; then
+  if systemctl is-enabled --quiet docker-registry 2>/dev/null; then
     echo "host-deps: disabling the system docker-registry service (it listens on all interfaces)"
-    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+    systemctl disable docker-registry >/dev/null 2>&1 || true
   fi
-elif pgrep -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' >/dev/null 2>&1; then
+  if [ -d /run/systemd/system ] && systemctl is-active --quiet docker-registry 2>/dev/null; then
+    systemctl stop docker-registry >/dev/null 2>&1 || true
+  fi
+fi
+if pgrep -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' >/dev/null 2>&1; then
   pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' || true
 fi
 exit 0
