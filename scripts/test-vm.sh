@@ -62,9 +62,9 @@ if [ ! -f "$base/root.img" ]; then
   exec 9> "$MC_VM_CACHE/.build.lock"
   flock 9                                       # one build at a time; another run may have just made it
   [ -f "$base/root.img" ] || bash "$here/vm/build-base.sh" "$run/job/project" "$base"
-  exec 9>&-
   # Keep the two newest bases (switching branches back and forth stays cheap), drop older ones.
-  ls -1dt "$MC_VM_CACHE"/base-*/ 2>/dev/null | tail -n +3 | xargs -r rm -rf
+  ls -1dt "$MC_VM_CACHE"/base-*/ 2>/dev/null | grep -v '\.building/$' | tail -n +3 | xargs -r rm -rf
+  exec 9>&-
 fi
 [ "$mode" = build ] && { vm_say "base image: $base/root.img ($(cat "$base/info" | tr '\n' ' '))"; exit 0; }
 

@@ -17,7 +17,7 @@ trap 'rm -rf "$work"' EXIT     # the chroot's mounts live in a private mount nam
 
 mirror=$(vm_mirror)
 start=$SECONDS
-vm_say "building the base VM ($MC_VM_SUITE from $mirror) in $work: about 10 minutes, once"
+vm_say "building the base VM ($MC_VM_SUITE from $mirror) in $work: a few minutes, once"
 
 # --- 1. A minimal Debian with a kernel, systemd and what `make` and the course need to start. -------------
 include=linux-image-amd64,initramfs-tools,systemd-sysv,udev,dbus,make,git,ca-certificates,iproute2,procps,kmod,python3,e2fsprogs,util-linux,less
