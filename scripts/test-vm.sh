@@ -19,6 +19,9 @@
 # VM_STAY=1 keeps the VM up after the job (for vm-shell; power it off from there);
 # VM_KEEP=1 keeps the run's scratch directory; MC_VM_ACCEL=tcg|kvm skips the KVM probe;
 # MC_VM_RESULTS=dir (default: vm-results/ in the checkout); MC_VM_MEM, MC_VM_SMP, MC_VM_SUITE, MC_VM_MIRROR.
+# The whole script is one { ... } block: bash reads it all before running, so editing this file while
+# a long run is going does not change what that run does.
+{
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -196,3 +199,4 @@ python3 "$here/vm/summarize.py" "$out" | tee "$out/summary.txt"
 line=$(grep -E '^=+ .*(passed|failed|error).* in ' "$out/pytest.log" | tail -n 1 | tr -d '=' | sed 's/^ *//;s/ *$//')
 echo "test-vm: $([ "$status" = 0 ] && echo PASSED || echo FAILED): ${line:-make test exited $status}; $timing; results in $out"
 exit $([ "$status" = 0 ] && echo 0 || echo 1)
+}
