@@ -26,7 +26,7 @@ facts() {
   echo "self_cgroup: $(cat /proc/self/cgroup | tr '\n' ' ')"
   echo "run_mount: $(findmnt -no SOURCE,FSTYPE,OPTIONS /run)"
   echo "overlay_in_proc_filesystems: $(grep -qw overlay /proc/filesystems && echo yes || echo no)"
-  echo "overlay_module: $(lsmod | awk '$1 == "overlay" {print "loaded"}' | grep . || echo 'not loaded')"
+  echo "overlay_module: $(grep -q '^overlay ' /proc/modules && echo loaded || echo 'not loaded')"
   echo "docker_registry_enabled: $(systemctl is-enabled docker-registry 2>&1)"
   echo "docker_registry_active: $(systemctl is-active docker-registry 2>&1)"
   echo "listening_5000: $(ss -Hltn 'sport = :5000' | awk '{print $4}' | tr '\n' ' ')"
