@@ -4,9 +4,26 @@
 Writes failures.txt (each failing test with its traceback) and prints the failing tests, one line
 each with the first line of why, then pytest's own summary line. Usage: summarize.py RESULTS_DIR
 """
+import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+
+ANSI = re.compile(r"(\x1b|#x1B)\[[0-9;]*m")
+
+
+def why(message: str, text: str) -> str:
+    """One line saying why a test failed; for a notebook cell, the first differing output line."""
+    message, text = ANSI.sub("", message).strip(), ANSI.sub("", text)
+    if message.startswith("Notebook cell execution failed"):
+        got = next((l.strip()[2:] for l in text.splitlines() if l.lstrip().startswith("- ")), None)
+        stored = next((l.strip()[2:] for l in text.splitlines() if l.lstrip().startswith("+ ")), None)
+        if got is not None or stored is not None:  # nbval: "+" the stored output, "-" this run's
+            return f"output differs: VM {got!r}, stored {stored!r}"
+        errors = [l.strip() for l in text.splitlines() if re.match(r"\s*\w+(Error|Exception)\b", l)]
+        return errors[-1] if errors else message
+    return message.splitlines()[0] if message else ""
 
 
 def main(results: Path) -> int:
@@ -24,9 +41,10 @@ def main(results: Path) -> int:
             bad = case.find(kind)
             if bad is None:
                 continue
-            name = f"{case.get('classname', '')}::{case.get('name', '')}"
-            why = (bad.get("message") or bad.text or "").strip().splitlines()
-            lines.append(f"  {kind.upper():7} {name}: {why[0][:200] if why else ''}")
+            module = case.get("classname", "")
+            module = module.replace(".", "/") + ".py" if module.startswith("tests.") else module.replace(".", "/", 1)
+            name = f"{module}::{case.get('name', '')}"
+            lines.append(f"  {kind.upper():7} {name}: {why(bad.get('message', ''), bad.text or '')[:220]}")
             details.append(f"==== {kind.upper()} {name}\n{bad.text or bad.get('message', '')}\n")
     (results / "failures.txt").write_text("\n".join(details) or "no failures\n")
     passed = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
