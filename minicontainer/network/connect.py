@@ -239,21 +239,24 @@ def _collect_stale(pool_dir: Path) -> list[str]:
 def _update_peers(pool_dir: Path) -> None:
     """Rewrite the /etc/hosts of every container on the bridge so that each knows the others' names."""
     from . import ipam
-    from .hosts import _replace, hosts_file
+    from .hosts import hosts_file, write_in_place
 
     leases = [lease for lease in ipam.Pool(pool_dir, "0.0.0.0/32").leases() if lease.alive()]
     peers = {lease.name: lease.address for lease in leases if lease.name}
     for lease in leases:
         path = Path(lease.hosts_path) if lease.hosts_path else None
         if path is not None and path.parent.is_dir():
-            _replace(path, hosts_file(lease.extra.get("hostname") or lease.name or lease.id[:12], lease.address, peers))
+            write_in_place(path, hosts_file(lease.extra.get("hostname") or lease.name or lease.id[:12], lease.address, peers))
 
 
 # --- what `minicontainer run` calls (container.py) ---------------------------------------------
 
-def check_run_options(network: str, publish: list[str], find: Callable[[str], object]) -> int:
+def check_run_options(network: str, publish: list[str], running_pid: Callable[[str], int]) -> int:
     """Validate --network and -p before anything is created. For container:NAME, return that
-    container's PID 1 (the new container joins its network namespace); otherwise 0."""
+    container's PID 1 (the new container joins its network namespace); otherwise 0.
+
+    `running_pid(NAME)`: the PID 1 of that container, 0 if it is not running (the caller, container.py,
+    knows containers; this module only networks)."""
     mode = parse_network(network)
     for spec in publish:
         parse_publish(spec)
@@ -262,12 +265,11 @@ def check_run_options(network: str, publish: list[str], find: Callable[[str], ob
                          fix="add --network bridge (with --network host the container uses the host's ports)")
     if not mode.startswith("container:"):
         return 0
-    from ..container import is_running
-    other = find(mode.split(":", 1)[1])
-    if not is_running(other):
+    pid = running_pid(mode.split(":", 1)[1])
+    if not pid:
         raise ContainerError(f"container {mode.split(':', 1)[1]} is not running", step="join a network namespace",
                              fix="start it first (minicontainer run -d --name NAME ...)")
-    return other.pid
+    return pid
 
 
 def attach_container(container_id: str, pid: int, name: str, hostname: str, publish: list[str],
