@@ -11,7 +11,9 @@
 # ---
 
 # %% [markdown]
-# **本课摘要（08 · 安全）**：命名空间只改变容器"看到"什么，并不改变容器里的 root 能"做"什么。本课先在
+# **中文摘要 · 第 08 课：安全——能力、seccomp 与逃逸实验**
+#
+# 命名空间只改变容器"看到"什么，并不改变容器里的 root 能"做"什么。本课先在
 # `--privileged` 容器里把经典的逃逸一个个做成功（cgroup `release_agent` 让宿主机以 root 运行容器里的文件、
 # mknod 块设备读宿主机磁盘、重新挂载 /proc/sys、挂载新的 procfs、加载内核模块……），再看默认容器如何一一挡住它们：
 # 只保留 Docker 默认的 14 个 capabilities、手写经典 BPF 的 seccomp 过滤器（Docker 默认配置）、no_new_privs、
