@@ -9,12 +9,13 @@ EX      ?= 01
 export MC_LIB_DIR ?= /var/lib/minicontainer
 export MC_RUN_DIR ?= /run/minicontainer
 
-.PHONY: need-root lab test check exercises notebooks image deps venv bench clean reset distclean help test-vm vm-run vm-shell vm-base
+.PHONY: need-root lab test check hint exercises notebooks image deps venv bench clean reset distclean help test-vm vm-run vm-shell vm-base
 
 help:
 	@echo "make lab        install what is missing, prepare the default image, start JupyterLab (127.0.0.1)"
 	@echo "make test       install what is missing, run every test, notebook and exercise check"
 	@echo "make check EX=01   check your exercises for one lesson (or EX=1.2 for one part)"
+	@echo "make hint EX=1.2 N=1   hint N for an exercise part (1: a direction ... last: the shape of the answer)"
 	@echo "make exercises  regenerate exercises/*.py from solutions/ (instructors; overwrites learners' work)"
 	@echo "make notebooks  re-execute the lessons and store their outputs (authors)"
 	@echo "make bench      run the benchmarks beside runc, skopeo and umoci"
@@ -54,6 +55,9 @@ test: image
 
 check: venv
 	@$(PY) -m minicontainer.exercises check $(EX)
+
+hint: venv
+	@$(PY) -m minicontainer.exercises hint $(EX) $(N)
 
 exercises: venv
 	@$(PY) -m minicontainer.exercises generate

@@ -33,7 +33,7 @@ def resolve(add: list[str], drop: list[str], privileged: bool = False) -> list[s
     it raises UsageError for unknown names). "ALL" in add: every capability but the dropped ones;
     "ALL" in drop: only the added ones; else DEFAULT without the dropped ones, plus the added ones.
     No name twice; keep the order (DEFAULT's, then the added)."""
-    raise NotImplementedError('Exercise 8.1: privileged -> all_names(); normalize each name; handle "ALL" in add, then in drop; else [c for c in DEFAULT if c not in drops] + adds; list(dict.fromkeys(...)) removes repeats')
+    raise NotImplementedError('Exercise 8.1: the capabilities a container keeps, from --privileged, --cap-add and --cap-drop')
 
 
 def apply(keep: int) -> None:
@@ -42,7 +42,7 @@ def apply(keep: int) -> None:
     2. ambient set: prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
     3. capset(effective=keep, permitted=keep, inheritable=0) (the helper is given).
     Raise OSError when a prctl fails (it returns -1; ctypes.get_errno() says why)."""
-    raise NotImplementedError('Exercise 8.2: for n in range(last_cap() + 1): if not keep >> n & 1: _libc.prctl(PR_CAPBSET_DROP, n, 0, 0, 0); then the ambient prctl; then capset(keep, keep, 0)')
+    raise NotImplementedError('Exercise 8.2: reduce this process to the capabilities in a mask, in the three sets')
 
 
 def arch_check(arch: str) -> list[tuple]:
@@ -50,7 +50,7 @@ def arch_check(arch: str) -> list[tuple]:
     Load the arch (stmt(LD_ABS, OFFSET_ARCH)); if it is not AUDIT_ARCH[arch], return ARCH_MISMATCH;
     load the syscall number (stmt(LD_ABS, OFFSET_NR)), which stays in A for the rest of the filter.
     On x86_64 only: numbers >= X32_SYSCALL_BIT (x32 calls) also return ARCH_MISMATCH."""
-    raise NotImplementedError('Exercise 8.3: [stmt(LD_ABS, OFFSET_ARCH), jump(JEQ, AUDIT_ARCH[arch], 1, 0), stmt(RET, ARCH_MISMATCH), stmt(LD_ABS, OFFSET_NR)], then for x86_64 jump(JGE, X32_SYSCALL_BIT, 0, 1) and stmt(RET, ARCH_MISMATCH)')
+    raise NotImplementedError("Exercise 8.3: the first instructions of every seccomp filter: refuse other ABIs, load the call's number")
 
 
 def install(program: bytes) -> None:
@@ -58,7 +58,7 @@ def install(program: bytes) -> None:
     seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog) through _libc.syscall(SYS_seccomp, ...), where prog is a
     SockFprog(len=number of instructions, filter=a pointer to them). The caller has set no_new_privs.
     Raise OSError (with ctypes.get_errno()) if the call returns non-zero."""
-    raise NotImplementedError('Exercise 8.4: buf = ctypes.create_string_buffer(program, len(program)); prog = SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.POINTER(SockFilter))); _libc.syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(prog))')
+    raise NotImplementedError('Exercise 8.4: hand a compiled seccomp filter to the kernel with seccomp(2)')
 
 
 def program(rules: list[Rule]) -> list[tuple]:
@@ -69,4 +69,4 @@ def program(rules: list[Rule]) -> list[tuple]:
     when the access asked for is not within the rule's (r1 = r3 with MOV32_X; r1 &= ~access_mask, as an
     unsigned 32-bit imm; r1 != 0), when r4 != major and r5 != minor (not for -1); the block ends with
     r0 = 1 (MOV64_K) and EXIT. After the last block: r0 = 0, EXIT."""
-    raise NotImplementedError('Exercise 8.5: header of 6 loads; for each rule collect the tests, then append (MOV64_K, 0, 0, 0, 1), (EXIT, 0, 0, 0, 0); a JNE_K at index i of a block of n instructions has off = n - i - 1; end with r0 = 0 and EXIT')
+    raise NotImplementedError('Exercise 8.5: the cgroup v2 device program (eBPF) that allows exactly the rules')

@@ -283,11 +283,21 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
 
 # --- running --------------------------------------------------------------------------------
 
+def use_implementation() -> None:
+    """MC_IMPL=yours (a notebook sets it, or `--yours`): the runtime calls the learner's functions
+    (seams.py). Without it nothing happens, and seams.py is not even imported."""
+    import sys
+    if os.environ.get("MC_IMPL") or "minicontainer.seams" in sys.modules:
+        from . import seams
+        seams.use()
+
+
 def run(spec: RunSpec, paths: Paths | None = None, output: int | None = None) -> Container:
     """Create and start a container. Foreground: wait and return its final state; -d: return once started.
 
     `output`: a file descriptor for the workload's stdout and stderr (default: ours)."""
     paths = paths or default_paths()
+    use_implementation()
     collect_crashed(paths)
     c, cfg = create(spec, paths)
     try:

@@ -3,22 +3,29 @@
 Every lesson has one solution file, the source of truth, kept apart for instructors:
 
     solutions/01-chroot.py          functions with their answers between markers:
-                                        ### BEGIN SOLUTION 1.2: hint for the learner
+                                        ### BEGIN SOLUTION 1.2: what the step does
+                                        ### HINT: a direction
+                                        ### HINT: the system call or the file to use
+                                        ### HINT: shaped like the answer
                                         ...the answer...
                                         ### END SOLUTION
 
 From it `make exercises` generates the learner's file, where each answer is replaced by
 
-    exercises/01-chroot.py              raise NotImplementedError("Exercise 1.2: hint for the learner")
+    exercises/01-chroot.py              raise NotImplementedError("Exercise 1.2: what the step does")
 
-and the checks live beside it, one pytest test (or more) per part, marked with the part:
+and the checks live beside it, one pytest test (or more) per part, marked with the part, and the
+lesson's milestone: the learner's runtime doing the lesson's new thing through the real CLI:
 
     exercises/checks/test_01_chroot.py  @pytest.mark.exercise("1.2") def test_...(ex): ...
+                                        @pytest.mark.milestone("your runtime ran ...") def test_...(yours): ...
 
+Each function is a seam (seams.py): the runtime calls it at its step with `minicontainer --yours`.
 The `ex` fixture loads the learner's file, or the solutions when MC_EXERCISES=solutions (or any
-directory MC_EXERCISES names). `make check EX=01` and `check("1.2")` in a notebook run the checks
-and print one OK/FAIL line per part with what was expected and a hint; `verify()` (run by
-`make test`) proves that every check fails on the stubs and passes on the solutions.
+directory MC_EXERCISES names); `yours` runs `minicontainer --yours=NN` on the same files.
+`make check EX=01` and `check("1.2")` in a notebook run the checks and print one OK/FAIL line per
+part (and the milestone) with what was expected; `hint("1.2")` gives the hints one at a time;
+`verify()` (run by `make test`) proves that every check fails on the stubs and passes on the solutions.
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ from pathlib import Path
 from .paths import repo_root
 
 BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION (?P<part>\d+\.\d+)(?::\s*(?P<hint>.*))?$")
+HINT = re.compile(r"^\s*### HINT:\s*(?P<hint>.*)$")
 END = re.compile(r"^\s*### END SOLUTION\s*$")
+MILESTONE = re.compile(r"""@pytest\.mark\.milestone\((?P<quote>["'])(?P<what>.*?)(?P=quote)\)""")
 
 HEADER = '''\
 # Your exercises for lesson {lesson}. Replace each `raise NotImplementedError(...)` with your code.
@@ -46,10 +55,13 @@ HEADER = '''\
 
 # --- generating the learner's stubs ---------------------------------------------------------
 
-def make_stub(solution_text: str, lesson: str) -> str:
-    """The learner's version of a solution file: every marked answer becomes a NotImplementedError."""
+def make_stub(solution_text: str, lesson: str, only: set[str] | None = None) -> str:
+    """The learner's version of a solution file: every marked answer becomes a NotImplementedError.
+
+    `only`: stub just these parts and keep the other answers (the tests use it to prove that the
+    runtime reaches each part)."""
     out: list[str] = [HEADER.format(lesson=lesson, number=lesson.split("-")[0])]
-    inside = False
+    inside = keep = False
     for number, line in enumerate(solution_text.splitlines(), start=1):
         begin = BEGIN.match(line)
         if begin:
@@ -57,13 +69,15 @@ def make_stub(solution_text: str, lesson: str) -> str:
                 raise ValueError(f"line {number}: BEGIN SOLUTION inside another solution block")
             inside = True
             part, hint = begin["part"], (begin["hint"] or "").strip()
+            keep = only is not None and part not in only
             message = f"Exercise {part}: {hint}" if hint else f"Exercise {part}"
-            out.append(f"{begin['indent']}raise NotImplementedError({message!r})")
+            if not keep:
+                out.append(f"{begin['indent']}raise NotImplementedError({message!r})")
         elif END.match(line):
             if not inside:
                 raise ValueError(f"line {number}: END SOLUTION without BEGIN SOLUTION")
             inside = False
-        elif not inside:
+        elif not inside or (keep and not HINT.match(line)):
             out.append(line)
     if inside:
         raise ValueError("a BEGIN SOLUTION block is never closed")
@@ -73,6 +87,21 @@ def make_stub(solution_text: str, lesson: str) -> str:
 def solution_parts(solution_text: str) -> list[str]:
     """The exercise parts ('1.1', '1.2', ...) a solution file defines, in order."""
     return [m["part"] for line in solution_text.splitlines() if (m := BEGIN.match(line))]
+
+
+def solution_hints(solution_text: str) -> dict[str, list[str]]:
+    """{part: its hints, in order}: the `### HINT:` lines inside each solution block."""
+    hints: dict[str, list[str]] = {}
+    part = None
+    for line in solution_text.splitlines():
+        if begin := BEGIN.match(line):
+            part = begin["part"]
+            hints[part] = []
+        elif END.match(line):
+            part = None
+        elif part and (h := HINT.match(line)):
+            hints[part].append(h["hint"].strip())
+    return hints
 
 
 @dataclass
@@ -99,6 +128,19 @@ class Lesson:
 
     def parts(self) -> list[str]:
         return solution_parts(self.solution.read_text())
+
+    def hints(self) -> dict[str, list[str]]:
+        return solution_hints(self.solution.read_text())
+
+    @property
+    def milestone(self) -> str | None:
+        """What the lesson's milestone shows (its checks' @pytest.mark.milestone("...")), None without one."""
+        found = MILESTONE.search(self.checks.read_text()) if self.checks.exists() else None
+        return found["what"] if found else None
+
+    @property
+    def number(self) -> str:
+        return self.name.split("-")[0]
 
 
 def lessons(root: Path | None = None) -> list[Lesson]:
@@ -143,6 +185,12 @@ class Result:
 def run_checks(lesson: Lesson, source: str | None = None, parts: list[str] | None = None) -> list[Result]:
     """Run a lesson's checks in a fresh process against `source` (a directory of exercise files)."""
     env = dict(os.environ)
+    # The checks use no pytest plugin: without autoload a check starts in ~0.5 s instead of ~7 s
+    # (nbval, hypothesis and the others installed for `make test` are not imported).
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    # The checks compare the learner's functions with the package's own: the package must be the
+    # reference there (a notebook may have MC_IMPL=yours set; the milestone sets --yours itself).
+    env.pop("MC_IMPL", None)
     if source is not None:
         env["MC_EXERCISES"] = str(source)
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,7 +198,8 @@ def run_checks(lesson: Lesson, source: str | None = None, parts: list[str] | Non
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-header",
                "-o", "junit_family=xunit1", f"--junitxml={report}", str(lesson.checks)]
         if parts:
-            cmd += ["-m", " or ".join(f"part_{p.replace('.', '_')}" for p in parts)]
+            cmd += ["-m", " or ".join("milestone" if p == MILESTONE_PART else f"part_{p.replace('.', '_')}"
+                                      for p in parts)]
         subprocess.run(cmd, env=env, cwd=lesson.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not report.exists():
             raise RuntimeError(f"the checks in {lesson.checks} did not run (try: pytest {lesson.checks})")
@@ -177,16 +226,34 @@ def _short(message: str) -> str:
     lines = [ln for ln in message.splitlines() if ln.strip()]
     lines = [ln for ln in lines if not ln.lstrip().startswith(("assert ", "+  where", "+    where"))] or lines
     text = " ".join(lines[:3])
-    return re.sub(r"^(AssertionError|NotImplementedError): ", "", text)[:500]
+    return re.sub(r"^(AssertionError|NotImplementedError|Failed): ", "", text)[:500]
+
+
+MILESTONE_PART = "milestone"  # the `part` of a lesson's milestone check in the results
+
+
+def wanted_parts(lesson: Lesson) -> list[str]:
+    """Every part of a lesson, then its milestone if it has one."""
+    return lesson.parts() + ([MILESTONE_PART] if lesson.milestone else [])
 
 
 def format_report(lesson: Lesson, results: list[Result], parts: list[str] | None = None) -> str:
-    """xv6/rustlings-style text: one line per part, what went wrong, and a progress bar."""
-    wanted = parts or lesson.parts()
+    """xv6/rustlings-style text: one line per part (and the milestone), what went wrong, and a progress bar."""
+    wanted = parts or wanted_parts(lesson)
     lines = [f"Exercises of lesson {lesson.name}"]
     done = 0
     for part in wanted:
         mine = [r for r in results if r.part == part]
+        if part == MILESTONE_PART:
+            ok = bool(mine) and all(r.outcome == "passed" for r in mine)
+            done += ok
+            title = f"milestone {lesson.number}: {lesson.milestone}"
+            lines.append(f"  {'OK  ' if ok else 'FAIL'} {title}")
+            for r in ([] if ok else mine):
+                lines.append(f"         {r.name}: {_short(r.message)}")
+            if not mine:
+                lines.append("         no milestone check ran")
+            continue
         if not mine:
             lines.append(f"  MISSING {part}: no check ran for this part")
             continue
@@ -215,15 +282,50 @@ def check(key: str, source: str | None = None) -> None:
     check_passed(key, source)
 
 
+def milestone(key: str, source: str | None = None) -> None:
+    """Check a lesson's milestone only (`milestone("02")` in a notebook): your runtime, end to end."""
+    lesson = find_lesson(key)
+    results = run_checks(lesson, source, [MILESTONE_PART])
+    print(format_report(lesson, results, [MILESTONE_PART]))
+
+
 def check_passed(key: str, source: str | None = None) -> bool:
-    """Like check(), and say whether every check of the part (or lesson) passed."""
+    """Like check(), and say whether every check of the part (or lesson, milestone included) passed."""
     lesson = find_lesson(key)
     parts = [key] if "." in key else None
     results = run_checks(lesson, source, parts)
     print(format_report(lesson, results, parts))
-    wanted = parts or lesson.parts()
+    wanted = parts or wanted_parts(lesson)
     ran = [r for r in results if r.part in wanted and r.outcome != "skipped"]
     return all(r.outcome == "passed" for r in ran) and {r.part for r in ran} >= set(wanted)
+
+
+# --- hints, one at a time ---------------------------------------------------------------------
+
+_hints_shown: dict[str, int] = {}  # part -> how many hints this process has shown (a notebook's kernel)
+
+
+def hint_text(part: str, number: int, root: Path | None = None) -> str:
+    """Hint `number` (1-based) of a part, with where the package's own version is, after the last one."""
+    lesson = find_lesson(part, root)
+    hints = lesson.hints().get(part)
+    if not hints:
+        return f"Exercise {part} has no hints; `make check EX={part}` says what is expected."
+    number = max(1, min(number, len(hints)))
+    text = f"Hint {number}/{len(hints)} for exercise {part}: {hints[number - 1]}"
+    if number == len(hints):
+        from .seams import SEAMS
+        seam = next((s for s in SEAMS if s.part == part), None)
+        where = f"minicontainer/{seam.module.replace('.', '/')}.py, {seam.name}()" if seam else "the package"
+        text += f"\n(That was the last hint. Once your check passes, compare with the runtime's own: {where}.)"
+    return text
+
+
+def hint(part: str) -> None:
+    """Print the next hint for a part: first a direction, then the call or file to use, last the
+    shape of the answer. Call it again for the next one."""
+    _hints_shown[part] = _hints_shown.get(part, 0) + 1
+    print(hint_text(part, _hints_shown[part]))
 
 
 def verify(root: Path | None = None) -> list[str]:
@@ -244,7 +346,7 @@ def verify(root: Path | None = None) -> list[str]:
                 continue
             on_solution = run_checks(lesson, str(lesson.root / "solutions"))
             on_stub = run_checks(lesson, tmp)
-            for part in lesson.parts():
+            for part in wanted_parts(lesson):
                 sol = [r for r in on_solution if r.part == part]
                 stub = [r for r in on_stub if r.part == part]
                 if not sol:
@@ -255,18 +357,24 @@ def verify(root: Path | None = None) -> list[str]:
                 for r in stub:
                     if r.outcome != "failed":
                         problems.append(f"{lesson.name} {part} {r.name}: {r.outcome} on the learner's stub (it must fail)")
-            stray = {r.part for r in on_solution} - set(lesson.parts())
+                    elif part == MILESTONE_PART and "needs exercise" not in r.message:
+                        problems.append(f"{lesson.name} milestone {r.name}: fails on the stubs without naming the "
+                                        f"exercise to do: {_short(r.message)}")
+            stray = {r.part for r in on_solution} - set(wanted_parts(lesson))
             for part in sorted(stray):
                 problems.append(f"{lesson.name}: checks marked {part!r}, which no solution block defines")
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m minicontainer.exercises check 01 | generate | verify`."""
+    """`python -m minicontainer.exercises check 01 | hint 1.2 [N] | generate | verify`."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = args.pop(0) if args else "help"
     if command == "check" and args:
         return 0 if check_passed(args[0], args[1] if len(args) > 1 else None) else 1
+    if command == "hint" and args and "." in args[0]:
+        print(hint_text(args[0], int(args[1]) if len(args) > 1 and args[1].isdigit() else 1))
+        return 0
     if command == "generate":
         for path in write_stubs():
             print(f"wrote {path}")
@@ -278,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         print("exercises: every check fails on its stub and passes on its solution" if not problems else
               f"exercises: {len(problems)} problem(s)")
         return 1 if problems else 0
-    print("usage: python -m minicontainer.exercises check LESSON|PART [SOURCE_DIR] | generate | verify")
+    print("usage: python -m minicontainer.exercises check LESSON|PART [SOURCE_DIR] | hint PART [N] | generate | verify")
     return 2
 
 

@@ -158,7 +158,7 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
     if cfg.get("security"):  # [security] PID 1 gets what the workload gets (Docker's init does too)
         try:
             security.confine_init(cfg["security"])
-        except OSError as exc:
+        except BaseException as exc:  # noqa: BLE001 - a refused call, or an error of the learner's code (--yours)
             os.kill(pid, signal.SIGKILL)  # never leave a workload beside an unconfined PID 1
             send_error(report_w, "confine PID 1", exc)
     os.close(report_w)
@@ -299,7 +299,7 @@ def start_workload(cfg: dict, report_w: int) -> int:
         sec = cfg.get("security")
         if sec:  # [security] lesson 08, in runc's order: bounding set (and a filter without no_new_privs)
             step = "drop capabilities"
-            security.before_user(sec)
+            security.before_user(sec, changes_user=bool(cfg["user"]))
         if cfg["user"]:
             uid, gid, home = lookup_user(cfg["user"])
             env.setdefault("HOME", home)
@@ -312,7 +312,7 @@ def start_workload(cfg: dict, report_w: int) -> int:
             env.setdefault("HOME", "/root")
         if sec:  # [security] then the sets themselves (a non-root user ends up with none after execve)
             step = "drop capabilities"
-            security.after_user(sec)
+            security.after_user(sec, changes_user=bool(cfg["user"]))
         step = "change to the working directory"
         cwd = cfg["workdir"] or "/"
         try:

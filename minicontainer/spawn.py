@@ -149,6 +149,9 @@ def main() -> None:
         os.set_inheritable(int(kept), False)  # execve must close the report pipe, or we never see its end
     with os.fdopen(int(fd), "rb") as f:
         cfg = quickjson.loads(f.read())
+    if os.environ.get("MC_IMPL"):  # --yours: the learner's functions, loaded here too, before any fork
+        from . import seams
+        seams.use()
     __import__(module)
     os._exit(getattr(sys.modules[module], name)(cfg))
 

@@ -29,7 +29,10 @@ def resolve(add: list[str], drop: list[str], privileged: bool = False) -> list[s
     it raises UsageError for unknown names). "ALL" in add: every capability but the dropped ones;
     "ALL" in drop: only the added ones; else DEFAULT without the dropped ones, plus the added ones.
     No name twice; keep the order (DEFAULT's, then the added)."""
-    ### BEGIN SOLUTION 8.1: privileged -> all_names(); normalize each name; handle "ALL" in add, then in drop; else [c for c in DEFAULT if c not in drops] + adds; list(dict.fromkeys(...)) removes repeats
+    ### BEGIN SOLUTION 8.1: the capabilities a container keeps, from --privileged, --cap-add and --cap-drop
+    ### HINT: Start from Docker's default set and change it: first the special cases (--privileged, "ALL"), then the general rule.
+    ### HINT: all_names() is every capability of this kernel, DEFAULT Docker's 14, normalize() turns "net_admin" into "CAP_NET_ADMIN"; dict.fromkeys(names) keeps the order and drops repeats.
+    ### HINT: if privileged: return all_names(); adds = [normalize(n) for n in add]; drops likewise; "ALL" in adds -> [c for c in all_names() if c not in drops]; "ALL" in drops -> the adds; else [c for c in DEFAULT if c not in drops] + adds, without repeats
     if privileged:
         return all_names()
     adds = [normalize(n) for n in add]
@@ -50,7 +53,10 @@ def apply(keep: int) -> None:
     2. ambient set: prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
     3. capset(effective=keep, permitted=keep, inheritable=0) (the helper is given).
     Raise OSError when a prctl fails (it returns -1; ctypes.get_errno() says why)."""
-    ### BEGIN SOLUTION 8.2: for n in range(last_cap() + 1): if not keep >> n & 1: _libc.prctl(PR_CAPBSET_DROP, n, 0, 0, 0); then the ambient prctl; then capset(keep, keep, 0)
+    ### BEGIN SOLUTION 8.2: reduce this process to the capabilities in a mask, in the three sets
+    ### HINT: Three steps in this order: the bounding set (what no later execve can get back), the ambient set, then effective/permitted/inheritable.
+    ### HINT: The bounding set loses one capability per prctl(PR_CAPBSET_DROP, number); PR_CAP_AMBIENT with PR_CAP_AMBIENT_CLEAR_ALL empties the ambient set; capset() (given) sets the other three. prctl returns -1 on failure.
+    ### HINT: for n in range(last_cap() + 1): if not keep >> n & 1 and _libc.prctl(PR_CAPBSET_DROP, n, 0, 0, 0) != 0: raise OSError(ctypes.get_errno(), ...); the same for the ambient prctl; capset(keep, keep, 0)
     for number in range(last_cap() + 1):
         if not keep >> number & 1 and _libc.prctl(PR_CAPBSET_DROP, number, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), f"PR_CAPBSET_DROP {NAMES[number]}")
@@ -65,7 +71,10 @@ def arch_check(arch: str) -> list[tuple]:
     Load the arch (stmt(LD_ABS, OFFSET_ARCH)); if it is not AUDIT_ARCH[arch], return ARCH_MISMATCH;
     load the syscall number (stmt(LD_ABS, OFFSET_NR)), which stays in A for the rest of the filter.
     On x86_64 only: numbers >= X32_SYSCALL_BIT (x32 calls) also return ARCH_MISMATCH."""
-    ### BEGIN SOLUTION 8.3: [stmt(LD_ABS, OFFSET_ARCH), jump(JEQ, AUDIT_ARCH[arch], 1, 0), stmt(RET, ARCH_MISMATCH), stmt(LD_ABS, OFFSET_NR)], then for x86_64 jump(JGE, X32_SYSCALL_BIT, 0, 1) and stmt(RET, ARCH_MISMATCH)
+    ### BEGIN SOLUTION 8.3: the first instructions of every seccomp filter: refuse other ABIs, load the call's number
+    ### HINT: A filter reads struct seccomp_data: load the arch field, compare, return ARCH_MISMATCH if it is not ours; then load the number, which stays in A.
+    ### HINT: stmt(LD_ABS, offset) loads a field (OFFSET_ARCH, OFFSET_NR); jump(JEQ, value, jt, jf) skips jt or jf instructions; on x86_64 a number >= X32_SYSCALL_BIT is an x32 call (JGE).
+    ### HINT: [stmt(LD_ABS, OFFSET_ARCH), jump(JEQ, AUDIT_ARCH[arch], 1, 0), stmt(RET, ARCH_MISMATCH), stmt(LD_ABS, OFFSET_NR)] + (x86_64 only) [jump(JGE, X32_SYSCALL_BIT, 0, 1), stmt(RET, ARCH_MISMATCH)]
     program = [stmt(LD_ABS, OFFSET_ARCH),
                jump(JEQ, AUDIT_ARCH[arch], 1, 0),
                stmt(RET, ARCH_MISMATCH),
@@ -81,7 +90,10 @@ def install(program: bytes) -> None:
     seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog) through _libc.syscall(SYS_seccomp, ...), where prog is a
     SockFprog(len=number of instructions, filter=a pointer to them). The caller has set no_new_privs.
     Raise OSError (with ctypes.get_errno()) if the call returns non-zero."""
-    ### BEGIN SOLUTION 8.4: buf = ctypes.create_string_buffer(program, len(program)); prog = SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.POINTER(SockFilter))); _libc.syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(prog))
+    ### BEGIN SOLUTION 8.4: hand a compiled seccomp filter to the kernel with seccomp(2)
+    ### HINT: The kernel wants a struct sock_fprog: the number of instructions and a pointer to them. Build it with ctypes, then make the system call.
+    ### HINT: ctypes.create_string_buffer(program, len(program)) holds the bytes; SockFprog(count, ctypes.cast(buf, ctypes.POINTER(SockFilter))); _libc.syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(prog)) returns non-zero on failure.
+    ### HINT: buf = ...; prog = SockFprog(len(program) // 8, ...); if _libc.syscall(...) != 0: err = ctypes.get_errno(); raise OSError(err, os.strerror(err))
     buf = ctypes.create_string_buffer(bytes(program), len(program))
     prog = SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.POINTER(SockFilter)))
     if _libc.syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(prog)) != 0:
@@ -98,7 +110,10 @@ def program(rules: list[Rule]) -> list[tuple]:
     when the access asked for is not within the rule's (r1 = r3 with MOV32_X; r1 &= ~access_mask, as an
     unsigned 32-bit imm; r1 != 0), when r4 != major and r5 != minor (not for -1); the block ends with
     r0 = 1 (MOV64_K) and EXIT. After the last block: r0 = 0, EXIT."""
-    ### BEGIN SOLUTION 8.5: header of 6 loads; for each rule collect the tests, then append (MOV64_K, 0, 0, 0, 1), (EXIT, 0, 0, 0, 0); a JNE_K at index i of a block of n instructions has off = n - i - 1; end with r0 = 0 and EXIT
+    ### BEGIN SOLUTION 8.5: the cgroup v2 device program (eBPF) that allows exactly the rules
+    ### HINT: Load the context once (type, access, major, minor into r2-r5), then one block per rule that jumps past itself when a test fails and returns 1 when all pass; after the last block return 0.
+    ### HINT: Each test is a JNE_K whose off is the number of instructions left in its block; the access test is r1 = r3 (MOV32_X), r1 &= ~access_mask(rule.access) (AND32_K, unsigned 32-bit), then JNE_K r1 0; "a" rules test no type, -1 tests no number.
+    ### HINT: prog = [(LDX_W, 2, 1, 0, 0), (AND32_K, 2, 0, 0, 0xFFFF), (LDX_W, 3, 1, 0, 0), (RSH32_K, 3, 0, 0, 16), (LDX_W, 4, 1, 4, 0), (LDX_W, 5, 1, 8, 0)]; per rule: tests + [(MOV64_K, 0, 0, 1), (EXIT, 0, 0, 0)], each JNE_K at index i gets off = len(block) - i - 1; finally (MOV64_K, 0, 0, 0, 0), (EXIT, 0, 0, 0, 0)
     prog = [(LDX_W, 2, 1, 0, 0), (AND32_K, 2, 0, 0, 0xFFFF),
             (LDX_W, 3, 1, 0, 0), (RSH32_K, 3, 0, 0, 16),
             (LDX_W, 4, 1, 4, 0), (LDX_W, 5, 1, 8, 0)]

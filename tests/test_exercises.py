@@ -13,6 +13,7 @@ from minicontainer.exercises import Lesson, lessons, make_stub, run_checks
 
 LESSONS = lessons()
 PARTS = [(lesson.name, part) for lesson in LESSONS for part in lesson.parts()]
+MILESTONES = [lesson.name for lesson in LESSONS if lesson.milestone]
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +56,54 @@ def test_checks_fail_on_stub(outcomes, name, part):
     bad = [r.name for r in mine if r.outcome != "failed"]
     assert not bad, f"checks of {part} do not fail on the learner's stub (they could never catch a missing answer): {bad}"
     assert all(f"Exercise {part}" in r.message for r in mine), "a failure on the stub should show the exercise's hint"
+
+
+@pytest.mark.parametrize("name", MILESTONES)
+def test_milestone_fails_on_the_stubs_naming_an_exercise_to_do(outcomes, name):
+    """Your runtime, end to end: on the generated stubs it stops at the first part it needs."""
+    mine = [r for r in outcomes[name]["stub"] if r.part == exercises.MILESTONE_PART]
+    assert mine, f"the milestone of {name} did not run against the stubs"
+    for r in mine:
+        assert r.outcome == "failed", f"{r.name} passed on the stubs: it does not run the learner's code"
+        assert "needs exercise" in r.message, f"{r.name} failed on the stubs without the 'needs exercise N.M' line: {r.message[:300]}"
+
+
+@pytest.mark.parametrize("name", MILESTONES)
+def test_milestone_passes_on_the_solutions(outcomes, name):
+    mine = [r for r in outcomes[name]["solution"] if r.part == exercises.MILESTONE_PART]
+    assert mine and all(r.outcome == "passed" for r in mine), [(r.name, r.message[:300]) for r in mine]
+
+
+def test_every_lesson_with_seams_has_a_milestone():
+    from minicontainer.seams import SEAMS
+    with_seams = {s.lesson for s in SEAMS}
+    missing = [lesson.name for lesson in LESSONS if lesson.number in with_seams and not lesson.milestone]
+    assert not missing, f"lessons whose parts are seams but that end without a milestone: {missing}"
+
+
+def test_report_shows_the_milestone_like_a_part():
+    lesson = Lesson("08-security")
+    results = [exercises.Result("8.1", "test_a", "passed"),
+               exercises.Result("milestone", "test_m", "failed", "needs exercise 8.2: ...")]
+    text = exercises.format_report(lesson, results, ["8.1", "milestone"])
+    assert "OK   8.1" in text and f"FAIL milestone 08: {lesson.milestone}" in text and "needs exercise 8.2" in text, text
+
+
+def test_hints_come_one_at_a_time(capsys):
+    exercises._hints_shown.pop("8.2", None)
+    exercises.hint("8.2")
+    first = capsys.readouterr().out
+    exercises.hint("8.2")
+    second = capsys.readouterr().out
+    assert first.startswith("Hint 1/") and second.startswith("Hint 2/") and first != second
+
+
+def test_stub_of_one_part_keeps_the_other_answers():
+    solution = ('def f():\n    ### BEGIN SOLUTION 9.1: add\n    ### HINT: plus\n    return 1 + 1\n    ### END SOLUTION\n'
+                'def g():\n    ### BEGIN SOLUTION 9.2: sub\n    return 1 - 1\n    ### END SOLUTION\n')
+    stub = make_stub(solution, "09-demo", only={"9.2"})
+    assert "return 1 + 1" in stub and "return 1 - 1" not in stub and "HINT" not in stub
+    assert exercises.solution_hints(solution) == {"9.1": ["plus"], "9.2": []}
 
 
 def test_stub_replaces_each_answer_with_its_hint():

@@ -1,14 +1,17 @@
-"""Shared set-up for the exercise checks: the `ex` fixture and the `exercise(part)` marker.
+"""Shared set-up for the exercise checks: the `ex` and `yours` fixtures, the `exercise(part)` and
+`milestone(what)` markers.
 
 `ex` is the learner's exercise module for the lesson of the test file (test_01_chroot.py ->
 exercises/01-chroot.py), or the same file from the directory MC_EXERCISES names
-(`MC_EXERCISES=solutions` checks the instructors' solutions).
+(`MC_EXERCISES=solutions` checks the instructors' solutions). `yours` runs the real command line
+on the same files, `minicontainer --yours=NN ...`: the lesson's milestone is checked through it.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -44,11 +47,42 @@ def ex(request):
     return load_exercise(lesson)
 
 
+class Yours:
+    """`minicontainer --yours=NN ARGS...` on the learner's files: the real CLI, as a black box."""
+
+    def __init__(self, lesson: str) -> None:
+        self.lesson = lesson
+
+    def __call__(self, *args: str, ok: bool = True, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+        """Run the command; with ok=True, fail the check (with the command's own error line) unless it exits 0."""
+        env = dict(os.environ, MC_EXERCISES=str(_source_dir()))
+        env.pop("MC_IMPL", None)
+        env.update(kwargs.pop("env", {}))
+        argv = [sys.executable, "-m", "minicontainer", f"--yours={self.lesson}", *args]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, **kwargs)
+        if ok and done.returncode != 0:
+            said = (done.stderr.strip().splitlines() or ["(nothing on stderr)"])[-1]
+            command = " ".join(args)
+            command = command if len(command) < 50 else command[:47] + "..."
+            pytest.fail(f"`minicontainer --yours={self.lesson} {command}` exited {done.returncode}: {said}",
+                        pytrace=False)
+        return done
+
+
+@pytest.fixture
+def yours(request):
+    """Run the real `minicontainer` with this lesson's (and the earlier lessons') functions: yours("run", ...)."""
+    number = Path(request.node.fspath).stem.split("_")[1]
+    return Yours(number)
+
+
 def pytest_collection_modifyitems(items):
     """Record each check's part in the report and add a `part_1_2` marker to select it with -m."""
     for item in items:
         marker = item.get_closest_marker("exercise")
         if marker is None:
+            if item.get_closest_marker("milestone") is not None:
+                item.user_properties.append(("exercise", "milestone"))
             continue
         part = marker.args[0]
         item.user_properties.append(("exercise", part))
@@ -57,6 +91,7 @@ def pytest_collection_modifyitems(items):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "exercise(part): the exercise part this check belongs to")
+    config.addinivalue_line("markers", "milestone(what): the lesson's milestone, your runtime end to end")
     for n in range(1, 100):
         for m in range(1, 20):
             config.addinivalue_line("markers", f"part_{n}_{m}: exercise {n}.{m}")

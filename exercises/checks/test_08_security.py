@@ -147,3 +147,25 @@ def test_device_program_passes_the_kernels_verifier(ex):
     code = devices.encode([tuple(i) for i in ex.program([devices.Rule("c", 1, 3, "rw"), devices.Rule("a", -1, -1, "m")])])
     fd = devices.load(code)  # bpf(BPF_PROG_LOAD): the verifier checks every path ends in EXIT
     os.close(fd)
+
+
+# --- the milestone: your runtime confines a container -----------------------------------------------
+
+DOCKER_CAPS = f"{DOCKER:016x}"
+
+
+@pytest.mark.milestone("your runtime confined a container: Docker's capabilities, a seccomp filter, no mount")
+def test_milestone_your_runtime_confines_a_container(yours):
+    probe = "grep -E '^(CapEff|CapBnd|Seccomp):' /proc/self/status; mount -t tmpfs none /mnt && echo MOUNTED || echo refused"
+    out = yours("run", "--rm", "busybox", "sh", "-c", probe).stdout
+    status = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    status = {k: v.strip() for k, v in status.items()}
+    assert status.get("CapEff") == DOCKER_CAPS, \
+        f"in your container CapEff is {status.get('CapEff')}; Docker's default set is {DOCKER_CAPS} (8.1, 8.2)"
+    assert status.get("CapBnd") == DOCKER_CAPS, \
+        f"in your container CapBnd is {status.get('CapBnd')}: the bounding set must shrink too (8.2)"
+    assert status.get("Seccomp") == "2", f"in your container /proc/self/status says Seccomp: {status.get('Seccomp')}; expected 2 (8.3, 8.4)"
+    assert "refused" in out and "MOUNTED" not in out, "root in your container could mount a tmpfs: it must not"
+    only_chown = yours("run", "--rm", "--cap-drop", "ALL", "--cap-add", "CHOWN", "busybox",
+                       "grep", "^CapEff", "/proc/self/status").stdout.split()[-1]
+    assert only_chown == f"{1:016x}", f"--cap-drop ALL --cap-add CHOWN gave CapEff {only_chown}; expected only CAP_CHOWN (bit 0)"

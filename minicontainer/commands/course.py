@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("prepare", help="build the offline default image (make lab does this)")
     p.set_defaults(handler=_prepare)
 
+    p = sub.add_parser("seams", help="which of your exercise functions the runtime runs (with --yours)")
+    p.set_defaults(handler=_seams)
+
     p = sub.add_parser("reset", help="remove every container, mount, cgroup, network device and image the course made")
     p.add_argument("--keep-images", action="store_true", help="keep the image store and the default rootfs")
     p.set_defaults(handler=_reset)
@@ -47,4 +50,19 @@ def _reset(args: argparse.Namespace) -> int:
     for line in removed:
         print(line)
     print("reset: nothing left" if not removed else f"reset: {len(removed)} thing(s) removed")
+    return 0
+
+
+def _seams(args: argparse.Namespace) -> int:
+    """One line per exercise part: yours, a stub, or the package's code; the module it replaces."""
+    import os
+
+    from ..seams import SEAMS, status
+
+    choice = os.environ.get("MC_IMPL") or "yours"
+    rows = dict((seam.part, state) for seam, state in status(choice))
+    print(f"With MC_IMPL={choice} (`minicontainer {'--' + choice.replace(':', '=') if choice.startswith('yours') else ''} ...`):")
+    for seam in SEAMS:
+        where = f"{seam.module}.{seam.name}"
+        print(f"{seam.part:5} {rows[seam.part]:9} {where:34} {seam.does}")
     return 0

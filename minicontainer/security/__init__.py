@@ -18,9 +18,10 @@ what the container gets, before anything is created (bad input is a UsageError, 
 container's side applies it in runc's order (process.py, start_workload):
 
     before_user(sec)    install the filter now if no_new_privs is off (it then needs CAP_SYS_ADMIN);
-                        drop the bounding set; keep capabilities across setuid
+                        with --user: drop the bounding set, keep capabilities across setuid
     ... setgroups/setgid/setuid (--user) ...
-    after_user(sec)     effective/permitted = the set, inheritable and ambient empty
+    after_user(sec)     effective/permitted = the set, inheritable and ambient empty (a workload that
+                        stays root: capabilities.apply() does the bounding set and these at once)
     ... chdir, find the program ...
     before_exec(sec)    no_new_privs; install the filter (the last call it sees allowed is execve)
 
@@ -123,18 +124,25 @@ def rules_of(sec: dict):
 
 # --- the container's side (process.py calls these in the workload and in PID 1) ---------------
 
-def before_user(sec: dict) -> None:
-    """Still root with every capability: filter first if no_new_privs is off; bounding set; keep caps."""
+def before_user(sec: dict, changes_user: bool = True) -> None:
+    """Still root with every capability: filter first if no_new_privs is off; then, before --user's
+    setuid (which empties the effective set: the bounding set could no longer change), the bounding
+    set, and keep the permitted set across setuid."""
     if sec["program"] and not sec["no_new_privs"]:
         seccomp.install(bytes.fromhex(sec["program"]))
-    capabilities.drop_bounding(sec["caps"])
-    capabilities.keep_caps(True)
+    if changes_user:
+        capabilities.drop_bounding(sec["caps"])
+        capabilities.keep_caps(True)
 
 
-def after_user(sec: dict) -> None:
-    """After setuid: the capability sets themselves."""
-    capabilities.keep_caps(False)
-    capabilities.set_sets(sec["caps"])
+def after_user(sec: dict, changes_user: bool = True) -> None:
+    """After setuid: the capability sets themselves; a workload that stays root gets all of
+    capabilities.apply() here (lesson 08, exercise 8.2)."""
+    if changes_user:
+        capabilities.keep_caps(False)
+        capabilities.set_sets(sec["caps"])
+    else:
+        capabilities.apply(sec["caps"])
 
 
 def before_exec(sec: dict) -> None:
@@ -148,6 +156,6 @@ def before_exec(sec: dict) -> None:
 def confine_init(sec: dict) -> None:
     """PID 1 (mc-init) gets what the workload gets: the default profile allows ptrace, and a workload
     that could write into an unconfined PID 1's memory would be outside its own filter."""
-    before_user(sec)
-    after_user(sec)
+    before_user(sec, changes_user=False)
+    after_user(sec, changes_user=False)
     before_exec(sec)

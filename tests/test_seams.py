@@ -1,0 +1,274 @@
+"""Your runtime (seams.py): every exercise part is a step the real runtime takes.
+
+What this proves, on the real kernel through the real command line:
+  - the registry is sound: each part names a function of the package, and the solution has the same
+    parameters (the runtime calls it exactly as it calls its own);
+  - every part is on the runtime's path: with the solutions where ONE part is a stub, a command that
+    reaches that step stops with "needs exercise N.M" (and with all the solutions it succeeds);
+  - a learner's file that is broken (syntax error, import error, an exception or a wrong type in a
+    part) stops the command with one line naming the part, the file and the line, and leaves nothing;
+  - `--yours` runs the lessons the learner has started, `--yours=NN` lessons 01..NN, and the reference
+    path never imports any of this.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from minicontainer import seams
+from minicontainer.exercises import Lesson, lessons, make_stub
+from minicontainer.image import prepare_default_image
+from minicontainer.paths import Paths, repo_root
+
+ROOT = repo_root()
+PARTS = [s.part for s in seams.SEAMS]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> dict[str, str]:
+    """Private lib/run directories with the default image, as environment variables for the CLI."""
+    top = tmp_path_factory.mktemp("seams")
+    paths = Paths(top / "lib", top / "run")
+    paths.lib_dir.mkdir()
+    paths.run_dir.mkdir()
+    prepare_default_image(paths)
+    return {"MC_LIB_DIR": str(paths.lib_dir), "MC_RUN_DIR": str(paths.run_dir)}
+
+
+def cli(*args: str, env: dict[str, str], impl: str, exercises: str | Path = "", timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m minicontainer ARGS` with MC_IMPL=impl (and MC_EXERCISES), output captured."""
+    full = dict(os.environ, **env, MC_IMPL=impl)
+    full.pop("MC_EXERCISES", None)
+    if exercises:
+        full["MC_EXERCISES"] = str(exercises)
+    return subprocess.run([sys.executable, "-m", "minicontainer", *args], capture_output=True, text=True,
+                          timeout=timeout, env=full)
+
+
+def solutions_with(tmp: Path, stubbed: set[str] = frozenset()) -> Path:
+    """A directory with every lesson's solution file, the parts in `stubbed` made stubs again."""
+    tmp.mkdir(exist_ok=True)
+    for lesson in lessons():
+        text = lesson.solution.read_text()
+        (tmp / f"{lesson.name}.py").write_text(make_stub(text, lesson.name, only=set(stubbed)) if stubbed else text)
+    return tmp
+
+
+def containers_left(env: dict[str, str]) -> list[str]:
+    d = Path(env["MC_RUN_DIR"]) / "containers"
+    return sorted(os.listdir(d)) if d.is_dir() else []
+
+
+# --- the registry ---------------------------------------------------------------------------------
+
+def test_each_part_is_registered_once_and_belongs_to_its_lesson():
+    assert len(PARTS) == len(set(PARTS)), f"a part is registered twice: {PARTS}"
+    defined = {part for lesson in lessons() for part in lesson.parts()}
+    for seam in seams.SEAMS:
+        assert seam.part in defined, f"{seam}: no solution block defines part {seam.part}"
+
+
+@pytest.mark.parametrize("seam", seams.SEAMS, ids=PARTS)
+def test_the_solution_takes_the_same_arguments_as_the_package(seam):
+    reference = seams.reference(seam)
+    lesson = next(lesson for lesson in lessons() if lesson.number == seam.lesson)
+    module = seams.load(str(lesson.solution), seam.lesson)
+    solution = getattr(module, seam.function)
+    ours, theirs = inspect.signature(reference).parameters, inspect.signature(solution).parameters
+    assert list(ours) == list(theirs), \
+        f"{seam}: the package's {seam.name}{inspect.signature(reference)} and the solution's {seam.function}{inspect.signature(solution)}"
+
+
+def test_stubs_are_recognised_and_solutions_are_not(tmp_path):
+    for lesson in lessons():
+        stub = seams.load(str(_write(tmp_path / f"{lesson.name}.py", lesson.generated_stub())), lesson.number)
+        solution = seams.load(str(lesson.solution), lesson.number)
+        for seam in [s for s in seams.SEAMS if s.lesson == lesson.number]:
+            assert seams.is_stub(getattr(stub, seam.function), seam.part), f"{seam}: the generated stub is not seen as one"
+            assert not seams.is_stub(getattr(solution, seam.function), seam.part), f"{seam}: the solution is seen as a stub"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_hints_come_in_steps_and_the_stub_does_not_give_the_answer():
+    for lesson in lessons():
+        hints = lesson.hints()
+        for part in lesson.parts():
+            if not any(s.part == part for s in seams.SEAMS):
+                continue  # (a lesson not converted yet)
+            assert len(hints.get(part, [])) >= 2, f"{part}: give at least two hints (a direction, then the call to use)"
+            stub_line = next(line for line in lesson.generated_stub().splitlines()
+                             if "raise NotImplementedError(" in line and f"Exercise {part}:" in line)
+            assert hints[part][-1] not in stub_line, f"{part}: the stub's message holds the last hint (the answer)"
+            message = stub_line.split("Exercise", 1)[1][:-2]
+            assert not re.search(r"[A-Za-z_]\w*\((?!\d\))|=", message), \
+                f"{part}: the stub's message should say what the step does, not which calls to write: {stub_line.strip()}"
+
+
+# --- every part is on the runtime's path --------------------------------------------------------------
+
+RUN = ("run", "--rm", "busybox", "true")
+V2_DEVICES = """
+import os
+from minicontainer import seams, cgroups
+from minicontainer.security import devices
+seams.use()
+root = "/sys/fs/cgroup/unified" if os.path.ismount("/sys/fs/cgroup/unified") else "/sys/fs/cgroup"
+setup = cgroups.Setup("v2", root, {})
+group = cgroups.group("seam-probe-%d" % os.getpid(), setup=setup)
+os.makedirs(group.main_dir)
+try:
+    print(devices.apply(group, devices.default_rules()))
+finally:
+    os.rmdir(group.main_dir)
+"""
+
+# How to reach each part: a command line, or Python for a step that this host's commands do not take
+# (the v2 device program on a v1 host).
+PROBES: dict[str, tuple] = {
+    "8.1": RUN, "8.2": RUN, "8.3": RUN, "8.4": RUN,
+    "8.5": ("python", V2_DEVICES),
+}
+
+
+def probe(part: str, env: dict[str, str], impl: str, exercises: str | Path = "") -> subprocess.CompletedProcess:
+    args = PROBES[part]
+    if args[0] == "python":
+        full = dict(os.environ, **env, MC_IMPL=impl, MC_EXERCISES=str(exercises))
+        return subprocess.run([sys.executable, "-c", args[1]], capture_output=True, text=True, timeout=120, env=full)
+    return cli(*args, env=env, impl=impl, exercises=exercises)
+
+
+def test_every_part_has_a_probe():
+    assert sorted(PROBES) == sorted(PARTS)
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_the_runtime_reaches_the_part(part, lab, tmp_path):
+    """The solutions with this one part a stub: the probe stops at it; with every solution it works."""
+    lesson = seams.SEAMS[PARTS.index(part)].lesson
+    done = probe(part, lab, f"yours:{lesson}", solutions_with(tmp_path / "stubbed", {part}))
+    assert done.returncode != 0 and f"needs exercise {part}" in done.stderr, \
+        f"with {part} a stub, {PROBES[part][:6]} did not stop at it (exit {done.returncode}): the runtime " \
+        f"does not call minicontainer.{seams.SEAMS[PARTS.index(part)].module}.{seams.SEAMS[PARTS.index(part)].name}" \
+        f"\n{done.stderr[-600:]}"
+    done = probe(part, lab, "solutions")
+    assert done.returncode == 0, f"with the solutions {PROBES[part][:6]} failed: {done.stderr[-600:]}"
+    assert containers_left(lab) == []
+
+
+# --- a broken file: one line, nothing left ---------------------------------------------------------------
+
+def _edit(directory: Path, lesson: str, old: str, new: str) -> str:
+    path = next(directory.glob(f"{lesson}-*.py"))
+    text = path.read_text()
+    assert old in text, f"{old!r} is not in {path.name} any more: update this test"
+    path.write_text(text.replace(old, new, 1))
+    return path.name
+
+
+def _line_of(directory: Path, name: str, needle: str) -> int:
+    return next(n for n, line in enumerate((directory / name).read_text().splitlines(), 1) if needle in line)
+
+
+def _host_state(env: dict[str, str]) -> list[str]:
+    """The host's mounts under this test's directories (other suites may mount elsewhere meanwhile)."""
+    mine = (env["MC_LIB_DIR"], env["MC_RUN_DIR"])
+    return [line for line in open("/proc/self/mountinfo") if any(d in line for d in mine)]
+
+
+BROKEN = {
+    "a syntax error": ("    if privileged:\n", "    if privileged:;\n", "if privileged:;", "exercise 8.1: syntax error"),
+    "an import error": ("import ctypes\n", "import ctypes\nimport no_such_module_anywhere\n", "no_such_module_anywhere",
+                        "lesson 08: your file failed to load: ModuleNotFoundError"),
+    "an exception in PID 1": ("    capset(keep, keep, 0)\n", "    capset(keep, keep, 0)\n    {}['oops']\n", "['oops']",
+                              "exercise 8.2 (reduce the process to those capabilities before execve): your apply() raised KeyError"),
+    "the wrong type": ("    return list(dict.fromkeys(caps))\n", "    return ','.join(caps)\n", "def resolve(",
+                       "exercise 8.1 (the capabilities a container keeps, by Docker's rules): your resolve() returned str"),
+}
+
+
+@pytest.mark.parametrize("what", list(BROKEN))
+def test_a_broken_file_stops_the_command_with_one_line(what, lab, tmp_path):
+    old, new, needle, expected = BROKEN[what]
+    mine = solutions_with(tmp_path / "mine")
+    name = _edit(mine, "08", old, new)
+    before = _host_state(lab)
+    done = cli("run", "--rm", "busybox", "true", env=lab, impl="yours", exercises=mine)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 125 and len(lines) == 1, f"expected one line and exit 125, got {done.returncode}: {done.stderr}"
+    assert expected in lines[0], lines[0]
+    assert f"{mine / name}:{_line_of(mine, name, needle)}" in lines[0], f"the line must name the file and line: {lines[0]}"
+    assert "make check EX=8." in lines[0] or "make check EX=08" in lines[0], lines[0]
+    assert containers_left(lab) == [] and _host_state(lab) == before, "a failed part left something behind"
+
+
+def test_a_stub_names_the_part_the_step_and_the_check(lab, tmp_path):
+    done = cli("run", "--rm", "busybox", "true", env=lab, impl="yours:08",
+               exercises=solutions_with(tmp_path / "stubs", {"8.1", "8.2", "8.3", "8.4", "8.5"}))
+    assert done.returncode == 125
+    assert done.stderr.strip() == done.stderr.strip().splitlines()[0]
+    line = done.stderr.strip()
+    assert "needs exercise 8.1" in line and "the capabilities a container keeps" in line and "make check EX=8.1" in line, line
+
+
+# --- which lessons are yours ---------------------------------------------------------------------------
+
+def test_yours_takes_only_the_lessons_you_started(lab, tmp_path):
+    untouched = solutions_with(tmp_path / "untouched", {"8.1", "8.2", "8.3", "8.4", "8.5"})
+    done = cli("run", "--rm", "busybox", "true", env=lab, impl="yours", exercises=untouched)
+    assert done.returncode == 0, f"a lesson not started must run the package's code: {done.stderr}"
+    started = solutions_with(tmp_path / "started", {"8.2"})
+    done = cli("run", "--rm", "busybox", "true", env=lab, impl="yours", exercises=started)
+    assert "needs exercise 8.2" in done.stderr, "a lesson you started is yours: its stubs stop the command"
+
+
+def test_the_seams_command_says_what_runs(lab, tmp_path):
+    mine = solutions_with(tmp_path / "mine", {"8.3"})
+    done = cli("--yours=08", "seams", env=lab, impl="", exercises=mine)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines() if line[:1].isdigit()}
+    assert rows["8.3"] == "stub" and rows["8.1"] == "yours", done.stdout
+
+
+def test_use_puts_the_reference_back(tmp_path, monkeypatch):
+    from minicontainer.security import capabilities
+    original = capabilities.resolve
+    monkeypatch.setenv("MC_EXERCISES", str(solutions_with(tmp_path / "mine")))
+    try:
+        assert "8.1" in seams.use("yours:08")
+        assert capabilities.resolve is not original and capabilities.resolve.__wrapped__.__module__ == "mc_yours_08"
+    finally:
+        seams.use("")
+    assert capabilities.resolve is original
+
+
+def test_the_reference_path_does_not_import_seams():
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from minicontainer.cli import main; "
+            "main(['ps']); print('minicontainer.seams' in sys.modules)")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60,
+                         env={k: v for k, v in os.environ.items() if k != "MC_IMPL"})
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stdout + out.stderr
+
+
+# --- the package's own tests, on the solutions ---------------------------------------------------------
+
+SECOND_PASS = ["tests/test_security_run.py"]
+
+
+def test_the_package_tests_of_the_seams_pass_on_the_solutions():
+    """The runtime's tests that cover a seam pass with MC_IMPL=solutions: each seam behaves as the reference."""
+    env = dict(os.environ, MC_IMPL="solutions", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *SECOND_PASS],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1200, env=env)
+    assert done.returncode == 0, done.stdout[-3000:]
