@@ -76,6 +76,7 @@ class RunSpec(Record):
     volume: list[str] = []   # -v, --volume HOST:CONTAINER[:ro]
     tmpfs: list[str] = []    # --tmpfs PATH[:OPTIONS]
     read_only: bool = False              # --read-only
+    no_pivot: bool = False               # --no-pivot: chroot into the root instead of pivot_root (runc's flag)
     init: bool = True                    # --init / --no-init: a reaping PID 1 (Docker's default is off)
     network: str = "none"                # --network: "none" = loopback only (lesson 07 adds "bridge")
     publish: list[str] = []  # -p, --publish HOST:CONTAINER (lesson 07)
@@ -271,6 +272,7 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
         "workdir": spec.workdir, "user": spec.user, "hostname": hostname, "namespaces": namespaces,
         "userns": parsed["userns"], "init": spec.init, "tty": spec.tty, "binds": parsed["binds"],
         "tmpfs": parsed["tmpfs"], "etc_files": etc, "read_only": spec.read_only, "console": "",
+        "no_pivot": spec.no_pivot,
         "layers": parsed["layers"], "container_dir": str(d),
         "network_pid": parsed["network_pid"], "security": sec,
     }

@@ -204,7 +204,10 @@ def setup_rootfs(cfg: dict) -> None:
         console = f"{root}/dev/console"
         os.close(os.open(console, os.O_CREAT | os.O_WRONLY, 0o600))
         syscalls.mount(cfg["console"], console, None, syscalls.MS_BIND)
-    rootfs_mod.pivot_without_old_dir(root)
+    if cfg.get("no_pivot"):  # --no-pivot: runc's fallback for a root pivot_root cannot take (a ramdisk)
+        rootfs_mod.chroot_into(root)
+    else:
+        rootfs_mod.pivot_without_old_dir(root)
     if not privileged:
         rootfs_mod.mask_paths()
 

@@ -6,6 +6,10 @@ single static binary, Debian's busybox (`/bin/busybox`), plus a symlink per appl
 
 `pivot_into()` is the safe way in: unlike chroot(2) it changes the root of the whole mount
 namespace and lets us detach the old root, so nothing of the host stays reachable (lesson 01).
+
+The steps the runtime takes here are lesson 01's exercises (seams.py; `minicontainer --yours` runs
+yours): make_applet_links (1.1) and write_users (1.2) when it builds a rootfs (`minicontainer rootfs
+DIR`, `make lab`), chroot_into (1.3) for `run --no-pivot`, pivot_without_old_dir (1.4) for every run.
 """
 
 from __future__ import annotations
@@ -21,14 +25,9 @@ from .errors import ContainerError
 
 BUSYBOX = "/bin/busybox"
 
-PASSWD = """\
-root:x:0:0:root:/root:/bin/sh
-nobody:x:65534:65534:nobody:/nonexistent:/bin/false
-"""
-GROUP = """\
-root:x:0:
-nogroup:x:65534:
-"""
+# The users and groups of the default rootfs: /etc/passwd and /etc/group (write_users).
+USERS = [("root", 0, 0, "/root", "/bin/sh"), ("nobody", 65534, 65534, "/nonexistent", "/bin/false")]
+GROUPS = [("root", 0), ("nogroup", 65534)]
 # Directories every rootfs needs: mount points the runtime fills, and the usual writable places.
 DIRECTORIES = {"bin": 0o755, "sbin": 0o755, "usr/bin": 0o755, "usr/sbin": 0o755, "etc": 0o755,
                "proc": 0o555, "sys": 0o555, "dev": 0o755, "tmp": 0o1777, "root": 0o700,
@@ -53,16 +52,33 @@ def busybox_applets(busybox: Path) -> list[str]:
 
 
 def make_applet_links(rootfs: Path, applets: list[str], target: str = BUSYBOX) -> int:
-    """Create one symlink per applet pointing at the busybox binary. Returns how many were made."""
+    """Create one symlink per applet pointing at the busybox binary. Returns how many were made.
+
+    `applets` are paths relative to the root ("bin/ls", "usr/bin/wc"); the link's target is a path
+    *inside* the rootfs ("/bin/busybox"): it is resolved in the container, where the rootfs is "/".
+    Missing parent directories are made; an existing file (busybox itself) is left alone."""
+    from pathlib import Path
     made = 0
     for applet in applets:
-        link = rootfs / applet
+        link = Path(rootfs) / applet
         if link.name == "busybox" or link.exists() or link.is_symlink():
             continue
         link.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(target, link)
         made += 1
     return made
+
+
+def write_users(rootfs: Path, users: list[tuple[str, int, int, str, str]], groups: list[tuple[str, int]]) -> None:
+    """Write rootfs/etc/passwd and rootfs/etc/group: who `id`, `ls -l` and `run --user NAME` know.
+
+    users:  (name, uid, gid, home, shell) -> "name:x:uid:gid:name:home:shell" (the 5th field: a comment)
+    groups: (name, gid)                   -> "name:x:gid:" (no members listed)"""
+    from pathlib import Path
+    etc = Path(rootfs) / "etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    (etc / "passwd").write_text("".join(f"{n}:x:{uid}:{gid}:{n}:{home}:{shell}\n" for n, uid, gid, home, shell in users))
+    (etc / "group").write_text("".join(f"{n}:x:{gid}:\n" for n, gid in groups))
 
 
 def build_busybox_rootfs(dest: Path, busybox: str = BUSYBOX) -> Path:
@@ -81,8 +97,7 @@ def build_busybox_rootfs(dest: Path, busybox: str = BUSYBOX) -> Path:
             (tmp / name).chmod(mode)
         shutil.copy2(binary, tmp / "bin" / "busybox")
         make_applet_links(tmp, busybox_applets(binary))
-        (tmp / "etc" / "passwd").write_text(PASSWD)
-        (tmp / "etc" / "group").write_text(GROUP)
+        write_users(tmp, USERS, GROUPS)
         for name in ("hostname", "hosts", "resolv.conf"):  # bind-mount targets the runtime fills in
             (tmp / "etc" / name).touch()
         if dest.exists():
@@ -340,8 +355,9 @@ def mask_paths(masked: list[str] = MASKED_PATHS, readonly: list[str] = READONLY_
 
 
 def pivot_without_old_dir(new_root: str) -> None:
-    """pivot_root(".", "."): the old root is stacked under the new one and detached at once.
+    """Make `new_root` the root of this mount namespace and detach the old root (every `run`).
 
+    pivot_root(".", "."): the old root is stacked under the new one and detached at once.
     runc's trick: it needs no `.old-root` directory, so it works on a read-only root and on one
     we may not write to (a rootless container whose files belong to the host's root).
     `new_root` must already be a mount point (the bind-mount onto itself of pivot_into, step 1).
@@ -355,6 +371,20 @@ def pivot_without_old_dir(new_root: str) -> None:
         syscalls.umount2(".", syscalls.MNT_DETACH)
     finally:
         os.close(fd)
+    os.chdir("/")
+
+
+def chroot_into(new_root: str) -> None:
+    """The fallback when pivot_root cannot be used (`run --no-pivot`, runc's --no-pivot; a root on a
+    ramdisk, where pivot_root fails): move the root mount onto "/", then chroot into it.
+
+    MS_MOVE makes `new_root` the top of the mount tree, so the classic chroot escape ("..", chroot(".")),
+    climbs back into it; but the host's root is still mounted underneath, in this namespace: a process
+    that may unmount "/" (CAP_SYS_ADMIN) finds it again. That is why pivot_root is the default.
+    `new_root` must already be a mount point (bind_root)."""
+    os.chdir(new_root)
+    syscalls.mount(new_root, "/", None, syscalls.MS_MOVE)
+    syscalls.chroot(".")
     os.chdir("/")
 
 

@@ -58,6 +58,13 @@ _NONE = type(None)
 
 # --- the registry: every part the runtime calls, in lesson order -----------------------------------
 SEAMS = [
+    # lesson 01: a root filesystem, and a process inside it (rootfs.py)
+    Seam("1.1", "rootfs", "make_applet_links", "one symlink per busybox applet in a new root filesystem",
+         returns=int),
+    Seam("1.2", "rootfs", "write_users", "the users and groups of a new root filesystem (/etc/passwd, /etc/group)"),
+    Seam("1.3", "rootfs", "chroot_into", "enter the root without pivot_root (run --no-pivot)"),
+    Seam("1.4", "rootfs", "pivot_without_old_dir", "make the container's root the root of its mount namespace "
+         "and detach the host's"),
     # lesson 08: what keeps a container's root from taking the host (security/)
     Seam("8.1", "security.capabilities", "resolve", "the capabilities a container keeps, by Docker's rules",
          returns=list),

@@ -25,15 +25,18 @@
 # `chroot`, watch root break out of it, and then fix the hole with `pivot_root` — the call every
 # real runtime (runc, crun, youki) uses.
 #
-# What you will write (in `exercises/01-chroot.py`):
+What you will write (in `exercises/01-chroot.py`) are steps the runtime really takes: each
+# function has the name and arguments of the package's own in `minicontainer/rootfs.py`, and
+# `minicontainer --yours ...` runs the runtime with yours instead (the lesson ends with that):
 #
-# | part | function | what it does |
+# | part | function | the runtime calls it to |
 # |---|---|---|
-# | 1.1 | `make_applet_links` | one symlink per busybox applet |
-# | 1.2 | `write_users` | `/etc/passwd` and `/etc/group` |
-# | 1.3 | `enter_chroot` | chroot + chdir |
-# | 1.4 | `escape_chroot` | the classic chroot escape |
-# | 1.5 | `pivot_into` | pivot_root, the fix |
+# | 1.1 | `make_applet_links` | build a rootfs: one symlink per busybox applet |
+# | 1.2 | `write_users` | build a rootfs: `/etc/passwd` and `/etc/group` |
+# | 1.3 | `chroot_into` | enter the root without pivot_root (`run --no-pivot`) |
+# | 1.4 | `pivot_without_old_dir` | enter the root with pivot_root and detach the host's (every `run`) |
+#
+# Stuck? `hint("1.1")` gives a hint, and the next one each time you call it.
 
 # %%
 from minicontainer.doctor import require
@@ -69,11 +72,11 @@ print(len(applets) > 200, applets[:6])
 # %% [markdown]
 # A root filesystem is just a directory that looks like `/`: the binary, one link per applet, a
 # few files in `/etc`, and empty directories where `/proc`, `/dev` and `/sys` will be mounted later.
-# **Exercise 1.1**: write `make_applet_links(rootfs, applets)` in `exercises/01-chroot.py`.
-# **Exercise 1.2**: write `write_users(rootfs, users)`. Then check them:
+# **Exercise 1.1**: write `make_applet_links(rootfs, applets, target)` in `exercises/01-chroot.py`.
+# **Exercise 1.2**: write `write_users(rootfs, users, groups)`. Then check them:
 
 # %%
-from minicontainer.exercises import check
+from minicontainer.exercises import check, hint, milestone
 
 check("1.1")
 check("1.2")
@@ -95,6 +98,18 @@ print(sorted(os.listdir(rootfs)))
 print((rootfs / "etc" / "passwd").read_text())
 
 # %% [markdown]
+# The same builder runs **your** two functions with `minicontainer --yours`: the runtime's code,
+# with `make_applet_links` and `write_users` taken from your file (until you have written them, the
+# command stops and says which exercise it needs):
+
+# %%
+import sys
+
+MC = f"{sys.executable} -m minicontainer"  # the `minicontainer` command of this environment
+mine = scratch / "mine"
+# !{MC} --yours=01 rootfs {mine} > /dev/null && ls {mine}/bin | head -3 && cat {mine}/etc/group
+
+# %% [markdown]
 # ## 3. chroot
 #
 # `chroot(path)` changes the root directory of the calling process. It must be done in a *fresh
@@ -110,10 +125,7 @@ print(out.stdout)
 # %% [markdown]
 # The process sees only the busybox tree: `ls /` lists the rootfs, and `id -un` found `root` in
 # *our* `/etc/passwd`. Note the `chdir("/")`: chroot alone leaves the current directory where it
-# was, outside the new root. **Exercise 1.3**: write `enter_chroot(rootfs)`.
-
-# %%
-check("1.3")
+# was, outside the new root.
 
 # %% [markdown]
 # ## 4. The escape
@@ -139,11 +151,17 @@ escaped = look_from("chroot", rootfs, escape=True)
 print("after the escape: / is the rootfs:", escaped.is_directory(rootfs), "| / is the host's /:", escaped.is_directory("/"))
 
 # %% [markdown]
-# **Exercise 1.4**: write `escape_chroot()` yourself. (The check runs it in a forked child inside
-# a chroot of a scratch rootfs, and looks at where `/` ends up.)
+# (`minicontainer.chroot.escape_chroot` is those three steps: read it.) The hole is that the host's
+# root is still the top of the tree the process walks. A runtime that cannot use pivot_root (a root
+# on a ramdisk: runc's `--no-pivot`, Docker's `DOCKER_RAMDISK`) first *moves the root's mount onto
+# `/`* (`mount --move`), then chroots into it: the top of the tree is then the container's root, and
+# `..` climbs back into it. **Exercise 1.3**: write `chroot_into(new_root)`, the runtime's step for
+# `run --no-pivot`. (The host's root is still mounted underneath, in the container's mount namespace:
+# a process allowed to unmount `/` would find it again. Hence the next section.)
 
 # %%
-check("1.4")
+check("1.3")
+# !{MC} --yours=01 run --rm --no-pivot --rootfs {mine} sh -c 'echo "--no-pivot, your chroot_into:"; ls /'
 
 # %% [markdown]
 # ## 5. The fix: pivot_root in a private mount namespace
@@ -157,6 +175,9 @@ check("1.4")
 # 2. bind-mount `new_root` onto itself — pivot_root wants a mount point, not a plain directory;
 # 3. `pivot_root(new_root, new_root/.old-root)` and `chdir("/")`;
 # 4. `umount2("/.old-root", MNT_DETACH)` and remove the directory.
+#
+# (`run` does steps 3-4 without the `.old-root` directory, which a read-only root has no room for:
+# that is your exercise below.)
 #
 # Forget step 2 and the kernel refuses, with an error the package explains:
 
@@ -179,11 +200,13 @@ print("pivoted + escape: / is the rootfs:", pivoted.is_directory(rootfs), "| / i
 
 # %% [markdown]
 # The escape climbed `..` as before, but the top of this mount namespace *is* the rootfs: the host's
-# root was unmounted in step 4. **Exercise 1.5**: write `pivot_into(new_root)`; its checks verify
-# that `/` is the rootfs, `/.old-root` is gone, and the escape no longer reaches the host.
+# root was unmounted in step 4. **Exercise 1.4**: write `pivot_without_old_dir(new_root)`, the step
+# every `run` takes: steps 3-4 on a root that may be read-only (the hints show runc's trick,
+# `pivot_root(".", ".")`). Its checks verify that `/` is the rootfs, the escape no longer reaches the
+# host, and only the new root is left in the mount table.
 
 # %%
-check("1.5")
+check("1.4")
 
 # %% [markdown]
 # A whole run, the way lesson 02 builds on it: a process pivoted into the rootfs, in its own mount
@@ -195,7 +218,26 @@ from minicontainer.chroot import run_pivoted
 print(run_pivoted(rootfs, ["/bin/sh", "-c", "echo in $(pwd); ls /proc | wc -l"]).stdout)
 
 # %% [markdown]
-# ## 6. Clean up
+# ## 6. Your runtime
+#
+# Every step of this lesson is now yours. The milestone runs **your runtime** through the real
+# command line, as a user would: a rootfs built by your 1.1 and 1.2, a container entered by your
+# 1.4 (and by your 1.3 with `--no-pivot`), `--user nobody` looked up in your `/etc/passwd`, and the
+# chroot escape tried from inside (with the host's Python lent to the container read-only):
+
+# %%
+# !{MC} --yours=01 run --rm --rootfs {mine} sh -c 'ls /; id'
+# !{MC} --yours=01 run --rm --rootfs {mine} --user nobody id
+
+# %%
+milestone("01")
+
+# %% [markdown]
+# `minicontainer --yours` (without `=01`) runs your code for every lesson you have started, and the
+# package's for the others; `minicontainer --yours seams` lists which. From now on, read
+# `minicontainer/rootfs.py` beside your file: the runtime's own versions of your four functions.
+#
+# ## 7. Clean up
 #
 # The pivot happened in a mount namespace that died with its helper process, so nothing stayed
 # mounted. We check that and remove the scratch rootfs:
@@ -209,5 +251,6 @@ shutil.rmtree(scratch)
 print("scratch removed:", not scratch.exists())
 
 # %% [markdown]
-# **What you built:** a root filesystem, a chrooted process, the escape, and the pivot_root fix.
+# **What you built:** a root filesystem, a chrooted process, and the pivot_root fix, all running
+# inside the real runtime.
 # Next, **02 · namespaces**: the process gets its own PIDs, hostname, mounts and network.

@@ -135,14 +135,16 @@ finally:
 
 # How to reach each part: a command line, or Python for a step that this host's commands do not take
 # (the v2 device program on a v1 host).
+ROOTFS = ("rootfs", "{tmp}/rootfs")
 PROBES: dict[str, tuple] = {
+    "1.1": ROOTFS, "1.2": ROOTFS, "1.3": ("run", "--rm", "--no-pivot", "busybox", "true"), "1.4": RUN,
     "8.1": RUN, "8.2": RUN, "8.3": RUN, "8.4": RUN,
     "8.5": ("python", V2_DEVICES),
 }
 
 
-def probe(part: str, env: dict[str, str], impl: str, exercises: str | Path = "") -> subprocess.CompletedProcess:
-    args = PROBES[part]
+def probe(part: str, env: dict[str, str], impl: str, exercises: str | Path = "", tmp: Path = Path("/tmp")) -> subprocess.CompletedProcess:
+    args = tuple(a.replace("{tmp}", str(tmp)) for a in PROBES[part])
     if args[0] == "python":
         full = dict(os.environ, **env, MC_IMPL=impl, MC_EXERCISES=str(exercises))
         return subprocess.run([sys.executable, "-c", args[1]], capture_output=True, text=True, timeout=120, env=full)
@@ -157,12 +159,12 @@ def test_every_part_has_a_probe():
 def test_the_runtime_reaches_the_part(part, lab, tmp_path):
     """The solutions with this one part a stub: the probe stops at it; with every solution it works."""
     lesson = seams.SEAMS[PARTS.index(part)].lesson
-    done = probe(part, lab, f"yours:{lesson}", solutions_with(tmp_path / "stubbed", {part}))
+    done = probe(part, lab, f"yours:{lesson}", solutions_with(tmp_path / "stubbed", {part}), tmp_path / "a")
     assert done.returncode != 0 and f"needs exercise {part}" in done.stderr, \
         f"with {part} a stub, {PROBES[part][:6]} did not stop at it (exit {done.returncode}): the runtime " \
         f"does not call minicontainer.{seams.SEAMS[PARTS.index(part)].module}.{seams.SEAMS[PARTS.index(part)].name}" \
         f"\n{done.stderr[-600:]}"
-    done = probe(part, lab, "solutions")
+    done = probe(part, lab, "solutions", tmp=tmp_path / "b")
     assert done.returncode == 0, f"with the solutions {PROBES[part][:6]} failed: {done.stderr[-600:]}"
     assert containers_left(lab) == []
 

@@ -91,6 +91,8 @@ RUN_FLAGS = (
     Flag(("-v", "--volume"), kind="list", metavar="HOST:CONTAINER[:ro]", help="bind mount a host file or directory"),
     Flag(("--tmpfs",), kind="list", metavar="PATH[:OPTIONS]", help="mount a tmpfs"),
     Flag(("--read-only",), kind="bool", help="mount the container's root filesystem read-only"),
+    Flag(("--no-pivot",), kind="bool",
+         help="chroot into the root instead of pivot_root (for a root on a ramdisk; less safe: lesson 01)"),
     Flag(("--init",), kind="negatable", default=True,
          help="run a PID 1 that reaps zombies and forwards signals (default: yes)"),
     Flag(("--network", "--net"), default="none", help="network to connect to (default: none, loopback only)"),

@@ -15,6 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("prepare", help="build the offline default image (make lab does this)")
     p.set_defaults(handler=_prepare)
 
+    p = sub.add_parser("rootfs", help="build a busybox root filesystem in DIR (lesson 01), for run --rootfs DIR")
+    p.add_argument("dir", metavar="DIR", help="a new (or empty) directory")
+    p.set_defaults(handler=_rootfs)
+
     p = sub.add_parser("seams", help="which of your exercise functions the runtime runs (with --yours)")
     p.set_defaults(handler=_seams)
 
@@ -38,6 +42,21 @@ def _prepare(args: argparse.Namespace) -> int:
     require_root("prepare the default image")
     for line in prepare():
         print(line)
+    return 0
+
+
+def _rootfs(args: argparse.Namespace) -> int:
+    import os
+
+    from ..errors import UsageError
+    from ..rootfs import build_busybox_rootfs
+
+    if os.path.exists(args.dir) and (not os.path.isdir(args.dir) or os.listdir(args.dir)):
+        raise UsageError(f"{args.dir} exists and is not an empty directory", step="build rootfs",
+                         fix="give a new directory (the rootfs is built beside it and renamed into place)")
+    if os.path.isdir(args.dir):
+        os.rmdir(args.dir)
+    print(build_busybox_rootfs(os.path.abspath(args.dir)))
     return 0
 
 
