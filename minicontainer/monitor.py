@@ -173,8 +173,8 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
 
 def write_rootless_maps(helper_pid: int) -> None:
     """Rootless: the helper made a user namespace; as its parent we may write its uid/gid maps."""
-    from .namespaces import rootless_maps, write_id_maps
-    write_id_maps(helper_pid, *rootless_maps())
+    from . import namespaces
+    namespaces.write_id_maps(helper_pid, *namespaces.rootless_maps())
 
 
 def finish(c: Container, paths: Paths) -> None:

@@ -19,6 +19,10 @@ two pipes; the functions here are the container's end of the same handshake:
 `exec` is the same with exec_helper: setns() into a running container's namespaces instead of
 unshare(), and the command instead of PID 1.
 
+Lesson 02's exercises are steps of this module and of namespaces.py (seams.py): the flags the helper
+unshares (namespaces.clone_flags, 2.1), PID 1's loop (init_loop, 2.2), PID 1's set-up (set_up, 2.3),
+the uid/gid maps (namespaces.write_id_maps, 2.4), and joining for `exec` (namespaces.join, 2.5).
+
 This module imports only the standard library's small modules: it is on the path of every `run`.
 """
 
@@ -32,10 +36,10 @@ import _signal as signal
 
 # Everything PID 1 and the workload use is imported here, by the runtime, before the fork: after
 # pivot_root the host's Python library is out of reach.
+from . import namespaces
 from . import rootfs as rootfs_mod
 from . import security  # [security] lesson 08: capabilities, no_new_privs, seccomp (before the fork, as all)
 from . import syscalls
-from .namespaces import loopback_up
 from .proc import exit_status, parent_pid, wait
 from .spawn import read_line, send, send_error
 
@@ -74,13 +78,9 @@ def helper(cfg: dict) -> int:
             if read_line(go_r) != "maps":
                 return 125
         if cfg.get("network_pid"):  # --network container:NAME: share that container's network namespace
-            from .namespaces import join
-            join(cfg["network_pid"], ["net"])
-        names = [n for n in cfg["namespaces"] if n not in ("user", "cgroup")]
-        flags = 0
-        for name in names:
-            flags |= syscalls.NAMESPACE_FLAGS[name]
-        syscalls.unshare(flags)
+            namespaces.join(cfg["network_pid"], ["net"])
+        # the user namespace came first (above); the cgroup namespace comes later, once PID 1 is in its group
+        syscalls.unshare(namespaces.clone_flags([n for n in cfg["namespaces"] if n not in ("user", "cgroup")]))
         cfg["helper_pid"] = os.getpid()  # PID 1 checks that we are still its parent (init below)
         pid = os.fork()
     except BaseException as exc:  # noqa: BLE001 - everything must reach the runtime
@@ -123,38 +123,25 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
             from .cgroups import join_self
             join_self(cfg["cgroup_files"])
         if "net" in cfg["namespaces"]:  # a new network namespace's lo is down: even 127.0.0.1 fails
-            loopback_up()
+            namespaces.loopback_up()
         if "cgroup" in cfg["namespaces"]:  # after the runtime put us in our cgroup: that becomes our "/"
             step = "create the cgroup namespace"
             syscalls.unshare(syscalls.CLONE_NEWCGROUP)
         step = "set up the root filesystem"
-        setup_rootfs(cfg)
-        if "uts" in cfg["namespaces"]:
-            step = "set the hostname"
-            syscalls.sethostname(cfg["hostname"])
+        set_up(cfg)
     except BaseException as exc:  # noqa: BLE001
         return send_error(report_w, step, exc)
     if not cfg["init"]:
         return start_workload(cfg, report_w)  # the workload replaces us as PID 1
     syscalls.set_process_name("mc-init")
     syscalls.set_command_line("mc-init")  # `ps` in the container shows PID 1 as mc-init, not the runtime's argv
-    workload = [0]
-
-    def forward(signum: int, _frame: object) -> None:
-        if workload[0] > 0:
-            try:
-                os.kill(workload[0], signum)
-            except ProcessLookupError:
-                pass
-
-    for sig in FORWARDED:
-        signal.signal(sig, forward)
+    # Blocked from before the fork until init_loop has its handlers: a signal that comes meanwhile
+    # waits (pending) instead of being lost (PID 1 ignores a signal it has no handler for).
+    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
     pid = os.fork()
     if pid == 0:
-        for sig in FORWARDED:
-            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)  # the workload starts with none blocked
         os._exit(start_workload(cfg, report_w))
-    workload[0] = pid
     if cfg.get("security"):  # [security] PID 1 gets what the workload gets (Docker's init does too)
         try:
             security.confine_init(cfg["security"])
@@ -162,11 +149,31 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
             os.kill(pid, signal.SIGKILL)  # never leave a workload beside an unconfined PID 1
             send_error(report_w, "confine PID 1", exc)
     os.close(report_w)
-    return reap(pid)
+    try:
+        return init_loop(pid, FORWARDED)
+    except BaseException as exc:  # noqa: BLE001 - the report pipe is closed: say it on the container's stderr
+        os.kill(pid, signal.SIGKILL)
+        os.write(2, f"minicontainer: error: PID 1: {exc}\n".encode())
+        return 125
 
 
-def reap(workload: int) -> int:
-    """Wait for every child (orphans re-parented to PID 1 included) until the workload exits."""
+def init_loop(workload: int, forwarded: tuple[int, ...]) -> int:
+    """PID 1's loop (exercise 2.2): pass signals on to the workload, reap every child, return its status.
+
+    `forwarded` are blocked when we are called (init blocked them before forking the workload):
+    a handler for each that sends it to the workload, then unblock them (a signal that came in the
+    meantime is delivered now). Then wait for any child: orphans of the container are re-parented to
+    PID 1 and stay zombies until it waits for them. When the workload itself exits, return its
+    status as a shell shows it: its exit code, or 128 + the signal that killed it."""
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(workload, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in forwarded:
+        signal.signal(sig, forward)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, forwarded)
     while True:
         try:
             pid, status = os.wait()
@@ -176,20 +183,41 @@ def reap(workload: int) -> int:
             return exit_status(status)
 
 
-def setup_rootfs(cfg: dict) -> None:
-    """Mounts inside the new mount namespace, pivot_root, then the masks (see rootfs.py)."""
+def set_up(cfg: dict) -> None:
+    """PID 1's set-up after "go" (exercise 2.3): the container's own view of the world, in order.
+
+    1. every mount private: nothing that follows may propagate to the host's mount table;
+    2. the root, a mount point (an overlay of the image's layers, or the rootfs bound onto itself);
+    3. a /proc of the container's PID namespace, and a minimal /dev;
+    4. the rest (/sys, cgroups, devices, /etc files, volumes, tmpfs), which may need /dev;
+    5. into the root (pivot_root, or --no-pivot's chroot), then the masks over /proc and /sys;
+    6. the hostname, in the container's UTS namespace (if it has one)."""
     rootfs_mod.make_mounts_private()
+    root = mount_root(cfg)
+    rootfs_mod.mount_proc(root)
+    rootfs_mod.mount_dev(root)
+    mount_the_rest(root, cfg)
+    enter_root(root, cfg)
+    if "uts" in cfg["namespaces"]:
+        syscalls.sethostname(cfg["hostname"])
+
+
+def mount_root(cfg: dict) -> str:
+    """Step 2 of set_up: the container's root as a mount point of its own, with the right flags. Returns it."""
     root = cfg["rootfs"]
     if cfg.get("layers"):  # [unionfs] lesson 04: a copy-on-write root, in the container's own mount
         from . import unionfs  # namespace, so the kernel removes it with the container's last process
         root = unionfs.mount_layers(cfg["layers"], cfg["container_dir"], cfg.get("unionfs_driver", "auto"),
                                     cfg.get("upper_on_tmpfs"), upper_fstype=cfg.get("upper_fstype"),
                                     volatile=True).target
+    rootfs_mod.bind_root(root, cfg.get("read_only", False), cfg.get("userns", False))
+    return root
+
+
+def mount_the_rest(root: str, cfg: dict) -> None:
+    """Step 4 of set_up: /sys, the cgroups, --device nodes, /etc files, -v volumes, --tmpfs, the console."""
     sec = cfg.get("security") or {}
     privileged = sec.get("privileged", False)  # [security] --privileged: /sys and cgroups writable, no masks
-    rootfs_mod.bind_root(root, cfg.get("read_only", False), cfg.get("userns", False))
-    rootfs_mod.mount_proc(root)
-    rootfs_mod.mount_dev(root)
     for target, kind, major, minor in sec.get("device_nodes", ()):  # [security] --device
         rootfs_mod.make_device_node(root, target, kind, major, minor)
     rootfs_mod.mount_sys(root, read_only=not privileged)
@@ -204,11 +232,15 @@ def setup_rootfs(cfg: dict) -> None:
         console = f"{root}/dev/console"
         os.close(os.open(console, os.O_CREAT | os.O_WRONLY, 0o600))
         syscalls.mount(cfg["console"], console, None, syscalls.MS_BIND)
+
+
+def enter_root(root: str, cfg: dict) -> None:
+    """Step 5 of set_up: pivot_root into the root (lesson 01), then mask what the host's /proc and /sys reveal."""
     if cfg.get("no_pivot"):  # --no-pivot: runc's fallback for a root pivot_root cannot take (a ramdisk)
         rootfs_mod.chroot_into(root)
     else:
         rootfs_mod.pivot_without_old_dir(root)
-    if not privileged:
+    if not (cfg.get("security") or {}).get("privileged", False):
         rootfs_mod.mask_paths()
 
 
@@ -344,7 +376,6 @@ def start_workload(cfg: dict, report_w: int) -> int:
 
 def exec_helper(cfg: dict) -> int:
     """setns(2) into PID 1's namespaces, fork (to enter its PID namespace), wait for "go", exec."""
-    from .namespaces import join
     go_r, report_w = cfg["go_fd"], cfg["report_fd"]
     step = "join the container's namespaces"
     try:
@@ -357,7 +388,7 @@ def exec_helper(cfg: dict) -> int:
             from .cgroups import join_self
             join_self(cfg["cgroup_files"])
             step = "join the container's namespaces"
-        join(cfg["pid"])
+        namespaces.join(cfg["pid"])
         helper_pid = os.getpid()
         pid = os.fork()
     except BaseException as exc:  # noqa: BLE001

@@ -65,6 +65,15 @@ SEAMS = [
     Seam("1.3", "rootfs", "chroot_into", "enter the root without pivot_root (run --no-pivot)"),
     Seam("1.4", "rootfs", "pivot_without_old_dir", "make the container's root the root of its mount namespace "
          "and detach the host's"),
+    # lesson 02: namespaces, PID 1, exec (namespaces.py, process.py)
+    Seam("2.1", "namespaces", "clone_flags", "the flags for the namespaces a container gets", returns=int,
+         passes=(ContainerError, ValueError)),
+    Seam("2.2", "process", "init_loop", "PID 1's loop: pass signals on to the workload, reap every child, "
+         "return the workload's status", returns=int),
+    Seam("2.3", "process", "set_up", "PID 1's set-up: private mounts, the root, /proc, /dev, the rest, "
+         "into the root, the hostname"),
+    Seam("2.4", "namespaces", "write_id_maps", "the uid/gid map lines of a new user namespace"),
+    Seam("2.5", "namespaces", "join", "join a running container's namespaces, for exec", returns=list),
     # lesson 08: what keeps a container's root from taking the host (security/)
     Seam("8.1", "security.capabilities", "resolve", "the capabilities a container keeps, by Docker's rules",
          returns=list),

@@ -26,15 +26,18 @@
 # each wraps one global resource of the kernel so that the processes inside see their own copy.
 #
 # By the end of this lesson `minicontainer run` starts a real isolated process, and you will have
-# written the core pieces yourself (in `exercises/02-namespaces.py`):
+# written its core steps yourself (in `exercises/02-namespaces.py`), with the names and arguments
+# the runtime calls (`minicontainer/namespaces.py` and `minicontainer/process.py` keep its own):
 #
-# | part | function | what it does |
+# | part | function | the runtime calls it to |
 # |---|---|---|
-# | 2.1 | `new_hostname` | a UTS namespace with its own hostname |
-# | 2.2 | `mount_proc` | a `/proc` that shows only the container's processes |
-# | 2.3 | `reap` | the job of PID 1: reap orphans, report the workload's status |
-# | 2.4 | `join_namespace` | `setns`, the heart of `minicontainer exec` |
-# | 2.5 | `namespace_flags` | the flags `unshare` takes for a list of namespaces |
+# | 2.1 | `clone_flags` | turn the container's namespaces into `unshare` flags |
+# | 2.2 | `init_loop` | be PID 1: pass signals on, reap orphans, report the workload's status |
+# | 2.3 | `set_up` | build PID 1's view: private mounts, the root, `/proc`, `/dev`, pivot, hostname |
+# | 2.4 | `write_id_maps` | map the user IDs of a user namespace |
+# | 2.5 | `join` | join a running container's namespaces (`minicontainer exec`) |
+#
+# The lesson ends with your runtime (`minicontainer --yours=02`) running an isolated container.
 
 # %%
 from minicontainer.doctor import require
@@ -67,12 +70,13 @@ for name in sorted(os.listdir("/proc/self/ns")):
 # outright (EINVAL). So all namespace work happens in **fresh helper processes**. The checks of
 # your exercises run in one; the demonstrations use the `unshare` command and our runtime.
 #
-# **Exercise 2.5** (a warm-up): write `namespace_flags(names)`, the flags for a list of names.
+# **Exercise 2.1** (a warm-up): write `clone_flags(names)`, the flags for a list of names. The
+# runtime's helper calls it to know what to unshare for each container.
 
 # %%
-from minicontainer.exercises import check
+from minicontainer.exercises import check, hint, milestone
 
-check("2.5")
+check("2.1")
 
 # %% [markdown]
 # ## 2. UTS: a hostname of its own
@@ -88,13 +92,6 @@ host_name_before = socket.gethostname()
 print("outside, unchanged:", socket.gethostname() == host_name_before)
 
 # %% [markdown]
-# **Exercise 2.1**: write `new_hostname(name)`: `unshare(CLONE_NEWUTS)`, then `sethostname`.
-# The check runs it in a child process and verifies the host's hostname did not move.
-
-# %%
-check("2.1")
-
-# %% [markdown]
 # ## 3. PID: the first process is PID 1
 #
 # A new PID namespace numbers its processes from 1. `unshare(CLONE_NEWPID)` is special: the
@@ -107,13 +104,6 @@ check("2.1")
 # !unshare --pid --fork --mount-proc /bin/busybox sh -c 'echo "my PID is $$"; /bin/busybox ps -o pid,comm'
 
 # %% [markdown]
-# **Exercise 2.2**: write `mount_proc(rootfs)`: mount a new procfs on `rootfs/proc` with
-# `nosuid`, `nodev` and `noexec` (a container has no business running programs from /proc).
-
-# %%
-check("2.2")
-
-# %% [markdown]
 # ### PID 1 has two extra duties
 #
 # 1. **Orphans.** When a process exits, its children are re-parented to PID 1 of their
@@ -123,7 +113,9 @@ check("2.2")
 #
 # Many programs are not written to be PID 1, so runtimes can put a small *init* there (Docker's
 # `--init`, tini). Ours is on by default: `mc-init` forwards SIGTERM/SIGINT/SIGHUP to the
-# workload, reaps every child, and exits with the workload's status.
+# workload, reaps every child, and exits with the workload's status. The signals are *blocked* from
+# just before it forks the workload until its loop has handlers for them: one sent in between waits
+# instead of being lost.
 #
 # See the difference. Without init, `sleep` is PID 1 and never waits for anyone: the orphan
 # `sleep 0.3` stays a zombie (`Z`). `minicontainer exec` runs `ps` inside the container:
@@ -141,11 +133,14 @@ MC = f"{sys.executable} -m minicontainer"  # the `minicontainer` command of this
 # !{MC} rm -f no-init with-init > /dev/null
 
 # %% [markdown]
-# **Exercise 2.3**: write `reap(workload)`, the loop of PID 1: wait for any child; if it is the
-# workload, return its status the way a shell shows it (`128 + signal` when it was killed).
+# **Exercise 2.2**: write `init_loop(workload, forwarded)`, the loop of PID 1: a handler per
+# signal that passes it on, unblock them, then wait for any child; when it is the workload, return
+# its status the way a shell shows it (`128 + signal` when it was killed). Then watch your loop
+# be PID 1 of a container, with `minicontainer --yours=02` (lesson 01's parts are yours there too):
 
 # %%
-check("2.3")
+check("2.2")
+# !{MC} --yours=02 run --rm busybox sh -c '(sleep 0.1 &); sleep 0.5; ps -o pid,stat,comm; exit 3'; echo "exit status: $?"
 
 # %% [markdown]
 # ## 4. Mount: the host's mounts disappear
@@ -166,6 +161,15 @@ check("2.3")
 import minicontainer
 
 c = minicontainer.run("busybox", "sh", "-c", "cut -d' ' -f5 /proc/self/mountinfo | sort | tr '\\n' ' '")
+
+# %% [markdown]
+# PID 1 does this after the runtime says "go", in an order that matters: mounts made private
+# first (else they could show up on the host), the root, `/proc` and `/dev` (from inside the new PID
+# namespace, under the root's host path), the rest, *then* pivot_root (your 1.4), then the hostname.
+# **Exercise 2.3**: write `set_up(cfg)`, that order; each step is one call the docstring names.
+
+# %%
+check("2.3")
 
 # %% [markdown]
 # All of them live in the container's mount namespace: when its last process exits, the kernel
@@ -203,6 +207,18 @@ uid_maps, gid_maps = rootless_maps(uid=1000, gid=1000)
 print("uid_map:", uid_maps[0].line(), "gid_map:", gid_maps[0].line(), end="")
 
 # %% [markdown]
+# **Exercise 2.4**: write `write_id_maps(pid, uid_maps, gid_maps)`, what the runtime does as the
+# parent of a helper in a new user namespace. `--userns private` gives a container one even when
+# you are root (root inside is then root outside: the map `0 0 1`):
+
+# %%
+check("2.4")
+from minicontainer.paths import default_paths
+
+rootfs_dir = default_paths().default_rootfs
+# !{MC} --yours=02 run --rm --userns private --rootfs {rootfs_dir} cat /proc/self/uid_map
+
+# %% [markdown]
 # ## 7. `exec`: joining a running container
 #
 # `minicontainer exec` opens the container's `/proc/PID/ns/*` files and calls `setns` on each
@@ -214,10 +230,11 @@ print("uid_map:", uid_maps[0].line(), "gid_map:", gid_maps[0].line(), end="")
 # !{MC} exec web sh -c 'echo "hostname: $(hostname)"; ps -o pid,comm'
 
 # %% [markdown]
-# **Exercise 2.4**: write `join_namespace(pid, name)`.
+# **Exercise 2.5**: write `join(pid, names)`: the namespaces to join, in order, skipping the ones
+# already shared (joining our own user namespace is an error).
 
 # %%
-check("2.4")
+check("2.5")
 
 # %% [markdown]
 # ## 8. The namespace explorer
@@ -282,6 +299,23 @@ print("import pathlib      ->", heavy_modules_after("import pathlib"))
 print("minicontainer run   ->", heavy_modules_after("from minicontainer.cli import main; main(['run', '--rm', 'busybox', 'true'])"))
 
 # %% [markdown]
+# ## 11. Your runtime
+#
+# Every step of this lesson is yours now. The milestone runs your runtime through the command line:
+# a container whose PID 1 is your loop and whose view your set-up built, with its own hostname and
+# no host process; your maps in a user namespace; `exec` joining it with your `join`; `stop`
+# reaching its shell through your loop; and the host's mount table unchanged:
+
+# %%
+# !{MC} --yours=02 run --rm --hostname box busybox sh -c 'echo "PID $$ on $(hostname)"; ps -o pid,comm'
+
+# %%
+milestone("02")
+
+# %% [markdown]
+# `minicontainer --yours seams` shows which of your functions the runtime calls. Read
+# `minicontainer/namespaces.py` and `minicontainer/process.py` beside yours: its own versions.
+#
 # ## Clean up
 #
 # Remove the container we left running. (`minicontainer reset` removes everything the course made.)

@@ -138,16 +138,22 @@ finally:
 ROOTFS = ("rootfs", "{tmp}/rootfs")
 PROBES: dict[str, tuple] = {
     "1.1": ROOTFS, "1.2": ROOTFS, "1.3": ("run", "--rm", "--no-pivot", "busybox", "true"), "1.4": RUN,
+    "2.1": RUN, "2.2": RUN, "2.3": RUN,
+    "2.4": ("run", "--rm", "--userns", "private", "--rootfs", "{lib}/rootfs/busybox", "true"),
+    "2.5": ("sh", "MC run -d --name p25 busybox sleep 30 && MC exec p25 true; rc=$?; MC rm -f p25 >/dev/null; exit $rc"),
     "8.1": RUN, "8.2": RUN, "8.3": RUN, "8.4": RUN,
     "8.5": ("python", V2_DEVICES),
 }
 
 
 def probe(part: str, env: dict[str, str], impl: str, exercises: str | Path = "", tmp: Path = Path("/tmp")) -> subprocess.CompletedProcess:
-    args = tuple(a.replace("{tmp}", str(tmp)) for a in PROBES[part])
-    if args[0] == "python":
+    mc = f"{sys.executable} -m minicontainer"
+    args = tuple(a.replace("{tmp}", str(tmp)).replace("{lib}", env["MC_LIB_DIR"]).replace("MC ", mc + " ")
+                 for a in PROBES[part])
+    if args[0] in ("python", "sh"):
         full = dict(os.environ, **env, MC_IMPL=impl, MC_EXERCISES=str(exercises))
-        return subprocess.run([sys.executable, "-c", args[1]], capture_output=True, text=True, timeout=120, env=full)
+        argv = [sys.executable, "-c", args[1]] if args[0] == "python" else ["sh", "-c", args[1]]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120, env=full)
     return cli(*args, env=env, impl=impl, exercises=exercises)
 
 

@@ -37,7 +37,7 @@ from . import capabilities, seccomp
 # container could not start (checked before anything is created).
 NEEDED_BY_EXEC = ["execve"]
 NEEDED_BEFORE_CAPS = ["capset", "prctl", "setgroups", "setgid", "setuid", "chdir"]  # no_new_privs off
-NEEDED_BY_INIT = ["wait4", "kill", "rt_sigaction", "rt_sigreturn", "exit_group"]  # mc-init, our PID 1
+NEEDED_BY_INIT = ["wait4", "kill", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "exit_group"]  # mc-init, our PID 1
 
 
 def parse_security_opts(options: list[str]) -> tuple[str, bool | None]:
