@@ -65,18 +65,27 @@ require("root", "mount-ns", "pid-ns")
 # %% [markdown]
 # ## 2. How an exercise works
 #
-# Each lesson has exercises: functions in `exercises/NN-topic.py` whose bodies are missing. A
-# missing body raises `NotImplementedError` with a hint, for example in `exercises/01-chroot.py`:
+# Each lesson has exercises: functions in `exercises/NN-topic.py` whose bodies are missing. Each is
+# a step the runtime really takes, with the name and arguments of the runtime's own function. A
+# missing body raises `NotImplementedError` saying what the step does, for example in
+# `exercises/01-chroot.py`:
 #
 # ```python
-# def enter_chroot(rootfs):
-#     """Exercise 1.3: make `rootfs` this process's root directory ..."""
-#     raise NotImplementedError('Exercise 1.3: os.chroot(rootfs), then os.chdir("/")')
+# def chroot_into(new_root: str) -> None:
+#     """Exercise 1.3: the runtime's fallback when it cannot pivot ..."""
+#     raise NotImplementedError('Exercise 1.3: enter the root without pivot_root: move its mount to the top, then chroot')
 # ```
 #
 # You replace the `raise` with your code, then run the check for that part. Checks run in a
 # separate process (so a chroot in your code never traps this notebook) and print one line per
-# part: `OK`, or `FAIL` with what was expected and the hint.
+# part: `OK`, or `FAIL` with what was expected. Stuck? `hint("1.3")` prints a first hint (a
+# direction); call it again for the next (the call to use), and again for the last (the shape of the
+# answer).
+#
+# Your code then *is* the runtime: `minicontainer --yours run ...` runs the real command with your
+# functions wherever you have written them (and says `needs exercise 1.3` when it reaches one you
+# have not). Each lesson ends with a **milestone**, a check of your runtime doing the lesson's new
+# thing end to end; `make check EX=01` reports it after the parts.
 
 # %%
 from minicontainer.exercises import check, find_lesson

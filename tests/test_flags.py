@@ -41,6 +41,7 @@ SAME = [
     ["busybox"],
     ["busybox", "/bin/true"],
     ["--rm", "busybox", "/bin/true"],
+    ["--rm", "--no-pivot", "--rootfs", "/r", "ls"],
     ["busybox", "ls", "-la"],
     ["busybox", "ls", "-l", "--rm", "-e", "A=1", "--", "x"],
     ["--rm", "busybox", "sh", "-c", "echo $HOME"],
