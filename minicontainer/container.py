@@ -342,6 +342,7 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                                      f'"{other.id}"', step="name the container",
                                      fix="remove that container (minicontainer rm) or choose another --name")
     return {"rootfs": rootfs, "binds": binds, "tmpfs": tmpfs, "userns": userns, "layers": layers,
+            "cgroup": not userns and (bool(_resources(spec)) or _cgroups_mounted()),
             "network_pid": network_pid, "image_digest": from_image.manifest_digest if from_image else ""}
 
 
@@ -352,6 +353,11 @@ def _resources(spec: RunSpec) -> dict | None:
         return None
     d = r.to_dict() if hasattr(r, "to_dict") else {k: v for k, v in dict(r).items() if v is not None}
     return d or None
+
+
+def _cgroups_mounted(root: str = "/sys/fs/cgroup") -> bool:
+    """[cgroups] Whether this host has a cgroup filesystem (a container without limits runs without one)."""
+    return os.path.exists(os.path.join(root, "cgroup.controllers")) or os.path.exists(os.path.join(root, "memory"))
 
 
 def _valid_name(name: str) -> bool:
@@ -377,6 +383,7 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
             f.write(text)
     spec_dict = spec.to_dict()
     spec_dict["resources"] = _resources(spec)  # [cgroups] the limits as a dict (JSON), or None
+    spec_dict["cgroup"] = parsed["cgroup"]  # [cgroups] whether the container gets a group of its own
     spec_dict["env_resolved"] = _environment(spec, hostname)  # what `exec` starts with too
     spec_dict["image_digest"] = parsed["image_digest"]  # [images] what `commit` builds on
     if parsed["layers"]:  # [unionfs] PID 1 mounts the layers here, in its own mount namespace
@@ -524,10 +531,13 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             cfg["console"] = os.ttyname(tty.slave)
         # ---- [cgroups] step 6: the container's cgroup exists before PID 1 does; PID 1 joins it itself
         #      (writing "0" moves the writer: no waiting for the kernel as when we move another process)
-        if c.spec.get("resources"):
+        #      Every container of the real root gets one, with or without limits (as Docker's do):
+        #      `stats` counts what it uses, and it sees its own group at /sys/fs/cgroup.
+        if c.spec.get("cgroup"):
             from . import cgroups
             group = cgroups.create(c.id, cgroups.Limits.from_dict(c.spec["resources"]))
             cfg["cgroup_files"] = group.join_files()
+            cfg["cgroup_mounts"] = cgroups.namespace_mounts(group.setup)
         if cfg.get("layers"):  # [unionfs] imported once, here: PID 1 (a fork of us) mounts with it, we tear down
             from . import unionfs  # noqa: F401
         helper_pid = start_helper(cfg, stdio, go_r, report_w, close=(go_w, report_r))
@@ -670,7 +680,8 @@ def teardown(c: Container, paths: Paths) -> None:
         ensure_site_packages()
         from .network import detach
         detach(c.id, paths)
-    if c.spec.get("resources"):  # step 6 in reverse: kill what is left, note OOM kills, remove the group
+    if c.spec.get("cgroup") or c.spec.get("resources"):  # step 6 in reverse: kill what is left, note OOM
+        # kills, remove the group
         from . import cgroups
         last = cgroups.remove(c.id)
         if last is not None and last.oom_kills:

@@ -102,7 +102,7 @@ def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None
     cfg = {"pid": c.pid, "argv": command, "env": [f"{k}={v}" for k, v in {**base, **extra}.items()],
            "workdir": workdir or c.spec.get("workdir") or "/", "user": user or c.spec.get("user", ""),
            "tty": tty, "userns": userns, "init": False, "runtime_pid": os.getpid()}
-    if c.spec.get("resources"):  # [cgroups] the exec helper joins the container's cgroup itself (as PID 1 did)
+    if c.spec.get("cgroup") or c.spec.get("resources"):  # [cgroups] the exec helper joins the container's cgroup itself (as PID 1 did)
         from . import cgroups
         group = cgroups.group(c.id)
         if group.exists():

@@ -218,6 +218,8 @@ def setup_rootfs(cfg: dict) -> None:
     rootfs_mod.mount_proc(root)
     rootfs_mod.mount_dev(root)
     rootfs_mod.mount_sys(root)
+    if cfg.get("cgroup_mounts"):  # [cgroups] the container's own group at /sys/fs/cgroup, read-only
+        rootfs_mod.mount_cgroups(root, cfg["cgroup_mounts"])
     rootfs_mod.bind_etc_files(root, cfg["etc_files"])
     for source, target, read_only in cfg["binds"]:
         rootfs_mod.bind_mount(root, source, target, read_only)

@@ -233,6 +233,24 @@ def mount_sys(rootfs: str) -> None:
     syscalls.mount("sysfs", _inside(rootfs, "/sys"), "sysfs", _NOSUID_NODEV_NOEXEC | syscalls.MS_RDONLY)
 
 
+def mount_cgroups(rootfs: str, mounts: list[tuple[str, str, str]]) -> None:
+    """/sys/fs/cgroup: the container's own cgroup, read-only (cgroups.namespace_mounts() says what).
+
+    PID 1 mounts it after unsharing its cgroup namespace, so the mount's root is the container's
+    group: `cat /sys/fs/cgroup/memory.max` inside shows the container's own limit."""
+    where = _inside(rootfs, "/sys/fs/cgroup")
+    flags = _NOSUID_NODEV_NOEXEC | syscalls.MS_RDONLY
+    if [name for name, _, _ in mounts] == [""]:  # v2: one tree
+        _, fstype, options = mounts[0]
+        syscalls.mount("cgroup", where, fstype, flags, options or None)
+        return
+    syscalls.mount("tmpfs", where, "tmpfs", _NOSUID_NODEV_NOEXEC, "mode=755")  # v1: a directory per hierarchy
+    for name, fstype, options in mounts:
+        os.mkdir(f"{where}/{name}")
+        syscalls.mount("cgroup", f"{where}/{name}", fstype, flags, options or None)
+    syscalls.mount(None, where, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | flags)
+
+
 def _make_device(path: str, major: int, minor: int) -> None:
     """mknod a character device; inside a user namespace mknod is refused, so bind the host's instead."""
     try:

@@ -39,6 +39,22 @@ def busybox_rootfs() -> Path:
     return ensure_default_rootfs(Path(os.environ.get("MC_LIB_DIR", DEFAULT_LIB_DIR)) / "rootfs" / "busybox")
 
 
+@pytest.fixture(scope="session")
+def readable_root():
+    """A copy of the package that any user can import, for tests that run commands as `nobody`.
+
+    A learner's checkout may sit under /root (mode 700, as in `make test-vm`): there `nobody` could
+    not even import the package, and a test would see Python's error instead of ours."""
+    import shutil
+    import tempfile
+    top = Path(tempfile.mkdtemp(prefix="mc-readable-"))
+    top.chmod(0o755)
+    shutil.copytree(Path(__file__).resolve().parents[1] / "minicontainer", top / "minicontainer",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    yield str(top)
+    shutil.rmtree(top, ignore_errors=True)
+
+
 # --- nothing left behind ------------------------------------------------------------------------
 
 def leftovers() -> dict[str, list[str]]:

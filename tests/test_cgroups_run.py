@@ -73,10 +73,14 @@ def weighty_parent():
     CPU for a container to reach even its quota; at the maximum weight the test measures the ceiling
     that --cpus sets, not the neighbours.
     """
-    shares = cgroups.detect().controllers["cpu"] / "minicontainer" / "cpu.shares"
+    setup = cgroups.detect()
+    if setup.driver == "v2":  # cpu.weight (1-10000) needs the cpu controller handed down to the parent
+        cgroups.driver_for(setup)("x", setup).enable(setup.root_dir, {"cpu"})
+    name, top = ("cpu.weight", "10000") if setup.driver == "v2" else ("cpu.shares", "262144")
+    shares = setup.controllers["cpu"] / "minicontainer" / name
     shares.parent.mkdir(exist_ok=True)
     old = shares.read_text().strip()
-    shares.write_text("262144")
+    shares.write_text(top)
     try:
         yield
     finally:
@@ -177,3 +181,38 @@ def test_no_cgroup_is_left_after_50_runs_including_sigkilled_runtimes(paths):
         runtime.wait()
     assert mc("ps", "-a").returncode == 0  # the next command collects the crashed runs
     assert mine(before) == set(), "cgroups left behind"
+
+
+# --- the container's own view of its cgroup (Docker's containers see their limits) --------------
+
+def limit_file(setup: cgroups.Setup, v1: str, v2: str) -> str:
+    """The path inside the container of a limit file, for this host's cgroup version."""
+    return f"/sys/fs/cgroup/{v2}" if setup.driver == "v2" else f"/sys/fs/cgroup/{v1}"
+
+
+def test_container_sees_its_own_limits_read_only_at_sys_fs_cgroup(paths):
+    setup = cgroups.detect()
+    memory = limit_file(setup, "memory/memory.limit_in_bytes", "memory.max")
+    pids = limit_file(setup, "pids/pids.max", "pids.max")
+    script = f"cat {memory} {pids}; cat /proc/self/cgroup; touch {os.path.dirname(pids)}/x 2>&1; ls {os.path.dirname(pids)}"
+    result = mc("run", "--rm", "-m", "48m", "--pids-limit", "33", "--rootfs", ROOTFS[0], "sh", "-c", script)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [str(48 << 20), "33"], f"the container read {lines[:2]} from its limit files"
+    own = [line for line in lines if line.count(":") == 2 and line.split(":")[0].isdigit()]
+    assert own and all(line.endswith(":/") for line in own), \
+        f"/proc/self/cgroup inside should show the namespace's root '/' for every hierarchy: {own}"
+    assert any("Read-only file system" in line for line in lines), "the cgroup files are writable inside"
+    assert "minicontainer" not in lines, "the container sees the host's course groups: not its own group"
+
+
+def test_a_container_without_limits_still_gets_a_cgroup_of_its_own(paths):
+    """As Docker's: `stats` counts what it uses, and its processes are in one group."""
+    cid = run_detached(command=["sleep", "30"])
+    try:
+        c = container.find(paths, cid)
+        group = cgroups.group(c.id)
+        assert group.exists() and c.pid in group.procs(), f"PID 1 {c.pid} is not in {group}"
+    finally:
+        mc("rm", "-f", cid)
+    assert not cgroups.group(c.id).exists(), "the group outlived the container"

@@ -13,10 +13,10 @@ from minicontainer.cli import build_parser, main
 ROOT = str(Path(__file__).resolve().parents[1])
 
 
-def mc(*args: str, user: str | None = None) -> subprocess.CompletedProcess:
+def mc(*args: str, user: str | None = None, root: str = ROOT) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "minicontainer", *args]
     if user:
-        argv = ["runuser", "-u", user, "--", "env", f"PYTHONPATH={ROOT}", "/usr/bin/python3", "-m", "minicontainer", *args]
+        argv = ["runuser", "-u", user, "--", "env", f"PYTHONPATH={root}", "/usr/bin/python3", "-m", "minicontainer", *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=60)
 
 
@@ -40,8 +40,8 @@ def test_unknown_flag_is_a_usage_error():
     assert out.returncode == 2 and "unrecognized arguments: --no-such-flag" in out.stderr
 
 
-def test_reset_without_root_is_one_clear_line():
-    out = mc("reset", user="nobody")
+def test_reset_without_root_is_one_clear_line(readable_root):
+    out = mc("reset", user="nobody", root=readable_root)
     assert out.returncode == 125
     assert out.stderr.strip().count("\n") == 0, "one line, never a traceback"
     assert "needs root" in out.stderr and "sudo" in out.stderr

@@ -79,6 +79,21 @@ def test_proc_dev_sys_are_set_up(paths, busybox_rootfs):
     assert out.strip().endswith("0"), "/proc/kcore is readable: it must be masked"
 
 
+def test_every_masked_and_read_only_path_this_kernel_has_is_covered(paths, busybox_rootfs):
+    """runc's masked and read-only paths: each one that exists on this kernel must be a mount point
+    inside (a /dev/null bind, an empty read-only tmpfs, or a read-only bind). Kernels differ in
+    which exist (/proc/kcore, /proc/sysrq-trigger ...), so the list is taken from the host."""
+    from minicontainer.rootfs import MASKED_PATHS, READONLY_PATHS
+    wanted = [p for p in MASKED_PATHS + READONLY_PATHS if os.path.lexists(p)]
+    assert wanted, "the host has none of the masked paths: the test would check nothing"
+    out = run_sh("cat /proc/self/mountinfo").stdout
+    inside = {line.split()[4]: line.split()[5] for line in out.splitlines()}
+    missing = [p for p in wanted if p not in inside]
+    assert not missing, f"not masked in the container: {missing}"
+    writable = [p for p in READONLY_PATHS if p in inside and "ro" not in inside[p].split(",")]
+    assert not writable, f"read-only paths mounted read-write: {writable}"
+
+
 def test_host_mounts_are_gone(paths, busybox_rootfs):
     out = run_sh("cat /proc/self/mountinfo").stdout
     mount_points = {line.split()[4] for line in out.splitlines()}

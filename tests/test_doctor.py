@@ -32,8 +32,8 @@ def test_missing_rootfs_says_how_to_build_it(paths):
     assert "essential: busybox" in doctor.render(report)
 
 
-def test_without_root_every_gap_has_a_fix():
-    out = subprocess.run(["runuser", "-u", "nobody", "--", "env", f"PYTHONPATH={ROOT}", "/usr/bin/python3", "-m",
+def test_without_root_every_gap_has_a_fix(readable_root):
+    out = subprocess.run(["runuser", "-u", "nobody", "--", "env", f"PYTHONPATH={readable_root}", "/usr/bin/python3", "-m",
                           "minicontainer", "doctor", "--json"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 1, "doctor must exit 1 when the course cannot run"
     report = json.loads(out.stdout)

@@ -16,9 +16,10 @@ from minicontainer.syscalls import SyscallError
 ROOT = str(Path(syscalls.__file__).resolve().parents[1])
 
 
-def in_fresh_process(code: str, user: str | None = None) -> subprocess.CompletedProcess:
-    """Run `code` (with minicontainer importable) in a fresh single-threaded interpreter, optionally as `user`."""
-    argv = ["/usr/bin/python3", "-I", "-S", "-c", f"import sys; sys.path.insert(0, {ROOT!r})\n{code}"]
+def in_fresh_process(code: str, user: str | None = None, root: str = ROOT) -> subprocess.CompletedProcess:
+    """Run `code` (with minicontainer importable from `root`) in a fresh single-threaded interpreter,
+    optionally as `user` (then `root` must be a copy that user can read: the readable_root fixture)."""
+    argv = ["/usr/bin/python3", "-I", "-S", "-c", f"import sys; sys.path.insert(0, {root!r})\n{code}"]
     if user:
         argv = ["runuser", "-u", user, "--"] + argv
     return subprocess.run(argv, capture_output=True, text=True, timeout=30)
@@ -64,26 +65,26 @@ except syscalls.SyscallError as exc:
     assert "bind-mount new_root onto itself" in out.stdout
 
 
-def test_mount_without_root_says_it_needs_root():
+def test_mount_without_root_says_it_needs_root(readable_root):
     out = in_fresh_process("""
 from minicontainer import syscalls
 try:
     syscalls.mount("tmpfs", "/tmp", "tmpfs")
 except syscalls.SyscallError as exc:
     print(exc)
-""", user="nobody")
+""", user="nobody", root=readable_root)
     assert "mount(tmpfs, /tmp, tmpfs) failed: EPERM" in out.stdout, out.stdout + out.stderr
     assert "needs root" in out.stdout
 
 
-def test_unshare_without_root_suggests_a_user_namespace():
+def test_unshare_without_root_suggests_a_user_namespace(readable_root):
     out = in_fresh_process("""
 from minicontainer import syscalls
 try:
     syscalls.unshare(syscalls.CLONE_NEWNS | syscalls.CLONE_NEWUTS)
 except syscalls.SyscallError as exc:
     print(exc)
-""", user="nobody")
+""", user="nobody", root=readable_root)
     assert "unshare(CLONE_NEWNS|CLONE_NEWUTS) failed: EPERM" in out.stdout, out.stdout + out.stderr
     assert "CLONE_NEWUSER" in out.stdout
 

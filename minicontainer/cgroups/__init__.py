@@ -495,6 +495,35 @@ def create(name: str, limits: Limits | None = None, *, root: str | Path = CGROUP
     return g
 
 
+def namespace_mounts(setup: Setup) -> list[tuple[str, str, str]]:
+    """What a container mounts at /sys/fs/cgroup to see its own group, as Docker's containers do.
+
+    Inside a cgroup namespace, a cgroup filesystem mounted by PID 1 shows PID 1's group as its root:
+    the container sees its own limits (memory.max, pids.max ...) and nothing of the host's groups.
+    Returns (directory under /sys/fs/cgroup, filesystem type, mount options) for each mount:
+
+      v2          [("", "cgroup2", "")]                       the unified tree at /sys/fs/cgroup itself
+      v1, hybrid  [("memory", "cgroup", "memory"), ("cpu", "cgroup", "cpu"), ...]
+                  one per hierarchy the container's group is in, on a tmpfs (the host's options:
+                  co-mounted controllers such as "cpu,cpuacct" must be mounted together)
+    """
+    if setup.driver == "v2":
+        return [("", "cgroup2", "")]
+    from ..mountinfo import read
+    options = {}
+    for m in read():
+        if m.fstype == "cgroup":
+            keep = [o for o in m.super_options.split(",") if o not in ("rw", "ro") and not o.startswith("release_agent=")]
+            options[m.point] = ",".join(keep)
+    out, seen = [], set()
+    for controller, d in sorted(setup.controller_dirs.items()):
+        real = os.path.realpath(d)
+        if real not in seen:
+            seen.add(real)
+            out.append((os.path.basename(d), "cgroup", options.get(d) or options.get(real) or controller))
+    return out
+
+
 def remove(name: str, *, root: str | Path = CGROUP_ROOT, parent: str = CGROUP_PARENT) -> Stats | None:
     """Kill and remove the group `name` if it exists (idempotent). Returns its last stats."""
     try:
