@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -140,9 +141,14 @@ def test_a_second_lab_on_a_taken_port_says_so_in_one_line():
     assert "Starting JupyterLab" not in done.stdout, f"nothing else ran ({elapsed:.1f} s)"
 
 
-def test_make_lab_as_a_user_says_it_needs_root():
+def test_make_lab_as_a_user_says_it_needs_root(tmp_path):
+    # A world-readable copy of what make reads first (a checkout under /root is not readable by nobody)
+    for name in ("Makefile", "pyproject.toml", "constraints.txt"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    tmp_path.chmod(0o755)
     done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                           "make", "--no-print-directory", "lab"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+                           "make", "--no-print-directory", "lab"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode != 0
     first = done.stderr.splitlines()[0]
     assert "needs root" in first and "sudo make lab" in first, done.stderr
