@@ -1,4 +1,4 @@
-"""Image commands with Docker's names: images, rmi, commit, build, save, load, image inspect/prune (lesson 05)."""
+"""Image commands with Docker's names: images, rmi, commit, build, history, save, load, image inspect/prune (lesson 05)."""
 
 from __future__ import annotations
 
@@ -28,11 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("build", help="build an image from a Dockerfile (a subset)")
     p.add_argument("-t", "--tag", default=None, help="name and optionally a tag (name:tag)")
     p.add_argument("-f", "--file", default=None, help="the Dockerfile (default: DIR/Dockerfile)")
+    p.add_argument("--target", default=None, metavar="STAGE", help="build this stage (and those it needs) only")
     p.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE", help="set a build-time ARG")
     p.add_argument("--no-cache", action="store_true", help="do not use the layer cache")
     p.add_argument("-q", "--quiet", action="store_true", help="only print the image ID")
     p.add_argument("context", metavar="DIR")
     p.set_defaults(handler=_build)
+
+    p = sub.add_parser("history", help="show the history of an image: each layer, its size and the step that made it")
+    _history_arguments(p)
 
     p = sub.add_parser("save", help="save images to an OCI layout tar (docker load reads it too)")
     p.add_argument("-o", "--output", default=None, help="write to a file instead of stdout")
@@ -57,9 +61,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = isub.add_parser("inspect", help="show an image's manifest and config as JSON")
     q.add_argument("images", nargs="+", metavar="IMAGE")
     q.set_defaults(handler=_inspect)
+    q = isub.add_parser("history", help="show the history of an image")
+    _history_arguments(q)
     q = isub.add_parser("prune", help="remove blobs and unpacked layers no image uses")
     q.set_defaults(handler=_prune)
     p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
+
+
+def _history_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-H", "--human", type=_true_false, default=True, metavar="true|false",
+                   help="print sizes and dates in human readable format (default true; -H=false for bytes and times)")
+    p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+    p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
+    p.add_argument("image", metavar="IMAGE")
+    p.set_defaults(handler=_history)
+
+
+def _true_false(text: str) -> bool:
+    if text.lower() in ("true", "1"):
+        return True
+    if text.lower() in ("false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
 
 
 def _store():
@@ -69,31 +92,8 @@ def _store():
     return Store(Paths.from_env())
 
 
-def _ago(created: str) -> str:
-    import calendar
-    import time
-
-    try:
-        t = calendar.timegm(time.strptime(created[:19], "%Y-%m-%dT%H:%M:%S"))
-    except (ValueError, TypeError):
-        return "N/A"
-    s = max(0, int(time.time() - t))
-    for unit, n in (("years", 31536000), ("months", 2592000), ("weeks", 604800), ("days", 86400),
-                    ("hours", 3600), ("minutes", 60)):
-        if s >= 2 * n:
-            return f"{s // n} {unit} ago"
-    return f"{s} seconds ago"
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.3g}{unit}" if unit != "B" else f"{n}B"
-        n /= 1000
-    return str(n)
-
-
 def _images(args: argparse.Namespace) -> int:
+    from ..image.history import created_since, human_size
     from ..reference import parse_reference
 
     rows = []
@@ -101,7 +101,7 @@ def _images(args: argparse.Namespace) -> int:
         ref = parse_reference(image.reference)
         repo = ref.familiar.rsplit(":", 1)[0] if ref.tag else ref.familiar.split("@")[0]
         rows.append((repo, ref.tag or "<none>", image.manifest_digest, image.short_id,
-                     _ago(image.config.get("created", "")), _size(image.size)))
+                     created_since(image.config.get("created", "")), human_size(image.size)))
     if args.quiet:
         for row in rows:
             print(row[3])
@@ -147,9 +147,19 @@ def _build(args: argparse.Namespace) -> int:
     build_args = dict(a.partition("=")[::2] for a in args.build_arg)
     image = build(Paths.from_env(), Path(args.context), Path(args.file) if args.file else None, args.tag,
                   build_args=build_args, use_cache=not args.no_cache,
-                  log=(lambda line: None) if args.quiet else print)
+                  log=(lambda line: None) if args.quiet else print, target=args.target)
     print(image.id if args.quiet else f"Successfully built {image.short_id}" +
           (f"\nSuccessfully tagged {image.reference}" if image.reference else ""))
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from ..image.history import history_lines, image_history
+
+    store = _store()
+    for line in history_lines(image_history(store, store.resolve(args.image)), human=args.human,
+                              trunc=not args.no_trunc, quiet=args.quiet):
+        print(line)
     return 0
 
 

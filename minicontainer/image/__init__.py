@@ -5,7 +5,9 @@ An image is data: a manifest names a config and layers, each a blob addressed by
   mediatypes.py  OCI and Docker media types    store.py      the OCI layout store under lib_dir
   unpack.py      safe layer unpacking          config.py     Docker's entrypoint/cmd rules
   layer.py       writing layers from dirs      mutate.py     new images from old (config + manifest)
-  run.py         image -> layers + process     commit.py, build.py, archive.py (save/load), default.py
+  run.py         image -> layers + process     commit.py, archive.py (save/load), default.py
+  build.py       Dockerfile -> image, cached   dockerfile.py instructions, stages and their graph
+  dockerignore.py  .dockerignore rules         history.py    each layer, its size, the step that made it
 """
 
 from __future__ import annotations

@@ -1,19 +1,32 @@
 """`build`: a Dockerfile, one instruction at a time, each step cached like Docker's (lesson 05).
 
-Supported: FROM (one stage), RUN, COPY, ADD (local files and tars), ENV, WORKDIR, USER, CMD,
-ENTRYPOINT, EXPOSE, LABEL, ARG, VOLUME. Anything else is refused with the file and line.
+Supported: FROM (one or more stages, `AS name`), RUN, COPY (also `--from=stage|index|image`,
+`--chown`, `--chmod`), ADD (local files and tars), ENV, WORKDIR, USER, CMD, ENTRYPOINT, EXPOSE,
+LABEL, ARG, VOLUME. Anything else is refused with the file and line (dockerfile.py reads the file).
 
 Each instruction turns the current state (layers + config) into the next one:
 
   RUN      runs in a minicontainer container on top of the current layers; the container's
            upper directory becomes a new layer (the same as `commit`)
-  COPY/ADD copy files from the build context into a fresh directory, which becomes a layer
-  others   change only the config (an "empty layer" history entry)
+  COPY/ADD copy files from the build context (minus what .dockerignore excludes, see
+           dockerignore.py) or from another stage into a fresh directory, which becomes a layer
+  others   change only the config: ENV -> Env, EXPOSE -> ExposedPorts {"80/tcp": {}},
+           VOLUME -> Volumes {"/data": {}}, USER -> User, ... (an "empty layer" history entry)
+
+Every step appends a history entry written as BuildKit (Docker's builder) writes it
+(`RUN /bin/sh -c ... # buildkit`, `COPY site/ /www/ # buildkit`, `EXPOSE [8080/tcp]`), which
+`minicontainer history` shows beside each layer's size.
 
 The cache: the key of a step is sha256(previous key + the instruction + what it depends on: the
-contents of copied files, the build args in effect). The base is keyed by its manifest digest.
-If a key was built before and its blobs are still in the store, the step is not run again:
-an unchanged rebuild is instant and gives the same image ID.
+contents of the files it copies, the build args in effect, the stage it copies from). The base is
+keyed by its manifest digest. If a key was built before and its blobs are still in the store, the
+step is not run again: an unchanged rebuild is instant and gives the same image ID, and changing
+one copied file rebuilds from that COPY on.
+
+Mistakes are found before anything runs where they can be: an unknown instruction, a stage that
+does not exist or copies from itself in a circle, a base image not in the store, a COPY source
+outside the context. Nothing half-built is tagged; the temporary tags and containers of RUN are
+removed even when a step fails.
 """
 
 from __future__ import annotations
@@ -21,8 +34,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import re
 import shutil
+import stat
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,58 +47,19 @@ from typing import Callable
 from ..errors import ContainerError
 from ..paths import Paths
 from .config import shell_form
+from .dockerfile import Instruction, Stage, check_cycles, error, link_stages, parse_dockerfile, split_stages, \
+    stages_to_build
+from .dockerignore import BuildContext, go_clean, go_match, has_wildcards
 from .layer import write_layer
 from .manifest import Descriptor
 from .mutate import add_layer, base_state, empty_config, write_image
 from .store import Image, Store
 
-SUPPORTED = {"FROM", "RUN", "COPY", "ADD", "ENV", "WORKDIR", "USER", "CMD", "ENTRYPOINT", "EXPOSE", "LABEL",
-             "ARG", "VOLUME"}
-
-
-@dataclass
-class Instruction:
-    line: int
-    keyword: str
-    args: str
-    original: str
-
-
-def _error(file: Path, line: int, message: str, fix: str = "") -> ContainerError:
-    return ContainerError(message, step="build", path=f"{file}:{line}",
-                          fix=fix or "supported: " + ", ".join(sorted(SUPPORTED)))
-
-
-def parse_dockerfile(text: str, file: Path = Path("Dockerfile")) -> list[Instruction]:
-    """Split a Dockerfile into instructions (comments dropped, `\\` continuations joined)."""
-    out: list[Instruction] = []
-    pending, start = "", 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        stripped = raw.strip()
-        if not pending and (not stripped or stripped.startswith("#")):
-            continue
-        if pending and stripped.startswith("#"):
-            continue
-        if not pending:
-            start = number
-        if stripped.endswith("\\"):
-            pending += stripped[:-1].rstrip() + " "
-            continue
-        full = (pending + stripped).strip()
-        pending = ""
-        keyword, _, args = full.partition(" ")
-        keyword = keyword.upper()
-        if keyword not in SUPPORTED:
-            raise _error(file, start, f"unsupported Dockerfile instruction {keyword!r}")
-        out.append(Instruction(start, keyword, args.strip(), full))
-    if pending:
-        raise _error(file, start, "the last line ends with a continuation '\\'", "remove the trailing backslash")
-    if not out or out[0].keyword not in ("FROM", "ARG"):
-        raise _error(file, out[0].line if out else 1, "a Dockerfile must start with FROM", "add FROM IMAGE first")
-    return out
+HISTORY_COMMENT = "buildkit.dockerfile.v0"   # what Docker's builder writes in each history entry
 
 
 def _json_or_shell(args: str) -> list[str] | str:
+    """The JSON (exec) form `["a", "b"]` as a list, anything else as the string it is."""
     if args.startswith("["):
         try:
             value = json.loads(args)
@@ -112,18 +89,44 @@ def _pairs(args: str, what: str, file: Path, line: int) -> list[tuple[str, str]]
     try:
         words = shlex.split(args)
     except ValueError as exc:
-        raise _error(file, line, f"{what}: {exc}", f"check the quotes in {what}") from None
+        raise error(file, line, f"{what}: {exc}", f"check the quotes in {what}") from None
     if words and "=" not in words[0]:
         if len(words) < 2:
-            raise _error(file, line, f"{what} needs KEY=VALUE", f"write {what} KEY=VALUE")
+            raise error(file, line, f"{what} needs KEY=VALUE", f"write {what} KEY=VALUE")
         return [(words[0], " ".join(words[1:]))]
     pairs = []
     for word in words:
         key, eq, value = word.partition("=")
         if not eq or not key:
-            raise _error(file, line, f"{what}: {word!r} is not KEY=VALUE", f"write {what} KEY=VALUE")
+            raise error(file, line, f"{what}: {word!r} is not KEY=VALUE", f"write {what} KEY=VALUE")
         pairs.append((key, value))
     return pairs
+
+
+def go_quote_list(items: list[str]) -> str:
+    """A list as Go's %q prints it: ["httpd" "-f"] (the form Docker's history uses for CMD)."""
+    return "[" + " ".join(json.dumps(i, ensure_ascii=False) for i in items) + "]"
+
+
+def parse_ports(text: str, file: Path, line: int) -> list[str]:
+    """EXPOSE's words as "PORT/PROTO" keys: 80 -> 80/tcp, 53/udp, 8000-8002 -> three ports."""
+    ports = []
+    for word in text.split():
+        spec = word.rsplit(":", 1)[-1]                    # BuildKit ignores an ip:hostport: prefix here
+        number, _, proto = spec.partition("/")
+        proto = (proto or "tcp").lower()
+        if proto not in ("tcp", "udp", "sctp"):
+            raise error(file, line, f"invalid port {word!r}: invalid proto {proto!r}", "use tcp, udp or sctp")
+        start, dash, end = number.partition("-")
+        if not start.isdigit() or (dash and not end.isdigit()) or int(start) > 65535 or int(end or start) > 65535 \
+                or int(end or start) < int(start):
+            raise error(file, line, f"invalid port {word!r}", "write EXPOSE 80, 80/udp or 8000-8010")
+        ports += [f"{p}/{proto}" for p in range(int(start), int(end or start) + 1)]
+    return ports
+
+
+def _env_dict(env: list[str] | None) -> dict[str, str]:
+    return dict(item.partition("=")[::2] for item in env or [])
 
 
 @dataclass
@@ -133,19 +136,35 @@ class State:
     layers: list[Descriptor]
     config: dict
     key: str
-    args: dict[str, str] = field(default_factory=dict)
+    args: dict[str, str] = field(default_factory=dict)   # the ARGs this stage declared, with their values
     cmd_set_here: bool = False
 
     @property
     def run(self) -> dict:
         return self.config.setdefault("config", {})
 
+    def copy(self) -> "State":
+        return State(list(self.layers), json.loads(json.dumps(self.config)), self.key, dict(self.args),
+                     self.cmd_set_here)
+
+
+@dataclass(frozen=True)
+class CopyItem:
+    """One path COPY writes: where below the destination, what it is, and where its content is."""
+
+    dest: str          # relative to the destination directory; "" is the destination itself
+    kind: str          # "dir", "file" or "symlink"
+    source: Path
+    mode: int          # permission bits
+    uid: int = 0
+    gid: int = 0
+
 
 class Builder:
     """Runs one Dockerfile against the store, with the layer cache under lib_dir/build-cache/."""
 
     def __init__(self, paths: Paths, context: Path, file: Path, build_args: dict[str, str],
-                 use_cache: bool, log: Callable[[str], None]) -> None:
+                 use_cache: bool, log: Callable[[str], None], target: str | None = None) -> None:
         self.paths = paths
         self.store = Store(paths).ensure()
         self.context = context.resolve()
@@ -153,7 +172,13 @@ class Builder:
         self.build_args = build_args
         self.use_cache = use_cache
         self.log = log
+        self.target = target
         self.cache_dir = paths.lib_dir / "build-cache"
+        self.ctx = BuildContext.for_dockerfile(self.context, file)
+        self.stages: list[Stage] = []
+        self.states: dict[int, State] = {}               # stage index -> its result, once built
+        self.step_number, self.step_total = 0, 0
+        self._consumed: set[str] = set()                 # the --build-arg names some ARG used
 
     # -- the cache ------------------------------------------------------------------------------
     def _cache_get(self, key: str) -> tuple[list[Descriptor], dict] | None:
@@ -180,129 +205,232 @@ class Builder:
 
     def step(self, state: State, ins: Instruction, extra: str, action: Callable[[State], None]) -> State:
         """Apply one instruction, or take its result from the cache."""
-        key = hashlib.sha256(json.dumps([state.key, ins.keyword, ins.args, extra]).encode()).hexdigest()
+        key = hashlib.sha256(json.dumps([state.key, ins.keyword, ins.original, extra]).encode()).hexdigest()
         cached = self._cache_get(key)
         if cached is not None:
             self.log(f" ---> Using cache ({ins.keyword} at line {ins.line})")
             return State(cached[0], cached[1], key, state.args, state.cmd_set_here or ins.keyword == "CMD")
-        new = State(list(state.layers), json.loads(json.dumps(state.config)), key, state.args, state.cmd_set_here)
+        new = state.copy()
+        new.key = key
         action(new)
         self._cache_put(key, new)
         return new
 
-    # -- instructions ---------------------------------------------------------------------------
+    def _announce(self, ins: Instruction) -> None:
+        self.step_number += 1
+        self.log(f"Step {self.step_number}/{self.step_total} : {ins.original}")
+
+    # -- the whole build ------------------------------------------------------------------------
     def build(self, tag: str | None) -> Image:
         instructions = parse_dockerfile(self.file.read_text(), self.file)
-        if sum(1 for i in instructions if i.keyword == "FROM") > 1:
-            line = [i for i in instructions if i.keyword == "FROM"][1].line
-            raise _error(self.file, line, "multi-stage builds (a second FROM) are not supported",
-                         "use one FROM per Dockerfile")
-        args: dict[str, str] = {}
-        state: State | None = None
-        for n, ins in enumerate(instructions, 1):
-            self.log(f"Step {n}/{len(instructions)} : {ins.original}")
-            scope = dict(args)
-            if state is not None:
-                scope.update(_env_dict(state.run.get("Env")))
-            text = substitute(ins.args, scope) if ins.keyword not in ("RUN", "CMD", "ENTRYPOINT") else ins.args
-            if ins.keyword == "ARG":
-                name, eq, default = text.partition("=")
-                args[name] = self.build_args.get(name, default if eq else "")
-                if state is not None:
-                    state.args = dict(args)
-                continue
-            if ins.keyword == "FROM":
-                state = self._from(text.split()[0] if text else "", ins)
-                state.args = dict(args)
-                continue
-            assert state is not None
-            state = self._instruction(state, ins, text)
-        if state is None:
-            raise _error(self.file, 1, "no FROM instruction", "add FROM IMAGE")
-        image = write_image(self.store, state.layers, state.config, tag)
-        return image
+        global_args, stages = split_stages(instructions, self.file)
+        self.stages = stages
+        link_stages(stages, self.file, self.log)
+        check_cycles(stages, self.file)
+        order = stages_to_build(stages, self.target, self.file)
+        globals_ = self._global_args(global_args)
+        self._preflight(stages, order, globals_)
+        self.step_total = len(global_args) + sum(len(stages[i].instructions) for i in order)
+        for ins in global_args:
+            self._announce(ins)
+        for index in order:
+            self.states[index] = self._build_stage(stages[index], globals_)
+        unused = sorted(set(self.build_args) - self._consumed)
+        if unused:
+            self.log(f"[Warning] One or more build-args {unused} were not consumed")
+        final = self.states[order[-1]]                   # the target: every stage it needs comes before it
+        return write_image(self.store, final.layers, final.config, tag)
 
-    def _from(self, name: str, ins: Instruction) -> State:
+    def _global_args(self, global_args: list[Instruction]) -> dict[str, str]:
+        """The ARGs before the first FROM: usable in FROM lines, and by `ARG NAME` inside a stage."""
+        values: dict[str, str] = {}
+        for ins in global_args:
+            name, eq, default = substitute(ins.args, values).partition("=")
+            values[name] = self._arg_value(name, default if eq else None, {}) or ""
+        return values
+
+    def _arg_value(self, name: str, default: str | None, globals_: dict[str, str]) -> str | None:
+        if name in self.build_args:
+            self._consumed.add(name)
+            return self.build_args[name]
+        if default is not None:
+            return default
+        return globals_.get(name)
+
+    def _preflight(self, stages: list[Stage], order: list[int], globals_: dict[str, str]) -> None:
+        """Find what would fail before anything is built: missing base images, --from images,
+        COPY sources outside the context or missing from it."""
+        for index in order:
+            stage = stages[index]
+            if stage.base_stage is None:
+                self._base_image(stage, globals_)
+            for ins in stage.instructions:
+                source = ins.flags.get("from")
+                if source is not None and self._stage_index(source) is None:
+                    self._image_for(source, ins)
+                if ins.keyword in ("COPY", "ADD") and source is None and "$" not in ins.args:
+                    sources, _ = self._split_copy(ins, ins.args)
+                    self._context_items(sources, ins)
+
+    def _stage_index(self, source: str) -> int | None:
+        """The stage a --from value names (an index, or a name: the last stage with it), else None."""
+        if source.isdigit():
+            return int(source)
+        named = [s.index for s in self.stages if s.name and s.name == source.lower()]
+        return named[-1] if named else None
+
+    def _base_image(self, stage: Stage, globals_: dict[str, str]) -> Image | None:
+        ins = stage.instructions[0]
+        name = substitute(stage.base, globals_)
         if not name:
-            raise _error(self.file, ins.line, "FROM needs an image", "write FROM IMAGE[:TAG] or FROM scratch")
+            raise error(self.file, ins.line, f"base name ({stage.base}) should not be blank",
+                        "give the ARG a value (--build-arg) or a default")
         if name == "scratch":
-            config = empty_config()
-            return State([], config, hashlib.sha256(b"scratch").hexdigest())
+            return None
         try:
-            base = self.store.resolve(name)
+            return self.store.resolve(name)
         except ContainerError as exc:
-            raise _error(self.file, ins.line, exc.message, "pull, load or build the base image first") from None
-        layers, config = base_state(base)
-        return State(layers, config, base.manifest_digest.split(":")[1])
+            raise error(self.file, ins.line, f"FROM {name}: {exc.message}",
+                        "pull, load or build the base image first") from None
+
+    def _image_for(self, name: str, ins: Instruction) -> Image:
+        """The image a COPY --from names when it names no stage."""
+        try:
+            return self.store.resolve(name)
+        except ContainerError:
+            raise error(self.file, ins.line, f"COPY --from={name}: no build stage and no image in the local store "
+                        f"is called {name!r}", "name a stage (FROM ... AS NAME) or pull the image first") from None
+
+    # -- one stage ------------------------------------------------------------------------------
+    def _build_stage(self, stage: Stage, globals_: dict[str, str]) -> State:
+        first = stage.instructions[0]
+        self._announce(first)
+        if stage.base_stage is not None:
+            state = self.states[stage.base_stage].copy()
+            state.args, state.cmd_set_here = {}, False
+        else:
+            base = self._base_image(stage, globals_)
+            if base is None:
+                state = State([], empty_config(), hashlib.sha256(b"scratch").hexdigest())
+            else:
+                layers, config = base_state(base)
+                state = State(layers, config, base.manifest_digest.split(":")[1])
+        for ins in stage.instructions[1:]:
+            self._announce(ins)
+            if ins.keyword == "ARG":
+                state = self._arg(state, ins, globals_)
+                continue
+            scope = {**state.args, **_env_dict(state.run.get("Env"))}
+            text = ins.args if ins.keyword in ("RUN", "CMD", "ENTRYPOINT") else substitute(ins.args, scope)
+            state = self._instruction(state, ins, text)
+        return state
+
+    def _arg(self, state: State, ins: Instruction, globals_: dict[str, str]) -> State:
+        name, eq, default = substitute(ins.args, {**state.args, **_env_dict(state.run.get("Env"))}).partition("=")
+        value = self._arg_value(name, default if eq else None, globals_)
+        args = {**state.args, name: value or ""}
+        history = f"ARG {name}" + (f"={value}" if value is not None else "")
+
+        def action(s: State) -> None:
+            add_layer(s.layers, s.config, None, None, history, comment=HISTORY_COMMENT)
+        new = self.step(state, ins, json.dumps(value), action)
+        new.args = args
+        return new
 
     def _instruction(self, state: State, ins: Instruction, text: str) -> State:
         kw = ins.keyword
-        created_by = f"/bin/sh -c #(nop) {ins.original}"
         if kw == "RUN":
             argv = shell_form(_json_or_shell(ins.args))
+            prefix = f"|{len(state.args)} " + " ".join(f"{k}={v}" for k, v in state.args.items()) + " " \
+                if state.args else ""
+            history = f"RUN {prefix}{' '.join(argv)} # buildkit"
             extra = json.dumps(sorted(state.args.items()))
-            return self.step(state, ins, extra, lambda s: self._run(s, argv, ins))
+            return self.step(state, ins, extra, lambda s: self._run(s, argv, ins, history))
         if kw in ("COPY", "ADD"):
             return self._copy(state, ins, text)
+        change, history = self._config_change(state, ins, text)
 
         def meta(s: State) -> None:
             c = s.run
-            if kw == "ENV":
-                env = _env_dict(c.get("Env"))
-                for key, value in _pairs(text, "ENV", self.file, ins.line):
-                    env[key] = value
-                c["Env"] = [f"{k}={v}" for k, v in env.items()]
-            elif kw == "WORKDIR":                    # Docker creates the directory if it is missing
-                c["WorkingDir"] = os.path.normpath(os.path.join(c.get("WorkingDir") or "/", text))
-                if not self._is_dir_in_image(s, c["WorkingDir"]):
-                    self._add_dirs(s, c["WorkingDir"], created_by)
+            if kw == "WORKDIR":                   # Docker creates the directory if it is missing
+                c["WorkingDir"] = change
+                if not self._is_dir_in_image(s, change):
+                    self._add_dirs(s, change, history)
                     return
-            elif kw == "USER":
-                c["User"] = text
-            elif kw == "CMD":
-                c["Cmd"] = shell_form(_json_or_shell(ins.args))
-            elif kw == "ENTRYPOINT":
-                c["Entrypoint"] = shell_form(_json_or_shell(ins.args))
-                if not s.cmd_set_here:
-                    c["Cmd"] = None          # an inherited CMD is reset by ENTRYPOINT (Docker's rule)
-            elif kw == "EXPOSE":
-                ports = c.setdefault("ExposedPorts", {})
-                for port in text.split():
-                    ports[port if "/" in port else f"{port}/tcp"] = {}
-            elif kw == "LABEL":
-                c.setdefault("Labels", {}).update(dict(_pairs(text, "LABEL", self.file, ins.line)))
-            elif kw == "VOLUME":
-                vols = _json_or_shell(text)
-                for v in vols if isinstance(vols, list) else vols.split():
-                    c.setdefault("Volumes", {})[v] = {}
-            add_layer(s.layers, s.config, None, None, created_by)
+            else:
+                change(c)
+            add_layer(s.layers, s.config, None, None, history, comment=HISTORY_COMMENT)
         new = self.step(state, ins, "", meta)
         new.cmd_set_here = state.cmd_set_here or kw == "CMD"
         return new
 
-    def _run(self, state: State, argv: list[str], ins: Instruction) -> None:
+    def _config_change(self, state: State, ins: Instruction, text: str):
+        """(how the instruction changes the config, its history line) for the config-only instructions."""
+        kw, file, line = ins.keyword, self.file, ins.line
+        if kw == "ENV":
+            pairs = _pairs(text, "ENV", file, line)
+
+            def env(c: dict) -> None:
+                values = _env_dict(c.get("Env"))
+                values.update(pairs)
+                c["Env"] = [f"{k}={v}" for k, v in values.items()]
+            return env, "ENV " + " ".join(f"{k}={v}" for k, v in pairs)
+        if kw == "WORKDIR":
+            workdir = posixpath.normpath(posixpath.join(state.run.get("WorkingDir") or "/", text))
+            return workdir, f"WORKDIR {workdir}"
+        if kw == "USER":
+            if not text:
+                raise error(file, line, "USER needs a user", "write USER name[:group] or USER uid[:gid]")
+            return (lambda c: c.__setitem__("User", text)), f"USER {text}"
+        if kw in ("CMD", "ENTRYPOINT"):
+            argv = shell_form(_json_or_shell(ins.args))
+
+            def command(c: dict) -> None:
+                if kw == "CMD":
+                    c["Cmd"] = argv
+                else:
+                    c["Entrypoint"] = argv
+                    if not state.cmd_set_here:
+                        c["Cmd"] = None      # an inherited CMD is reset by ENTRYPOINT (Docker's rule)
+            return command, f"{kw} {go_quote_list(argv)}"
+        if kw == "EXPOSE":
+            ports = parse_ports(text, file, line)
+            return (lambda c: c.setdefault("ExposedPorts", {}).update({p: {} for p in ports})), \
+                f"EXPOSE [{' '.join(ports)}]"
+        if kw == "LABEL":
+            pairs = _pairs(text, "LABEL", file, line)
+            return (lambda c: c.setdefault("Labels", {}).update(dict(pairs))), \
+                "LABEL " + " ".join(f"{k}={v}" for k, v in pairs)
+        if kw == "VOLUME":
+            value = _json_or_shell(text)
+            volumes = value if isinstance(value, list) else value.split()
+            if not volumes or any(not v.strip() for v in volumes):
+                raise error(file, line, "VOLUME specified can not be an empty string", "write VOLUME /data")
+            return (lambda c: c.setdefault("Volumes", {}).update({v: {} for v in volumes})), \
+                f"VOLUME [{' '.join(volumes)}]"
+        raise error(file, line, f"{kw} is not handled here")  # (parse_dockerfile refuses the rest)
+
+    # -- RUN ------------------------------------------------------------------------------------
+    def _run(self, state: State, argv: list[str], ins: Instruction, history: str) -> None:
         """RUN: a container on the current layers; its upper dir becomes the new layer."""
         from .. import container
-        from .commit import commit_dir
 
         tmp_tag = f"localhost/mc-build:{os.urandom(6).hex()}"
-        image = write_image(self.store, state.layers, json.loads(json.dumps(state.config)), tmp_tag)
+        write_image(self.store, state.layers, json.loads(json.dumps(state.config)), tmp_tag)
         env = [f"{k}={v}" for k, v in state.args.items()]
-        spec = container.RunSpec(image=tmp_tag, command=argv, entrypoint=argv[0],
+        spec = container.RunSpec(image=tmp_tag, command=argv[1:], entrypoint=argv[0],
                                  env=env, name=f"mc-build-{os.urandom(4).hex()}")
-        spec.command = argv[1:]
         paths = self.paths
         c = None
+        sys.stdout.flush()          # our log lines first, then what the RUN command prints (same stdout)
         try:
             c = container.run(spec, paths)
             if c.exit_code != 0:
-                raise _error(self.file, ins.line, f"RUN returned exit code {c.exit_code}: {ins.args}",
-                             "fix the command; the image was not changed")
+                raise error(self.file, ins.line, f"RUN returned exit code {c.exit_code}: {ins.args}",
+                            "fix the command; the image was not changed")
             upper = Path(container.state_dir(paths, c.id), "upper")
-            layer_image = commit_dir(self.store, image, upper, None, f"/bin/sh -c {ins.args}")
-            state.layers = list(layer_image.layers)
-            state.config = json.loads(json.dumps(layer_image.config))
-            state.config["config"] = json.loads(json.dumps(image.config.get("config") or {}))
+            layer, diff_id = write_layer(self.store, upper, overlay=True)
+            add_layer(state.layers, state.config, layer, diff_id, history, comment=HISTORY_COMMENT)
         finally:
             try:
                 c = c or container.find(paths, spec.name)
@@ -311,84 +439,285 @@ class Builder:
                 pass
             self.store.untag(tmp_tag)
 
-    def _is_dir_in_image(self, state: State, path: str) -> bool:
-        """Whether `path` is a directory in the image so far (the topmost layer that has it decides)."""
+    # -- looking into the image so far ----------------------------------------------------------
+    def _image_lstat(self, state: State, path: str) -> os.stat_result | None:
+        """lstat of `path` as the image so far shows it (the topmost layer that has it decides)."""
+        from ..unionmodel import is_whiteout
         from .unpack import ensure_layer
 
         rel = path.strip("/")
         if not rel:
-            return True
+            return None
         for layer, diff_id in reversed(list(zip(state.layers, state.config["rootfs"]["diff_ids"]))):
-            entry = ensure_layer(self.store, layer, diff_id) / rel
-            if entry.is_symlink() or entry.exists():
-                return entry.is_dir() and not entry.is_symlink()
-        return False
+            try:
+                st = os.lstat(ensure_layer(self.store, layer, diff_id) / rel)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            return None if is_whiteout(st) else st
+        return None
+
+    def _is_dir_in_image(self, state: State, path: str) -> bool:
+        """Whether `path` is a directory in the image so far."""
+        if not path.strip("/"):
+            return True
+        st = self._image_lstat(state, path)
+        return st is not None and stat.S_ISDIR(st.st_mode)
+
+    def _merged(self, state: State):
+        """Every path of the image so far, with union rules applied (lesson 04's model)."""
+        from ..unionmodel import merge
+        from .unpack import ensure_layer
+
+        return merge([ensure_layer(self.store, layer, diff_id)
+                      for layer, diff_id in zip(state.layers, state.config["rootfs"]["diff_ids"])]).entries
+
+    def _make_parents(self, state: State, staging: Path, target: str, owner: tuple[int, int] | None) -> None:
+        """Create target's directory and its parents in the staging dir. Those the image already has
+        keep their mode and owner (a COPY into /tmp must not make it 0755); new ones are 0755,
+        owned by root or by --chown's user."""
+        parts = [p for p in target.strip("/").split("/") if p]
+        for i in range(1, len(parts) + 1):
+            rel = "/".join(parts[:i])
+            path = staging / rel
+            path.mkdir(exist_ok=True)
+            st = self._image_lstat(state, rel)
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                os.chmod(path, stat.S_IMODE(st.st_mode))
+                _chown(path, st.st_uid, st.st_gid)
+            else:
+                os.chmod(path, 0o755)
+                _chown(path, *(owner or (0, 0)))
 
     def _add_dirs(self, state: State, path: str, created_by: str) -> None:
-        """A layer holding just the directory `path` (mode 0755, root-owned)."""
+        """A layer holding just the directory `path` (WORKDIR of a missing directory)."""
         staging = Path(tempfile.mkdtemp(prefix="workdir-", dir=self.store.tmp))
         try:
-            (staging / path.strip("/")).mkdir(parents=True, mode=0o755)
-            for p in [staging / path.strip("/"), *(staging / path.strip("/")).parents]:
-                if p == staging:
-                    break
-                os.chmod(p, 0o755)
+            self._make_parents(state, staging, path, None)
             layer, diff_id = write_layer(self.store, staging)
-            add_layer(state.layers, state.config, layer, diff_id, created_by)
+            add_layer(state.layers, state.config, layer, diff_id, created_by, comment=HISTORY_COMMENT)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def _copy(self, state: State, ins: Instruction, text: str) -> State:
-        words = text.split()
-        words = [w for w in words if not w.startswith("--")]
+    # -- COPY and ADD ---------------------------------------------------------------------------
+    def _split_copy(self, ins: Instruction, text: str) -> tuple[list[str], str]:
+        value = _json_or_shell(text)
+        words = value if isinstance(value, list) else text.split()
         if len(words) < 2:
-            raise _error(self.file, ins.line, f"{ins.keyword} needs a source and a destination",
-                         f"write {ins.keyword} SRC... DEST")
-        sources, dest = words[:-1], words[-1]
-        paths = []
+            raise error(self.file, ins.line, f"{ins.keyword} needs a source and a destination",
+                        f"write {ins.keyword} SRC... DEST")
+        return words[:-1], words[-1]
+
+    def _context_items(self, sources: list[str], ins: Instruction) -> list[list[CopyItem]]:
+        """Each source's items from the build context, after .dockerignore."""
+        out = []
         for src in sources:
             if "://" in src:
-                raise _error(self.file, ins.line, f"{ins.keyword} from a URL is not supported", "download it first")
-            path = (self.context / src).resolve()
-            if path != self.context and self.context not in path.parents:
-                raise _error(self.file, ins.line, f"{src!r} is outside the build context {self.context}",
-                             "copy only files under the build directory")
-            if not path.exists():
-                raise _error(self.file, ins.line, f"{src!r} not found in the build context {self.context}")
-            paths.append(path)
-        h = hashlib.sha256()
-        for path in paths:
-            _hash_tree(h, path, self.context)
+                raise error(self.file, ins.line, f"{ins.keyword} from a URL is not supported", "download it first")
+            rel = go_clean(src.lstrip("/") or ".")
+            if rel == ".." or rel.startswith("../"):
+                raise error(self.file, ins.line, f"{src!r} is outside the build context {self.context}",
+                            "copy only files under the build directory")
+            if has_wildcards(rel):
+                matches = self.ctx.glob(rel)
+                if not matches:
+                    raise error(self.file, ins.line, f"{src!r}: no files in the build context match",
+                                "check the pattern, and that .dockerignore does not exclude the files")
+                out += [self._entries_as_items(self.ctx.under(m.path), m.path) for m in matches]
+                continue
+            real = (self.context / rel).resolve()          # a symlink is followed, but never out of the context
+            if real != self.context and self.context not in real.parents:
+                raise error(self.file, ins.line, f"{src!r} is outside the build context {self.context}",
+                            "copy only files under the build directory")
+            rel = "." if real == self.context else str(real.relative_to(self.context))
+            entries = self.ctx.under(rel)
+            if not entries:
+                excluded = os.path.lexists(real) and self.ctx.excluded(rel)
+                raise error(self.file, ins.line, f"{src!r} " + (
+                    f"is excluded by {self.ctx.ignore_file.name}" if excluded
+                    else f"not found in the build context {self.context}"),
+                    f"remove it from {self.ctx.ignore_file.name}" if excluded else "check the path")
+            out.append(self._entries_as_items(entries, rel))
+        return out
+
+    @staticmethod
+    def _entries_as_items(entries, top: str) -> list[CopyItem]:
+        """Context entries below `top` as CopyItems relative to it (a file source: one item, dest "")."""
+        items = []
+        for e in entries:
+            if top == ".":
+                rel = e.path
+            else:
+                rel = "" if e.path == top else e.path[len(top) + 1:]
+            kind = "dir" if stat.S_ISDIR(e.mode) else "symlink" if stat.S_ISLNK(e.mode) else "file"
+            if kind == "symlink" and rel == "":                    # a top-level symlink: copy what it names
+                kind = "file"
+            items.append(CopyItem(rel, kind, e.source, stat.S_IMODE(e.mode)))
+        return items
+
+    def _stage_items(self, tree: dict, sources: list[str], ins: Instruction) -> list[list[CopyItem]]:
+        """Each source's items from another stage's (or image's) merged tree."""
+        out = []
+        for src in sources:
+            rel = go_clean("/" + src).strip("/")
+            if has_wildcards(rel):
+                tops = [p for p in tree if go_match(rel, p)]
+            else:
+                found = _resolve_in_tree(tree, rel)
+                tops = [] if found is None else [found]
+            if not tops:
+                raise error(self.file, ins.line, f"{src!r} not found in --from={ins.flags['from']}",
+                            "check the path in that stage (paths there start at its /)")
+            for top in tops:
+                if top == "":
+                    chosen = list(tree.values())
+                else:
+                    chosen = [e for p, e in tree.items() if p == top or p.startswith(top + "/")]
+                items = []
+                for e in chosen:
+                    if e.kind == "other":
+                        continue                                     # device nodes are not copied
+                    rel_item = "" if e.path == top else (e.path if top == "" else e.path[len(top) + 1:])
+                    items.append(CopyItem(rel_item, e.kind, e.source, e.mode, e.uid, e.gid))
+                out.append(items)
+        return out
+
+    def _copy(self, state: State, ins: Instruction, text: str) -> State:
+        sources, dest = self._split_copy(ins, text)
+        source = ins.flags.get("from")
+        if source is None:
+            groups = self._context_items(sources, ins)
+            h = hashlib.sha256()
+            for items in groups:
+                _hash_items(h, items)
+            extra = h.hexdigest()
+        else:
+            from_state = self._from_state(source, ins)
+            groups = self._stage_items(self._merged(from_state), sources, ins)
+            extra = from_state.key
+        owner = self._chown(state, ins.flags.get("chown"), ins) if ins.flags.get("chown") else None
+        chmod = ins.flags.get("chmod")
+        if chmod is not None and not re.fullmatch(r"[0-7]{3,4}", chmod):
+            raise error(self.file, ins.line, f"--chmod={chmod}: only octal modes are supported", "write --chmod=0644")
+        extra += json.dumps([owner, chmod])
         workdir = state.run.get("WorkingDir") or "/"
-        target = os.path.normpath(os.path.join(workdir, dest))
-        as_dir = dest.endswith(("/", "/.")) or dest == "." or len(paths) > 1 or paths[0].is_dir() or \
-            self._is_dir_in_image(state, target)
+        target = posixpath.normpath(posixpath.join(workdir, dest))
+        many = len(groups) > 1
+        if many and not dest.endswith("/"):
+            raise error(self.file, ins.line, f"When using {ins.keyword} with more than one source file, the "
+                        "destination must be a directory and end with a /", f"write {dest}/")
+        into_dir = dest.endswith(("/", "/.")) or dest == "." or many or self._is_dir_in_image(state, target)
+        history = " ".join([ins.keyword, *(f"--{k}={ins.flags[k]}" for k in ("chown", "chmod") if k in ins.flags),
+                            *sources, dest]) + " # buildkit"
 
         def action(s: State) -> None:
             staging = Path(tempfile.mkdtemp(prefix="copy-", dir=self.store.tmp))
             try:
-                root = staging / target.lstrip("/")
-                for path in paths:
-                    if path.is_dir():
-                        shutil.copytree(path, root, symlinks=True, dirs_exist_ok=True)
-                    elif ins.keyword == "ADD" and _is_tar(path):
-                        from .unpack import unpack_blob
-                        root.mkdir(parents=True, exist_ok=True)
-                        unpack_blob(path, root, "apply")
-                    else:
-                        out = root / path.name if as_dir else root
-                        out.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copy2(path, out, follow_symlinks=False)
-                _own_by_root(staging)
+                self._write_items(s, staging, target, groups, into_dir, ins, owner, chmod)
                 layer, diff_id = write_layer(self.store, staging)
-                add_layer(s.layers, s.config, layer, diff_id, f"/bin/sh -c #(nop) {ins.original}")
+                add_layer(s.layers, s.config, layer, diff_id, history, comment=HISTORY_COMMENT)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-        return self.step(state, ins, h.hexdigest(), action)
+        return self.step(state, ins, extra, action)
+
+    def _write_items(self, state: State, staging: Path, target: str, groups: list[list[CopyItem]],
+                     into_dir: bool, ins: Instruction, owner: tuple[int, int] | None, chmod: str | None) -> None:
+        """Lay the items out under staging/<target>, with modes and owners.
+
+        A directory source copies its CONTENTS into the destination; a file source goes into it
+        (destination a directory) or becomes it; ADD extracts a local tar at the destination."""
+        singles = [len(items) == 1 and items[0].dest == "" and items[0].kind != "dir" for items in groups]
+        dest_dir = target if into_dir or not all(singles) else posixpath.dirname(target)
+        self._make_parents(state, staging, dest_dir, owner)
+        root = staging / dest_dir.strip("/")
+        dirs: list[tuple[Path, CopyItem]] = []
+        for items, single in zip(groups, singles):
+            if single and ins.keyword == "ADD" and _is_tar(items[0].source):
+                from .unpack import unpack_blob
+
+                out = staging / target.strip("/")
+                out.mkdir(parents=True, exist_ok=True)
+                unpack_blob(items[0].source, out, "apply")
+                _chown_tree(out, owner)
+                continue
+            for item in sorted(items, key=lambda i: i.dest):
+                if single:
+                    out = root / (item.source.name if into_dir else posixpath.basename(target))
+                else:
+                    out = root / item.dest if item.dest else root
+                if item.kind == "dir":
+                    out.mkdir(parents=True, exist_ok=True)
+                    if item.dest:
+                        dirs.append((out, item))
+                    continue
+                out.parent.mkdir(parents=True, exist_ok=True)
+                if out.is_symlink() or out.exists():
+                    out.unlink()                             # a later source wins
+                if item.kind == "symlink":
+                    os.symlink(os.readlink(item.source), out)
+                else:
+                    shutil.copy2(item.source, out)
+                    os.chmod(out, int(chmod, 8) if chmod else item.mode)
+                _chown(out, *(owner or (item.uid, item.gid)))
+        for out, item in reversed(dirs):                     # last: writing children changes nothing then
+            os.chmod(out, int(chmod, 8) if chmod else item.mode)
+            _chown(out, *(owner or (item.uid, item.gid)))
+
+    def _from_state(self, source: str, ins: Instruction) -> State:
+        """The state COPY --from reads: a stage built before this one, or an image from the store."""
+        index = self._stage_index(source)
+        if index is not None:
+            return self.states[index]          # built already: stages_to_build() put it first
+        image = self._image_for(source, ins)
+        layers, config = base_state(image)
+        return State(layers, config, image.manifest_digest)
+
+    def _chown(self, state: State, spec: str, ins: Instruction) -> tuple[int, int]:
+        """--chown=user[:group] as (uid, gid); names are looked up in the image's /etc/passwd and
+        /etc/group. Without a group, the gid is the uid (Docker's documented rule)."""
+        from .config import resolve_user
+
+        user, _, group = spec.partition(":")
+        if user.isdigit() and (not group or group.isdigit()):
+            return int(user), int(group or user)
+        tree = self._merged(state)
+        with tempfile.TemporaryDirectory(dir=self.store.tmp) as tmp:
+            (Path(tmp) / "etc").mkdir()
+            for name in ("passwd", "group"):
+                entry = tree.get(f"etc/{name}")
+                if entry is not None and entry.kind == "file":
+                    shutil.copyfile(entry.source, Path(tmp) / "etc" / name)
+            try:
+                uid, gid = resolve_user(spec, Path(tmp))
+            except ContainerError as exc:
+                raise error(self.file, ins.line, f"--chown={spec}: {exc.message}", exc.fix) from None
+        return uid, gid if group else uid
 
 
-def _env_dict(env: list[str] | None) -> dict[str, str]:
-    return dict(item.partition("=")[::2] for item in env or [])
+def _resolve_in_tree(tree: dict, path: str, hops: int = 0) -> str | None:
+    """The path a name refers to in a merged tree, following symlinks (never out of its root)."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    resolved: list[str] = []
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = "/".join(resolved + [part])
+        entry = tree.get(candidate)
+        if entry is None:
+            return None
+        if entry.kind == "symlink":
+            hops += 1
+            if hops > 40:
+                return None
+            target = os.readlink(entry.source)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        resolved.append(part)
+    return "/".join(resolved)
 
 
 def _is_tar(path: Path) -> bool:
@@ -400,37 +729,41 @@ def _is_tar(path: Path) -> bool:
         return False
 
 
-def _own_by_root(root: Path) -> None:
-    """Copied files belong to root:root in the image (Docker's default for COPY)."""
-    if os.geteuid() != 0:
+def _chown(path: Path, uid: int, gid: int) -> None:
+    """Set an owner in the layer (as root; a rootless build keeps the files its user owns)."""
+    if os.geteuid() == 0:
+        os.chown(path, uid, gid, follow_symlinks=False)
+
+
+def _chown_tree(root: Path, owner: tuple[int, int] | None) -> None:
+    if owner is None:
         return
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
-            os.chown(os.path.join(dirpath, name), 0, 0, follow_symlinks=False)
+            _chown(Path(dirpath, name), *owner)
 
 
-def _hash_tree(h, path: Path, context: Path) -> None:
-    """Add names, modes and contents under path to h: what makes a COPY's cache key."""
-    items = [path] if not path.is_dir() else [path, *sorted(path.rglob("*"))]
-    for item in items:
-        st = item.lstat()
-        h.update(f"{item.relative_to(context)}\0{st.st_mode:o}\0".encode())
-        if item.is_symlink():
-            h.update(os.readlink(item).encode())
-        elif item.is_file():
-            with open(item, "rb") as f:
+def _hash_items(h, items: list[CopyItem]) -> None:
+    """Add names, kinds, modes and contents to h: what makes a COPY's cache key."""
+    for item in sorted(items, key=lambda i: i.dest):
+        h.update(f"{item.dest}\0{item.kind}\0{item.mode:o}\0".encode())
+        if item.kind == "symlink":
+            h.update(os.readlink(item.source).encode())
+        elif item.kind == "file":
+            with open(item.source, "rb") as f:
                 while block := f.read(1 << 20):
                     h.update(block)
+    h.update(b"\1")
 
 
 def build(paths: Paths, context: Path, dockerfile: Path | None = None, tag: str | None = None,
           build_args: dict[str, str] | None = None, use_cache: bool = True,
-          log: Callable[[str], None] = print) -> Image:
-    """`minicontainer build -t TAG -f FILE DIR`."""
+          log: Callable[[str], None] = print, target: str | None = None) -> Image:
+    """`minicontainer build -t TAG -f FILE [--target STAGE] DIR`."""
     if not context.is_dir():
         raise ContainerError("the build context is not a directory", step="build", path=str(context),
                              fix="give the directory holding the files to COPY")
     file = dockerfile or context / "Dockerfile"
     if not file.is_file():
         raise ContainerError("Dockerfile not found", step="build", path=str(file), fix="use -f FILE")
-    return Builder(paths, context, file, build_args or {}, use_cache, log).build(tag)
+    return Builder(paths, context, file, build_args or {}, use_cache, log, target).build(tag)

@@ -50,9 +50,13 @@ def write_image(store: Store, layers: list[Descriptor], config: dict, tag: str |
 
 
 def add_layer(layers: list[Descriptor], config: dict, layer: Descriptor | None, diff_id: str | None,
-              created_by: str, created: str | None = None) -> None:
-    """Append a layer (or, with layer=None, only a history entry: an 'empty layer' like ENV)."""
+              created_by: str, created: str | None = None, comment: str = "") -> None:
+    """Append a layer (or, with layer=None, only a history entry: an 'empty layer' like ENV).
+
+    `created_by` and `comment` are what `history` shows in its CREATED BY and COMMENT columns."""
     entry = {"created": created or now_rfc3339(), "created_by": created_by}
+    if comment:
+        entry["comment"] = comment
     if layer is None:
         entry["empty_layer"] = True
     else:
