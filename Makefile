@@ -11,11 +11,12 @@ PORT    ?= 8888
 export MC_LIB_DIR ?= /var/lib/minicontainer
 export MC_RUN_DIR ?= /run/minicontainer
 
-.PHONY: need-root lab test check progress exercises notebooks image deps test-deps venv lock bench clean reset distclean help
+.PHONY: need-root lab lab-url test check progress exercises notebooks image deps test-deps venv lock bench clean reset distclean help
 
 help:
 	@echo "make lab        install what is missing, prepare the default image, start JupyterLab (127.0.0.1, PORT=8888)"
 	@echo "make test       install what is missing, run every test, notebook and exercise check"
+	@echo "make lab-url    the URL (with its token) of the lab already running (e.g. as a systemd service)"
 	@echo "make check EX=01   check your exercises for one lesson (or EX=1.2 for one part)"
 	@echo "make progress   every lesson's exercises: done or not"
 	@echo "make exercises  regenerate exercises/*.py from solutions/ (instructors; overwrites learners' work)"
@@ -57,6 +58,10 @@ lab: need-root
 	@py=$(PY); [ -x $$py ] || py=$(PYTHON); PYTHONPATH=. $$py -m minicontainer.labserver --check-port --port $(PORT)
 	@$(MAKE) --no-print-directory image
 	@$(PY) -m minicontainer.labserver --port $(PORT)
+
+# The URL (with its token) of the lab running on PORT: for a lab started by systemd (docs/classroom.md).
+lab-url: need-root
+	@$(PY) -m minicontainer.labserver --url --port $(PORT) $(if $(WAIT),--wait $(WAIT))
 
 test: image test-deps
 	@bash scripts/run-tests.sh

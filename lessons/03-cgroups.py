@@ -204,15 +204,17 @@ check("3.5")
 # `resource_monitor(container)` plots memory (with the limit as a dashed line), CPU and tasks a
 # few times a second, from a thread, so the notebook stays usable; a red line marks each OOM kill;
 # it stops when the container exits. This hog grows a shell variable by 1 MB per step until the
-# 48 MiB limit. (It makes the 1 MB once and forks nothing while it grows: a fork of a big shell is
-# as big as the shell, and the OOM killer might kill that fork first, then the shell: two kills.)
+# 48 MiB limit, counting to 40,000 between steps so that you can watch it climb for a few seconds
+# (the counting shows as CPU use). It makes the 1 MB once and forks nothing while it grows: a fork of
+# a big shell is as big as the shell, and the OOM killer might kill that fork first, then the shell.
 
 # %%
 from minicontainer.widgets.resources import resource_monitor
 
 mc("rm", "-f", "lesson03-grow")
 mc("run", "-d", "--name", "lesson03-grow", "-m", "48m", "busybox",
-   "sh", "-c", "sleep 1; y=$(head -c 1000000 /dev/zero | tr '\\000' a); x=; while :; do x=\"$x$y\"; done")
+   "sh", "-c", "sleep 1; y=$(head -c 1000000 /dev/zero | tr '\\000' a); x=; "
+   "while :; do x=\"$x$y\"; i=0; while [ $i -lt 40000 ]; do i=$((i+1)); done; done")
 monitor = resource_monitor("lesson03-grow")
 monitor
 
@@ -221,7 +223,7 @@ monitor
 # does not have to):
 
 # %%
-monitor.wait(timeout=60)
+monitor.wait(timeout=180)
 print("status:", monitor.status)
 print("OOM kill marked:", len(monitor.oom_times) == 1)
 print("memory never above the limit:", max(s.memory or 0 for s in monitor.samples) <= monitor.memory_limit)

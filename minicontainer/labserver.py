@@ -15,6 +15,7 @@ the port, no root, no overlayfs, no cgroups) and how to fix it, instead of faili
 
     python -m minicontainer.labserver [--port 8888]        what `make lab` runs
     python -m minicontainer.labserver --print-config       the settings, as jupyter_server_config.json
+    python -m minicontainer.labserver --url                the running lab's URL with its token (`make lab-url`)
 """
 
 from __future__ import annotations
@@ -163,10 +164,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--print-config", action="store_true", help="print the settings as JSON and exit")
     parser.add_argument("--check", action="store_true", help="only the checks: exit 1 when the lab cannot start")
     parser.add_argument("--check-port", action="store_true", help="only check that the port is free (before installing)")
+    parser.add_argument("--url", action="store_true", help="print the URL (with its token) of the lab running on the port")
+    parser.add_argument("--wait", type=float, default=0, help="with --url: wait up to this many seconds for the lab")
     args = parser.parse_args(argv)
     root = repo_root()
     if args.print_config:
         print(json.dumps(settings(root, args.port), indent=2))
+        return 0
+    if args.url:
+        import time
+
+        deadline = time.monotonic() + args.wait
+        while not (url := running_lab(args.port)) and time.monotonic() < deadline:
+            time.sleep(1)
+        if not url:
+            print(f"no JupyterLab runs on {HOST}:{args.port}: start one with `make lab`", file=sys.stderr)
+            return 1
+        print(url)
         return 0
     if args.check_port:
         problem = port_problem(args.port)

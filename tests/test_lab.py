@@ -83,6 +83,14 @@ def lab():
         proc.stdout.close()
 
 
+def test_lab_url_prints_the_running_labs_url_with_its_token(lab):
+    base, token, _ = lab
+    port = base.rsplit(":", 1)[1]
+    done = subprocess.run(["make", "-s", "--no-print-directory", "lab-url", f"PORT={port}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == f"{base}/lab?token={token}", done.stdout + done.stderr
+
+
 def test_lab_opens_on_the_welcome_lesson(lab):
     base, token, path = lab
     assert path == "lab/tree/notebooks/00-welcome.ipynb", "the URL make lab prints opens the welcome lesson"

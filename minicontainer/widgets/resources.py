@@ -65,10 +65,11 @@ class ResourceMonitor:
         self._start = time.monotonic()
         self._last: Stats | None = None
         self._widgets = None  # the sampler starts first: loading matplotlib can take a second
+        self._handle = None   # the notebook output showing the monitor (updated with the last picture)
         self._alive = self.sample()  # the first reading at once (a few file reads), the rest in a thread
         self._thread = threading.Thread(target=self._run, name=f"resource-monitor-{self.label}", daemon=True)
         self._thread.start()
-        self._widgets = _make_widgets()
+        self._widgets = _make_widgets(self)
         if not self._thread.is_alive():
             self._draw()  # the container was already gone: draw what was seen
 
@@ -127,6 +128,8 @@ class ResourceMonitor:
         self._done.set()
         drawer.join()
         self._draw()
+        if self._handle is not None:  # the saved notebook keeps the last picture, not the first
+            self._handle.update(self._widgets[0])
 
     def _draw_loop(self) -> None:
         while not self._done.wait(self.redraw):
@@ -171,10 +174,18 @@ class ResourceMonitor:
     def _repr_mimebundle_(self, **kwargs):
         if self._widgets is None:
             return {"text/plain": self.text()}
-        bundle = self._widgets[0]._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, dict):  # a stable text, not the widget's repr of PNG bytes
-            bundle["text/plain"] = f"resource monitor for {self.label}"
-        return bundle
+        return self._widgets[0]._repr_mimebundle_(**kwargs)  # the plot, a picture of it and a summary
+
+    def _ipython_display_(self) -> None:
+        """Shown by a notebook: with a display id, so the end of the run can update the saved picture."""
+        from IPython.display import display
+
+        if self._widgets is None:
+            display(self._repr_mimebundle_(), raw=True)
+            return
+        self._handle = display(self._widgets[0], display_id=True)
+        if not self.running:
+            self._handle.update(self._widgets[0])
 
     def _draw(self) -> None:
         if self._widgets is None:
@@ -188,16 +199,20 @@ class ResourceMonitor:
         label.value = self.summary()
 
 
-def _make_widgets():
+def _make_widgets(monitor: ResourceMonitor):
     """(box, image, label), or None without ipywidgets/matplotlib (then the monitor is text)."""
     try:
         import ipywidgets as w
         import matplotlib  # noqa: F401
     except ImportError:
         return None
+    from . import lesson_view
+
     image = w.Image(format="png", layout=w.Layout(width="720px"))
     label = w.Label("starting")
-    return w.VBox([image, label]), image, label
+    box = lesson_view([image, label], picture=lambda: render_png(monitor),
+                      summary=f"resource monitor for {monitor.label}")  # a stable text for nbval
+    return box, image, label
 
 
 def render_png(monitor: ResourceMonitor) -> bytes:
