@@ -45,9 +45,11 @@ import time
 import _signal as signal
 
 from . import quickjson  # json's C parser without importing `json` (and `re`): see quickjson.py
+from .atomic import write_atomic
 from .errors import ContainerError, UsageError
 from .launcher import ensure_site_packages
 from .paths import Paths
+from .proc import alive, start_time, wait
 from .record import Record  # a dataclass without the 10-15 ms import of `dataclasses` (see record.py)
 
 STATE_FILE = "state.json"
@@ -130,10 +132,7 @@ def save(paths: Paths, c: Container) -> None:
 
 
 def write_state(d: str, c: Container) -> None:
-    tmp = os.path.join(d, f".{STATE_FILE}.{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(quickjson.dumps(c.to_dict(), indent=1))
-    os.replace(tmp, os.path.join(d, STATE_FILE))
+    write_atomic(os.path.join(d, STATE_FILE), quickjson.dumps(c.to_dict(), indent=1))
 
 
 # A container's directory is made under a temporary name, `.new-PID-START-ID` (the runtime that makes
@@ -198,22 +197,6 @@ def find(paths: Paths, ref: str) -> Container:
                          fix="give more characters of the id, or the name")
     raise ContainerError(f"No such container: {ref}", step="find container",
                          fix="list containers with `minicontainer ps -a`")
-
-
-def proc_start_time(pid: int) -> int:
-    """Field 22 of /proc/PID/stat (start time in clock ticks), or 0 when the process is gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return 0
-    fields = data[data.rindex(b")") + 2:].split()
-    return 0 if fields[0] in (b"Z", b"X") else int(fields[19])
-
-
-def alive(pid: int, start: int) -> bool:
-    """Is this exact process (not a later one that re-used its PID) still there?"""
-    return pid > 0 and proc_start_time(pid) == start and start != 0
 
 
 def is_running(c: Container) -> bool:
@@ -342,7 +325,7 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                                      f'"{other.id}"', step="name the container",
                                      fix="remove that container (minicontainer rm) or choose another --name")
     return {"rootfs": rootfs, "binds": binds, "tmpfs": tmpfs, "userns": userns, "layers": layers,
-            "cgroup": not userns and (bool(_resources(spec)) or _cgroups_mounted()),
+            "cgroup": not userns and (bool(_resources(spec)) or _cgroups_available()),
             "network_pid": network_pid, "image_digest": from_image.manifest_digest if from_image else ""}
 
 
@@ -355,9 +338,10 @@ def _resources(spec: RunSpec) -> dict | None:
     return d or None
 
 
-def _cgroups_mounted(root: str = "/sys/fs/cgroup") -> bool:
+def _cgroups_available() -> bool:
     """[cgroups] Whether this host has a cgroup filesystem (a container without limits runs without one)."""
-    return os.path.exists(os.path.join(root, "cgroup.controllers")) or os.path.exists(os.path.join(root, "memory"))
+    from . import cgroups
+    return cgroups.available()
 
 
 def _valid_name(name: str) -> bool:
@@ -372,7 +356,7 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     name = spec.name or f"mc_{cid[:8]}"
     hostname = spec.hostname or cid[:12]
     d = state_dir(paths, cid)  # where the directory will be: its files are named by this path
-    me, my_start = os.getpid(), proc_start_time(os.getpid())  # we supervise it until a monitor takes over
+    me, my_start = os.getpid(), start_time(os.getpid())  # we supervise it until a monitor takes over
     building = os.path.join(paths.containers_root, f"{NEW_PREFIX}{me}-{my_start}-{cid}")  # renamed to d below
     os.makedirs(building, mode=0o711)
     from .rootfs import etc_files
@@ -522,7 +506,7 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
         # with a dead monitor collects it at once (cgroup, veth, lease) (collect_crashed). create()
         # wrote our PID already; a detached monitor (detach.py) takes over from the `run -d` here.
         if c.monitor_pid != os.getpid():
-            c.monitor_pid, c.monitor_start = os.getpid(), proc_start_time(os.getpid())
+            c.monitor_pid, c.monitor_start = os.getpid(), start_time(os.getpid())
             save(paths, c)
         if cfg["tty"]:
             from .terminal import Terminal
@@ -554,7 +538,7 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
         if not message.startswith("pid "):
             raise _child_error(message, "create namespaces")
         c.pid = int(message.split()[1])
-        c.pid_start = proc_start_time(c.pid)
+        c.pid_start = start_time(c.pid)
         # ---- [network] step 7: PID 1's network namespace exists (PID 1 brings lo up itself):
         if c.spec["network"] == "bridge":
             from .network import attach_container
@@ -568,7 +552,7 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
         rest = _read_all(report_r)
         if rest:
             line = rest.splitlines()[0]
-            c.exit_code = _wait(helper_pid)
+            c.exit_code = wait(helper_pid)
             helper_pid = 0
             raise _child_error(line, "start the container")
         if notify is not None:
@@ -578,7 +562,7 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
         old_handlers = _forward_signals(c.pid)                     # step 9
         if tty:
             tty.pump()
-        c.exit_code = _wait(helper_pid)
+        c.exit_code = wait(helper_pid)
         helper_pid = 0
         c.status, c.finished = "exited", time.time()
         return c
@@ -626,18 +610,6 @@ def _child_error(line: str, step: str) -> ContainerError:
     return err
 
 
-def _wait(pid: int) -> int:
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            return 125
-        except InterruptedError:
-            continue
-        code = os.waitstatus_to_exitcode(status)
-        return 128 - code if code < 0 else code
-
-
 def _kill_and_reap(helper_pid: int, c: Container) -> None:
     if c.pid and alive(c.pid, c.pid_start):
         try:
@@ -648,7 +620,7 @@ def _kill_and_reap(helper_pid: int, c: Container) -> None:
         os.kill(helper_pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    _wait(helper_pid)
+    wait(helper_pid)
 
 
 def _forward_signals(pid: int) -> dict:

@@ -22,6 +22,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .errors import ContainerError
 from .paths import Paths
 from .privileges import CAP_SYS_ADMIN, has_capability
 
@@ -145,31 +146,27 @@ def on_binder() -> bool:
 
 def filesystem_type(path: Path) -> str:
     """The filesystem type that holds `path` (from /proc/self/mountinfo: the longest matching mount point)."""
+    from . import mountinfo
     path = Path(path).resolve()
     while not path.exists():
         path = path.parent
-    best, fstype = "", "unknown"
-    for line in _read("/proc/self/mountinfo").splitlines():
-        left, _, right = line.partition(" - ")
-        mount_point = left.split()[4].replace("\\040", " ")
-        inside = str(path) == mount_point or str(path).startswith(mount_point.rstrip("/") + "/")
-        if inside and len(mount_point) >= len(best):
-            best, fstype = mount_point, right.split()[0]
-    return fstype
+    try:
+        found = mountinfo.mount_of(str(path))
+    except OSError:
+        return "unknown"
+    return found.fstype if found else "unknown"
 
 
 def cgroup_setup(root: str = "/sys/fs/cgroup") -> tuple[str, list[str]]:
     """('v2', controllers) on a unified host, ('v1', controllers) on a v1 or hybrid host, ('none', [])."""
-    controllers_file = Path(root, "cgroup.controllers")
-    if controllers_file.exists():
-        return "v2", controllers_file.read_text().split()
-    found = [c for c in ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices", "blkio")
-             if Path(root, c, "cgroup.procs").exists()]
-    if found:
-        unified = Path(root, "unified", "cgroup.controllers")
-        extra = unified.read_text().split() if unified.exists() else []
-        return "v1", found + [f"{c} (v2)" for c in extra]
-    return "none", []
+    from . import cgroups
+    try:
+        setup = cgroups.detect(root)
+    except ContainerError:
+        return "none", []
+    if setup.version == "v2":
+        return "v2", list(setup.controller_dirs)
+    return "v1", list(setup.controller_dirs) + list(setup.others) + [f"{c} (v2)" for c in setup.unified]
 
 
 def diagnose(paths: Paths | None = None, probe: dict[str, str] | None = None) -> Report:

@@ -60,11 +60,8 @@ def install(target: str, python: str | None = None) -> str:
     """Write the launcher to `target` (the venv's bin/minicontainer), atomically."""
     from .paths import repo_root
     text = script_text(python or sys.executable, str(repo_root()))
-    tmp = f"{target}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, target)
+    from .atomic import write_atomic
+    write_atomic(target, text, mode=0o755)
     return target
 
 

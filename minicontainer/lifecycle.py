@@ -15,10 +15,11 @@ import time
 import _signal as signal  # `signal` without its enum wrappers (see container.py)
 
 from .container import (LOG_FILE, Container, RunSpec, _child_error, _devnull, _environment, _forward_signals,
-                        _kill_container, _read_all, _wait, alive, collect_crashed, find, is_running, load,
+                        _kill_container, _read_all, alive, collect_crashed, find, is_running, load,
                         remove_state, start_helper, state_dir, teardown)
 from .errors import ContainerError, UsageError
 from .paths import Paths
+from .proc import wait
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -125,18 +126,18 @@ def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None
     try:
         message = read_line(report_r)
         if not message.startswith("pid "):
-            _wait(pid)
+            wait(pid)
             raise _child_error(message, "exec")
         send(go_w, "go")
         rest = _read_all(report_r)
         if rest:
-            _wait(pid)
+            wait(pid)
             raise _child_error(rest.splitlines()[0], "exec")
         old = _forward_signals(int(message.split()[1]))
         try:
             if term:
                 term.pump()
-            return _wait(pid)
+            return wait(pid)
         finally:
             for sig, handler in old.items():
                 signal.signal(sig, handler)

@@ -33,6 +33,7 @@ from . import quickjson  # (imported here, before any fork: after pivot_root the
 from . import rootfs as rootfs_mod
 from . import syscalls
 from .namespaces import loopback_up  # imported here, by the runtime: PID 1 is a fork and finds it loaded
+from .proc import exit_status, parent_pid, wait
 
 # Signals PID 1 passes on to the workload (PID 1 of a namespace gets no signal it has no handler for).
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
@@ -116,26 +117,13 @@ def helper(cfg: dict, go_r: int, report_w: int) -> int:
     os.close(go_r)
     send(report_w, f"pid {pid}")
     os.close(report_w)
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except ChildProcessError:
-            return 125
-    return exit_status(status)
+    return wait(pid)
 
 
 def host_parent_pid() -> int:
-    """Our parent's PID as /proc's PID namespace sees it (field 4 of /proc/self/stat)."""
-    with open("/proc/self/stat", "rb") as f:
-        data = f.read()
-    return int(data[data.rindex(b")") + 2:].split()[1])
-
-
-def exit_status(status: int) -> int:
-    """A wait status as a shell sees it: the exit code, or 128 + the signal that killed the process."""
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
+    """Our parent's PID as /proc's PID namespace sees it: for PID 1, before pivot_root, the host's
+    /proc shows the helper's host PID, where os.getppid() says 0 (the parent is outside our namespace)."""
+    return parent_pid("self")
 
 
 # --- PID 1 ----------------------------------------------------------------------------------
@@ -158,7 +146,7 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
             from .cgroups import join_self
             join_self(cfg["cgroup_files"])
         if "net" in cfg["namespaces"]:  # a new network namespace's lo is down: even 127.0.0.1 fails
-            loopback_up()  # the lean twin of network/loopback.py: no package imports
+            loopback_up()
         if "cgroup" in cfg["namespaces"]:  # after the runtime put us in our cgroup: that becomes our "/"
             step = "create the cgroup namespace"
             syscalls.unshare(syscalls.CLONE_NEWCGROUP)
@@ -368,8 +356,7 @@ def exec_helper(cfg: dict, go_r: int, report_w: int) -> int:
     os.close(go_r)
     send(report_w, f"pid {pid}")
     os.close(report_w)
-    _, status = os.waitpid(pid, 0)
-    return exit_status(status)
+    return wait(pid)
 
 
 # --- `python -I -S -m minicontainer.process`: the helper, started fresh from a threaded caller ----

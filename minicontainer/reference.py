@@ -59,6 +59,11 @@ def _bad(text: str, why: str) -> ContainerError:
     )
 
 
+def valid_tag(tag: str) -> bool:
+    """Is `tag` a tag (up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-')?"""
+    return bool(_TAG_RE.match(tag))
+
+
 def validate_digest(digest: str) -> str:
     """Return `digest` if it is `sha256:<64 lower hex>` or `sha512:<128 lower hex>`; raise otherwise.
 
@@ -131,7 +136,7 @@ class Reference(Record, frozen=True):
 
     def with_tag(self, tag: str) -> "Reference":
         """The same repository with another tag and no digest."""
-        if not _TAG_RE.match(tag):
+        if not valid_tag(tag):
             raise _bad(tag, "a tag is up to 128 characters of letters, digits, '_', '.', '-', not starting with '.' or '-'")
         return self.replace(tag=tag, digest=None)
 
@@ -176,7 +181,7 @@ def parse_reference(text: str) -> Reference:
     colon = remainder.rfind(":")
     if colon > remainder.rfind("/"):
         name, tag = remainder[:colon], remainder[colon + 1 :]
-        if not _TAG_RE.match(tag):
+        if not valid_tag(tag):
             raise _bad(text, f"bad tag {tag!r} (up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-')")
     if not name:
         raise _bad(text, "the repository name is empty")

@@ -213,9 +213,9 @@ def set_command_line(text: str) -> None:
     The kernel reads cmdline from the process's own argv area [arg_start, arg_end) (fields 48 and
     49 of /proc/self/stat); Python keeps its own copies of the arguments, so we may reuse the area.
     """
-    with open("/proc/self/stat", "rb") as f:
-        fields = f.read().rsplit(b")", 1)[1].split()
-    start, end = int(fields[45]), int(fields[46])
+    from .proc import ARG_END, ARG_START, field, stat_fields
+    fields = stat_fields("self")
+    start, end = field(fields, ARG_START), field(fields, ARG_END)
     raw = text.encode()[: end - start - 1]
     ctypes.memset(start, 0, end - start)
     ctypes.memmove(start, raw, len(raw))

@@ -39,7 +39,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # `run` uses mount_layers() with plain strings and never imports pathlib (paths.py says why)
     from pathlib import Path
 
-from . import syscalls
+from . import mountinfo, syscalls
+from .proc import wait
 from .errors import ContainerError
 from .record import Record  # a dataclass without importing `dataclasses` (~10 ms of `run IMAGE`)
 
@@ -125,35 +126,15 @@ def choose_driver(driver: str = "auto") -> str:
 
 # --- facts about the host's filesystems ------------------------------------------------------------
 
-def _unescape(field_: str) -> str:
-    return field_.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
-
-
-def mounts() -> list[tuple[str, str, str]]:
-    """(mount point, filesystem type, source) for every mount of this mount namespace."""
-    out = []
-    with open("/proc/self/mountinfo") as f:
-        text = f.read()
-    for line in text.splitlines():
-        left, _, right = line.partition(" - ")
-        fstype, source = (right.split() + ["", ""])[:2]
-        out.append((_unescape(left.split()[4]), fstype, _unescape(source)))
-    return out
-
-
 def filesystem_of(path: Path | str) -> str:
     """The type of the filesystem that holds `path` (the longest mount point above it)."""
-    path = os.path.realpath(path)
-    best, fstype = "", "unknown"
-    for point, kind, _source in mounts():
-        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
-            best, fstype = point, kind
-    return fstype
+    found = mountinfo.mount_of(os.fspath(path))
+    return found.fstype if found else "unknown"
 
 
 def is_mount_point(path: Path | str) -> bool:
     real = os.path.realpath(path)
-    return any(point == real for point, _kind, _source in mounts())
+    return any(m.point == real for m in mountinfo.read())
 
 
 # --- the overlay driver ------------------------------------------------------------------------------
@@ -269,8 +250,7 @@ def _mount_from(directory: Path | str, options: str, target: str) -> None:
     while chunk := os.read(read, 4096):
         message += chunk
     os.close(read)
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+    if wait(pid) != 0:
         raise ContainerError(message.decode() or "the mount helper died", step=STEP, path=target,
                              fix="see the message; `dmesg | tail` shows overlayfs' own reason")
 
@@ -460,9 +440,9 @@ def container_changes(container_dir: Path, lowers: list[Path]):
 def leftover_mounts(paths) -> list[str]:
     """Overlay (and upper tmpfs) mounts under the course's directories, deepest first."""
     roots = [os.path.realpath(paths.run_dir), os.path.realpath(paths.lib_dir)]
-    found = [point for point, fstype, source in mounts()
-             if (fstype == "overlay" or source == TMPFS_SOURCE)
-             and any(point == r or point.startswith(r.rstrip("/") + "/") for r in roots)]
+    found = [m.point for m in mountinfo.read()
+             if (m.fstype == "overlay" or m.source == TMPFS_SOURCE)
+             and any(m.point == r or m.point.startswith(r.rstrip("/") + "/") for r in roots)]
     return sorted(set(found), key=len, reverse=True)
 
 

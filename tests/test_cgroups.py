@@ -187,11 +187,15 @@ def test_v2_driver_delegates_controllers_and_writes_the_limit_files(tmp_path):
     assert (d / "pids.max").read_text() == "20"
 
 
-def test_v2_driver_enables_only_what_the_limits_need(tmp_path):
+def test_v2_driver_enables_what_the_limits_and_stats_need_and_no_more(tmp_path):
+    """memory, cpu and pids for `stats` (as Docker enables them for every container), cpuset only for
+    --cpuset-cpus; never what nothing uses (io, hugetlb); and no limit file written without a flag."""
     setup = detect(make_v2(tmp_path))
     cgroups.create("c2", Limits.parse(pids_limit=5), setup=setup)
-    assert (tmp_path / "cgroup.subtree_control").read_text() == "+pids"
+    assert (tmp_path / "cgroup.subtree_control").read_text() == "+cpu +memory +pids"
     assert not (tmp_path / "minicontainer" / "c2" / "memory.max").exists()
+    cgroups.create("c3", Limits.parse(cpuset_cpus="0"), setup=setup)
+    assert "+cpuset" in (tmp_path / "minicontainer" / "cgroup.subtree_control").read_text()
 
 
 def test_v2_stats_read_memory_cpu_pids_oom_and_pressure(tmp_path):

@@ -47,6 +47,8 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 
 # The v1 controllers the runtime uses (each is its own hierarchy: /sys/fs/cgroup/<controller>).
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids")
+# Other v1 hierarchies a host may mount; the runtime does not use them (the doctor lists them).
+V1_OTHERS = ("freezer", "devices", "blkio")
 
 # Docker's minimum memory limit: below this a container cannot even start its first process.
 MIN_MEMORY = 6 * 1024 * 1024
@@ -72,11 +74,15 @@ class Setup(Record, frozen=True):
                      plus a cgroup2 mount with few or no controllers; the runtime uses v1 there).
     root_dir:        where the cgroup filesystems are mounted ("/sys/fs/cgroup").
     controller_dirs: controller name -> the directory of its hierarchy (all root_dir on v2).
+    others:          v1: the other hierarchies mounted (V1_OTHERS), which the runtime does not use.
+    unified:         hybrid: the controllers of the cgroup2 tree at root_dir/unified.
     """
 
     version: str
     root_dir: str
     controller_dirs: dict[str, str] = {}
+    others: tuple[str, ...] = ()
+    unified: tuple[str, ...] = ()
 
     @property
     def driver(self) -> str:
@@ -99,6 +105,15 @@ class Setup(Record, frozen=True):
         return f"cgroup {self.version} at {self.root_dir} ({names})"
 
 
+def available(root: str | Path = CGROUP_ROOT) -> bool:
+    """Does this host have a cgroup filesystem the runtime can use (detect() would succeed)?"""
+    try:
+        detect(root)
+    except ContainerError:
+        return False
+    return True
+
+
 def read_text(path: str | Path) -> str:
     with open(path) as f:
         return f.read()
@@ -114,8 +129,11 @@ def detect(root: str | Path = CGROUP_ROOT) -> Setup:
     controllers = {name: os.path.join(root, name) for name in V1_CONTROLLERS
                    if os.path.exists(os.path.join(root, name, "cgroup.procs"))}
     if controllers:
-        version = "hybrid" if os.path.exists(os.path.join(root, "unified", "cgroup.controllers")) else "v1"
-        return Setup(version, root, controllers)
+        others = tuple(name for name in V1_OTHERS if os.path.exists(os.path.join(root, name, "cgroup.procs")))
+        unified = os.path.join(root, "unified", "cgroup.controllers")
+        if os.path.exists(unified):
+            return Setup("hybrid", root, controllers, others, tuple(read_text(unified).split()))
+        return Setup("v1", root, controllers, others)
     raise ContainerError("no cgroup filesystem found", step="cgroups: detect", path=root,
                          fix="mount cgroup2 on /sys/fs/cgroup (mount -t cgroup2 none /sys/fs/cgroup) "
                              "or boot a systemd-based distribution, which does it for you")

@@ -27,6 +27,10 @@ from . import (CPU_PERIOD_US, Cgroup, ContainerError, Limits, Stats, kill_until_
                read_text, without_cache, write)
 
 
+# Controllers every group gets, limits or not: `stats` reads memory.current, cpu.stat, pids.current.
+STATS_CONTROLLERS = {"memory", "cpu", "pids"}
+
+
 def shares_to_weight(shares: int) -> int:
     """Docker's --cpu-shares (2-262144, 1024 normal) as a v2 cpu.weight (1-10000, 100 normal), as runc converts it."""
     return 1 + ((shares - 2) * 9999) // 262142
@@ -64,8 +68,9 @@ class V2Cgroup(Cgroup):
         def put(name: str, value: object, flag: str) -> None:
             write(os.path.join(d, name), str(value), self.setup, flag)
 
-        # only what the limits need, and only what this host has (a hybrid cgroup2 may carry only hugetlb)
-        needed = limits.controllers() & set(self.setup.controller_dirs)
+        # what the limits need, plus what `stats` counts (as Docker enables them for every container),
+        # and only what this host has (a hybrid host's cgroup2 tree may carry only hugetlb)
+        needed = (limits.controllers() | STATS_CONTROLLERS) & set(self.setup.controller_dirs)
         os.makedirs(parent, exist_ok=True)
         self.enable(root, needed)
         self.enable(parent, needed)

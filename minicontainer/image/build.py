@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..atomic import write_atomic
 from ..errors import ContainerError
 from ..paths import Paths
 from .config import shell_form
@@ -199,9 +200,7 @@ class Builder:
         entry = {"layers": [d.to_json() for d in state.layers], "config": state.config,
                  "blobs": [d.digest for d in state.layers],
                  "diff_ids": list(state.config.get("rootfs", {}).get("diff_ids", []))}
-        tmp = self.cache_dir / f".{key}.{os.getpid()}"
-        tmp.write_text(json.dumps(entry))
-        os.replace(tmp, self.cache_dir / f"{key}.json")
+        write_atomic(self.cache_dir / f"{key}.json", json.dumps(entry))
 
     def step(self, state: State, ins: Instruction, extra: str, action: Callable[[State], None]) -> State:
         """Apply one instruction, or take its result from the cache."""

@@ -43,7 +43,7 @@ def commit_container(paths: Paths, ref: str, tag: str | None, message: str = "")
         raise ContainerError(f"container {c.name} has no upper directory to commit", step="commit",
                              path=str(upper), fix="its changes were on a tmpfs and are gone; run it again")
     store = Store(paths)
-    base = store._image_from_manifest(None, digest, "")
+    base = store.image_from_manifest(None, digest, "")
     run_config = base.run_config
     changes = {}
     entrypoint = c.spec.get("entrypoint")

@@ -22,9 +22,12 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
+from ..unionmodel import is_opaque, is_whiteout  # overlayfs' marks (lesson 04)
 from . import mediatypes as mt
 from .manifest import Descriptor
 
+# OCI's whiteouts (image-spec layer.md): `.wh.NAME` deletes NAME of the layers below, and
+# `.wh..wh..opq` in a directory hides everything the layers below put in it (unpack.py reads them).
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 
@@ -55,23 +58,13 @@ class _Sink:
             self._emit(self.z.flush())
 
 
-def _is_whiteout(st: os.stat_result) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
-def _is_opaque(path: Path) -> bool:
-    with contextlib.suppress(OSError):
-        return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
-    return False
-
-
 def tar_tree(root: Path, tar: tarfile.TarFile, overlay: bool = False, prefix: str = "") -> None:
     """Add everything under root to tar, sorted; with overlay=True, translate overlay whiteouts."""
     hardlinks: dict[tuple[int, int], str] = {}
 
     def add(path: Path, name: str) -> None:
         st = os.lstat(path)
-        if overlay and _is_whiteout(st):
+        if overlay and is_whiteout(st):
             info = tarfile.TarInfo(_join(os.path.dirname(name), WHITEOUT + os.path.basename(name)))
             info.mtime = int(st.st_mtime)
             tar.addfile(info)
@@ -94,7 +87,7 @@ def tar_tree(root: Path, tar: tarfile.TarFile, overlay: bool = False, prefix: st
         else:
             tar.addfile(info)
         if stat.S_ISDIR(st.st_mode):
-            if overlay and _is_opaque(path):
+            if overlay and is_opaque(path):
                 opq = tarfile.TarInfo(_join(name, OPAQUE))
                 opq.mtime = int(st.st_mtime)
                 tar.addfile(opq)

@@ -44,7 +44,7 @@ def write_image(store: Store, layers: list[Descriptor], config: dict, tag: str |
     digest = store.put_manifest(data, mt.OCI_MANIFEST)
     if tag:
         tag = store.tag(local_name(tag), digest, mt.OCI_MANIFEST)
-    image = store._image_from_manifest(tag, digest, mt.OCI_MANIFEST)
+    image = store.image_from_manifest(tag, digest, mt.OCI_MANIFEST)
     image.tags = [tag] if tag else []
     return image
 

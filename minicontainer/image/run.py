@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 
+from ..atomic import write_atomic
 from ..quickjson import dumps, loads  # json's C parser without importing json (and re): see quickjson.py
 from ..record import Record  # a dataclass without importing `dataclasses` (~10 ms of `run IMAGE`)
 
@@ -127,17 +128,11 @@ def _still_valid(answer: object) -> bool:
 def _write_cache(paths: Paths, cache: dict) -> None:
     """Replace the cache file atomically (temporary file + rename); no cache if lib_dir is not writable."""
     target = cache_file(paths)
-    tmp = f"{target}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
-        with open(tmp, "w") as f:
-            f.write(dumps(cache))
-        os.replace(tmp, target)
+        write_atomic(target, dumps(cache))
     except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass
 
 
 def _lookup_in_store(paths: Paths, image: str, index: str | None) -> dict | None:

@@ -50,6 +50,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
+from ..atomic import write_atomic
 from ..errors import ContainerError
 from ..record import Record  # a dataclass without importing `dataclasses` (~10 ms of `run IMAGE`)
 from ..paths import Paths
@@ -130,8 +131,8 @@ class Store:
         os.chmod(self.layers_root, 0o700)   # setuid binaries in layers must not be reachable by users
         os.chmod(self.tmp, 0o700)           # ... nor while they are being unpacked
         if not (self.root / "oci-layout").exists():
-            _atomic_write(self.root / "oci-layout", json.dumps({"imageLayoutVersion": mt.OCI_LAYOUT_VERSION}).encode(),
-                          self.tmp)
+            write_atomic(self.root / "oci-layout", json.dumps({"imageLayoutVersion": mt.OCI_LAYOUT_VERSION}),
+                         mode=0o644, durable=True, tmp_dir=self.tmp)
         if not (self.root / "index.json").exists():
             self._write_index({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []})
         return self
@@ -238,7 +239,8 @@ class Store:
 
     def _write_index(self, index: dict) -> None:
         self.tmp.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.root / "index.json", json.dumps(index, indent=2).encode() + b"\n", self.tmp)
+        write_atomic(self.root / "index.json", json.dumps(index, indent=2) + "\n", mode=0o644, durable=True,
+                     tmp_dir=self.tmp)
 
     def tag(self, reference: str, manifest_digest: str, media_type: str = "") -> str:
         """Point `reference` at a stored manifest (replacing what it pointed at); returns the full name."""
@@ -285,7 +287,7 @@ class Store:
                     hits.add((m["digest"], m.get("mediaType", "")))
                 else:
                     with contextlib.suppress(ContainerError):
-                        image = self._image_from_manifest(None, m["digest"], m.get("mediaType", ""))
+                        image = self.image_from_manifest(None, m["digest"], m.get("mediaType", ""))
                         if image.config_digest.startswith(want):
                             hits.add((m["digest"], m.get("mediaType", "")))
             if len(hits) > 1:
@@ -316,13 +318,14 @@ class Store:
                                  path=str(self.root),
                                  fix="see `minicontainer images`; pull, load or build it first")
         full, digest, media_type = found
-        image = self._image_from_manifest(full, digest, media_type)
+        image = self.image_from_manifest(full, digest, media_type)
         image.tags = [n for n, d in self.names().items() if d == digest]
         if full not in image.tags and "@" not in full:       # found by ID: name it by one of its tags
             image.reference = image.tags[0] if image.tags else None
         return image
 
-    def _image_from_manifest(self, reference: str | None, digest: str, media_type: str) -> Image:
+    def image_from_manifest(self, reference: str | None, digest: str, media_type: str) -> Image:
+        """The image a stored manifest (or, through an index, this platform's manifest) describes."""
         data = self.read_blob(digest)
         doc = load_json(data, f"manifest {digest}")
         media_type = detect_media_type(doc, media_type)
@@ -330,7 +333,7 @@ class Store:
             _, entries = parse_index(data, f"index {digest}", media_type)
             entries = [e for e in entries if self.has_blob(e.digest)]
             chosen = choose_platform(entries, f"index {digest}")
-            return self._image_from_manifest(reference, chosen.digest, chosen.media_type)
+            return self.image_from_manifest(reference, chosen.digest, chosen.media_type)
         _, config_desc, layers = parse_manifest(data, f"manifest {digest}", media_type)
         config = parse_config(self.read_blob(config_desc.digest), f"config {config_desc.digest}", len(layers))
         return Image(reference, digest, media_type, doc, config_desc.digest, config, layers,
@@ -465,24 +468,6 @@ def _drain(source: bytes | BinaryIO | Iterable[bytes]) -> None:
             pass
 
 
-def _atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:
-    """Write a small file so readers see the old or the new content, never half of it."""
-    import tempfile
-
-    fd, tmp_name = tempfile.mkstemp(prefix=path.name + "-", dir=tmp_dir)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-
-
 def _container_images(paths: Paths) -> set[str]:
     """Manifest digests of the images containers (running or stopped) were made from: their layers
     are the lower dirs of those containers' overlays, mounted in namespaces the host cannot see."""
@@ -502,10 +487,13 @@ def containers_using(paths: Paths) -> dict[str, list[str]]:
 
 
 def _mounted_text() -> str:
+    """Every path the mount table names (mount points, bind sources, overlay lowerdirs), as one text."""
+    from .. import mountinfo
     try:
-        return Path("/proc/self/mountinfo").read_text()
+        mounts = mountinfo.read()
     except OSError:
         return ""
+    return "\n".join(f"{m.point} {m.root} {m.source} {m.super_options}" for m in mounts)
 
 
 def _build_cache_entries(paths: Paths) -> list[dict]:

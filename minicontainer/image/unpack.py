@@ -52,12 +52,12 @@ from pathlib import Path
 from typing import BinaryIO, Callable, TypeVar
 
 from ..errors import ContainerError
+from ..unionmodel import OPAQUE_XATTR
 from . import mediatypes as mt
+from .layer import OPAQUE, WHITEOUT
 
 T = TypeVar("T")
 CHUNK = 1 << 20
-WHITEOUT = ".wh."
-OPAQUE = ".wh..wh..opq"
 # Extended attributes a layer may carry (file capabilities, user data); never trusted.overlay.*,
 # which would let an image forge whiteouts or redirects in the union mount.
 ALLOWED_XATTR_PREFIXES = ("security.capability", "user.")
@@ -428,7 +428,7 @@ class Tree:
         parent = self.dir_fd(parts[:-1])
         if base == OPAQUE:
             if self.whiteouts == "overlay":
-                os.setxattr(parent, "trusted.overlay.opaque", b"y")
+                os.setxattr(parent, OPAQUE_XATTR, b"y")
             else:                                    # delete what lower layers put in this directory
                 for child in os.listdir(parent):
                     if parts[:-1] + (child,) not in self.created:

@@ -239,14 +239,14 @@ def _collect_stale(pool_dir: Path) -> list[str]:
 def _update_peers(pool_dir: Path) -> None:
     """Rewrite the /etc/hosts of every container on the bridge so that each knows the others' names."""
     from . import ipam
-    from .hosts import _replace, hosts_file
+    from .hosts import hosts_file, write_in_place
 
     leases = [lease for lease in ipam.Pool(pool_dir, "0.0.0.0/32").leases() if lease.alive()]
     peers = {lease.name: lease.address for lease in leases if lease.name}
     for lease in leases:
         path = Path(lease.hosts_path) if lease.hosts_path else None
         if path is not None and path.parent.is_dir():
-            _replace(path, hosts_file(lease.extra.get("hostname") or lease.name or lease.id[:12], lease.address, peers))
+            write_in_place(path, hosts_file(lease.extra.get("hostname") or lease.name or lease.id[:12], lease.address, peers))
 
 
 # --- what `minicontainer run` calls (container.py) ---------------------------------------------

@@ -46,12 +46,12 @@ def write_name_files(etc: Path, hostname: str, address: str | None, peers: dict[
     """Write `hosts` and `resolv.conf` into etc (a rootfs's etc/, or the files a container bind-mounts)."""
     etc = Path(etc)
     etc.mkdir(parents=True, exist_ok=True)
-    _replace(etc / "hosts", hosts_file(hostname, address, peers))
+    write_in_place(etc / "hosts", hosts_file(hostname, address, peers))
     host_text = host_resolv.read_text() if host_resolv.exists() else ""
-    _replace(etc / "resolv.conf", resolv_conf(host_text))
+    write_in_place(etc / "resolv.conf", resolv_conf(host_text))
 
 
-def _replace(path: Path, text: str) -> None:
+def write_in_place(path: Path, text: str) -> None:
     """Write in place (the file may be a bind mount or a symlink target we must not replace)."""
     if path.is_symlink():
         path.unlink()

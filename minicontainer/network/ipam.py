@@ -22,7 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from ..atomic import write_atomic
 from ..errors import ContainerError
+from ..proc import alive, start_time
 
 
 @dataclass
@@ -40,16 +42,7 @@ class Lease:
 
     def alive(self) -> bool:
         """Is the process that took this lease still running (and the same process)?"""
-        return self.pid > 0 and process_start(self.pid) == self.start
-
-
-def process_start(pid: int) -> int | None:
-    """The start time of a process in clock ticks since boot, or None if there is no such process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+        return alive(self.pid, self.start)
 
 
 class Pool:
@@ -92,7 +85,7 @@ class Pool:
             address = str(host)
             if host == self.gateway or address in used:
                 continue
-            lease = Lease(address, container_id, pid, process_start(pid) or 0, **details)
+            lease = Lease(address, container_id, pid, start_time(pid), **details)
             self.save(lease)
             return lease
         raise ContainerError(f"no free address left in {self.subnet}", step="allocate an address",
@@ -103,9 +96,7 @@ class Pool:
         """Write a lease atomically (a reader never sees half a file)."""
         path = self._file(lease.address)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{lease.address}.tmp")
-        tmp.write_text(json.dumps(asdict(lease)))
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(asdict(lease)))
 
     def release(self, address: str) -> None:
         """Give an address back (call inside `locked()`)."""

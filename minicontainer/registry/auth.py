@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlencode, urlsplit
 
+from ..atomic import write_atomic
 from ..errors import ContainerError
 from .transport import Transport, describe_error_body, is_loopback
 
@@ -94,12 +95,7 @@ def _read_config(path: Path) -> dict:
 
 def _write_config(path: Path, config: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(config, f, indent="\t")
-        f.write("\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(config, indent="\t") + "\n", mode=0o600)
 
 
 def _helper(config: dict, registry: str) -> str | None:

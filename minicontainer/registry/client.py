@@ -30,19 +30,13 @@ from typing import Callable, Iterator
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from ..errors import ContainerError
-from ..reference import validate_digest
+from ..image import mediatypes as mt
+from ..image.digest import sha256_digest, validate_digest
 from .auth import Authenticator, repository_scope
 from .transport import CHUNK, RegistryError, Response, Transport, describe_error_body, is_loopback, raise_for_status
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json",
-                  "application/vnd.docker.distribution.manifest.v1+prettyjws")
-INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
-MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
-ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST])
+# What we ask the registry for (the Accept header): an index or a manifest, OCI's or Docker's.
+ACCEPT = ", ".join([mt.OCI_INDEX, mt.OCI_MANIFEST, mt.DOCKER_LIST, mt.DOCKER_MANIFEST])
 MAX_MANIFEST_SIZE = 4 << 20  # registries refuse bigger ones; so do we
 
 
@@ -59,11 +53,7 @@ class Manifest:
 
     @property
     def is_index(self) -> bool:
-        return self.media_type in INDEX_TYPES
-
-
-def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+        return self.media_type in mt.INDEXES
 
 
 def media_type_of(data: bytes, header: str) -> str:
@@ -75,16 +65,16 @@ def media_type_of(data: bytes, header: str) -> str:
     if declared:
         return declared
     header = header.split(";")[0].strip()
-    if header in INDEX_TYPES + MANIFEST_TYPES + DOCKER_SCHEMA1:
+    if header in mt.INDEXES | mt.MANIFESTS | mt.SCHEMA1:
         return header
     parsed = json.loads(data)
     if parsed.get("schemaVersion") == 1:
-        return DOCKER_SCHEMA1[0]
-    return OCI_INDEX if "manifests" in parsed else OCI_MANIFEST
+        return mt.DOCKER_SCHEMA1
+    return mt.OCI_INDEX if "manifests" in parsed else mt.OCI_MANIFEST
 
 
 def refuse_schema1(media_type: str, what: str) -> None:
-    if media_type in DOCKER_SCHEMA1:
+    if media_type in mt.SCHEMA1:
         raise ContainerError(
             f"{what} uses Docker's old schema 1 manifest, which is deprecated and unsigned-by-digest",
             step="read manifest",
@@ -437,9 +427,9 @@ def _ref(reference: str) -> str:
     """A tag or digest that is safe to put in a URL path."""
     if ":" in reference:
         return validate_digest(reference)
-    from ..reference import _TAG_RE
+    from ..reference import valid_tag
 
-    if not _TAG_RE.match(reference):
+    if not valid_tag(reference):
         raise ContainerError(f"invalid tag {reference!r}", step="build URL")
     return reference
 

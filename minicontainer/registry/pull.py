@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from ..atomic import write_atomic
 from ..errors import ContainerError
 from ..paths import Paths
 from ..reference import Reference, parse_reference, validate_digest
@@ -71,9 +72,7 @@ def remember_sources(paths: Paths, registry: str, repository: str, digests: list
         if [registry, repository] not in repos:
             repos.append([registry, repository])
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data))
 
 
 def known_sources(paths: Paths, digest: str) -> list[tuple[str, str]]:

@@ -128,10 +128,9 @@ def render_text(pid: int, other: int | str = "self") -> str:
 
 def parent(pid: int, proc: str = "/proc") -> int:
     """The PID of a process's parent (0 when unknown)."""
+    from ..proc import parent_pid
     try:
-        with open(f"{proc}/{pid}/stat", "rb") as f:
-            data = f.read()
-        return int(data[data.rindex(b")") + 2:].split()[1])
+        return parent_pid(pid, proc)
     except (OSError, ValueError):
         return 0
 
