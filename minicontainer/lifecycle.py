@@ -1,10 +1,11 @@
 """The lifecycle commands after `run`: stop, kill, rm, exec, logs (lesson 02).
 
 A running container is a PID 1 (recorded with its start time in state.json, so a re-used PID is
-never mistaken for it) and a monitor waiting for it. `stop` sends SIGTERM and, after a timeout,
-SIGKILL (PID 1 of a PID namespace takes with it every process of the namespace); `exec` starts a
-process that joins the container's namespaces with setns() (process.py, `exec_helper`) and,
-with limits, its cgroup.
+never mistaken for it) and a monitor waiting for it (monitor.py). `stop` sends SIGTERM and, after a
+timeout, SIGKILL (PID 1 of a PID namespace takes with it every process of the namespace); `rm`
+releases what the record holds (monitor.teardown) and deletes it; `exec` starts a process the same
+way `run` starts PID 1 (spawn.py), with process.exec_helper, which joins the container's namespaces
+with setns() and its cgroup.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from __future__ import annotations
 import os
 import time
 
-import _signal as signal  # `signal` without its enum wrappers (see container.py)
+import _signal as signal  # `signal` without its enum wrappers (see spawn.py)
 
-from .container import (LOG_FILE, Container, RunSpec, _child_error, _devnull, _environment, _forward_signals,
-                        _kill_container, _read_all, alive, collect_crashed, find, is_running, load,
-                        remove_state, start_helper, state_dir, teardown)
+from . import spawn
 from .errors import ContainerError, UsageError
+from .monitor import collect_crashed, forward_signals, kill_container, teardown
 from .paths import Paths
-from .proc import wait
+from .proc import alive
+from .state import EXITED, LOG_FILE, Container, find, is_running, load, remove, state_dir, transition
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,10 +33,9 @@ def wait_exited(paths: Paths, c: Container, timeout: float | None = None) -> Con
     while True:
         try:
             c = load(paths, c.id)
-        except FileNotFoundError:
-            c.status = "exited"
-            return c
-        if c.status == "exited":
+        except FileNotFoundError:  # --rm: the monitor removed the record
+            return transition(c, "exit")
+        if c.status == EXITED:
             return c
         if not alive(c.monitor_pid, c.monitor_start):
             collect_crashed(paths)
@@ -62,8 +62,8 @@ def stop(paths: Paths, ref: str, timeout: float = 10.0) -> Container:
         except ProcessLookupError:
             pass
         c = wait_exited(paths, c, timeout)
-        if c.status != "exited":
-            _kill_container(c)
+        if c.status != EXITED:
+            kill_container(c)
             c = wait_exited(paths, c, 5.0)
     return c
 
@@ -75,10 +75,10 @@ def rm(paths: Paths, ref: str, force: bool = False) -> Container:
         if not force:
             raise ContainerError(f"You cannot remove a running container {c.id}. Stop the container before "
                                  "attempting removal or force remove", step="rm", fix="minicontainer rm -f")
-        _kill_container(c)
+        kill_container(c)
         c = wait_exited(paths, c, 5.0)
     teardown(c, paths)
-    remove_state(paths, c)
+    remove(paths, c)
     return c
 
 
@@ -90,62 +90,51 @@ def logs_path(paths: Paths, c: Container) -> Path:
 def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None = None, workdir: str = "",
             user: str = "", tty: bool = False, interactive: bool = False) -> int:
     """`exec`: run another process in a running container's namespaces. Returns its exit status."""
-    from .process import read_line, send
+    from . import process
     c = find(paths, ref)
     if not is_running(c):
         raise ContainerError(f"container {c.id} is not running", step="exec",
                              fix="exec works only in a running container (see `minicontainer ps`)")
     if not command:
         raise UsageError("requires at least a command", step="parse arguments", fix="minicontainer exec CONTAINER CMD")
-    userns = "user" in _namespaces_of(c)
     base = dict(e.split("=", 1) for e in c.spec.get("env_resolved", []) if "=" in e)
-    extra = dict(e.split("=", 1) for e in _environment(RunSpec(env=env or [], tty=tty), base.get("HOSTNAME", "")))
+    extra = dict(e.split("=", 1) for e in process.environment(env or [], tty, base.get("HOSTNAME", "")))
     cfg = {"pid": c.pid, "argv": command, "env": [f"{k}={v}" for k, v in {**base, **extra}.items()],
            "workdir": workdir or c.spec.get("workdir") or "/", "user": user or c.spec.get("user", ""),
-           "tty": tty, "userns": userns, "init": False, "runtime_pid": os.getpid()}
-    if c.spec.get("cgroup") or c.spec.get("resources"):  # [cgroups] the exec helper joins the container's cgroup itself (as PID 1 did)
+           "tty": tty, "userns": "user" in _namespaces_of(c), "init": False}
+    if c.spec.get("cgroup") or c.spec.get("resources"):  # [cgroups] the exec helper joins the container's group itself
         from . import cgroups
         group = cgroups.group(c.id)
         if group.exists():
             cfg["cgroup_files"] = group.join_files()
-    stdio = (0 if interactive or tty else _devnull(), 1, 2)
+    stdio = (0 if interactive or tty else os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC), 1, 2)
     term = None
     if tty:
         from .terminal import Terminal
         term = Terminal.open(stdio)
         stdio = (term.slave, term.slave, term.slave)
-    go_r, go_w = os.pipe()
-    report_r, report_w = os.pipe()
-    # a fork, or a fresh `python -I -S` from a threaded caller (a notebook): setns() of the mount and
-    # user namespaces, like unshare(), needs a single-threaded process
-    pid = start_helper(cfg, stdio, go_r, report_w, close=(go_w, report_r), entry="exec_helper")
-    os.close(go_r)
-    os.close(report_w)
-    if term:
-        os.close(term.slave)
     try:
-        message = read_line(report_r)
-        if not message.startswith("pid "):
-            wait(pid)
-            raise _child_error(message, "exec")
-        send(go_w, "go")
-        rest = _read_all(report_r)
-        if rest:
-            wait(pid)
-            raise _child_error(rest.splitlines()[0], "exec")
-        old = _forward_signals(int(message.split()[1]))
+        # the same start as `run`'s PID 1 (spawn.py): a fork, or a fresh `python -I -S` from a threaded
+        # caller (a notebook): setns() of the mount and user namespaces, like unshare(), needs one thread
+        helper = spawn.start(process.exec_helper, cfg, stdio)
         try:
             if term:
-                term.pump()
-            return wait(pid)
+                os.close(term.slave)
+            pid = helper.child_pid("exec")
+            helper.go()
+            helper.started("exec")
+            restore = forward_signals(pid)
+            try:
+                if term:
+                    term.pump()
+                return helper.wait()
+            finally:
+                restore()
         finally:
-            for sig, handler in old.items():
-                signal.signal(sig, handler)
+            helper.close()
     finally:
         if term:
             term.close()
-        os.close(go_w)
-        os.close(report_r)
 
 
 def _namespaces_of(c: Container) -> list[str]:

@@ -77,6 +77,15 @@ class Paths:
         return self.run_dir / "containers"
 
 
+def default_paths() -> Paths:
+    """Paths.from_env(); when not root and MC_RUN_DIR is unset, a run directory the user may write."""
+    paths = Paths.from_env()
+    if os.geteuid() != 0 and "MC_RUN_DIR" not in os.environ:
+        base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/minicontainer-{os.getuid()}"
+        paths = Paths(paths.lib_root, os.path.join(base, "minicontainer"))
+    return paths
+
+
 def repo_root() -> Path:
     """The course checkout this package was installed (editable) from."""
     from pathlib import Path

@@ -2,20 +2,22 @@
 
 Three processes, each with one job:
 
-    runtime (container.run, on the host)
+    runtime (monitor.supervise, on the host)
       └─ helper     unshare(user?, mnt, uts, ipc, net, pid); forks PID 1; waits for it; exits with its status
           └─ init   PID 1 of the new PID namespace: waits for "go", sets up the root filesystem,
               │     pivot_root, hostname; forks the workload, forwards signals, reaps zombies
               └─ workload   setsid/tty, cwd, user; execve(argv)
 
 Why a helper? unshare(CLONE_NEWPID) only puts the *children* of the caller into the new PID
-namespace, and namespace work must never run in a multi-threaded process (a Jupyter kernel): the
-helper is a fork of the single-threaded CLI, or a fresh `python -I -S` when the caller has threads.
-
-Two pipes connect the runtime and the container (runc does the same):
+namespace, and namespace work must never run in a multi-threaded process (a Jupyter kernel).
+spawn.py starts the helper (a fork, or a fresh `python -I -S`) and holds the runtime's end of the
+two pipes; the functions here are the container's end of the same handshake:
   go      runtime -> container: "maps" (after writing uid/gid maps), "go" (cgroup and network are ready)
   report  container -> runtime: "userns", "pid N", or one JSON error line. The write end is
           close-on-exec: when the workload's execve succeeds, the runtime reads end-of-file.
+
+`exec` is the same with exec_helper: setns() into a running container's namespaces instead of
+unshare(), and the command instead of PID 1.
 
 This module imports only the standard library's small modules: it is on the path of every `run`.
 """
@@ -23,17 +25,18 @@ This module imports only the standard library's small modules: it is on the path
 from __future__ import annotations
 
 import os
-import sys
 
 # `signal` without its enum wrappers: the `signal` module is the C module `_signal` plus IntEnum
 # classes for the names, and importing `enum` would cost every `run` ~3 ms. Same functions, same numbers.
 import _signal as signal
 
-from . import quickjson  # (imported here, before any fork: after pivot_root the host's Python is out of reach)
+# Everything PID 1 and the workload use is imported here, by the runtime, before the fork: after
+# pivot_root the host's Python library is out of reach.
 from . import rootfs as rootfs_mod
 from . import syscalls
-from .namespaces import loopback_up  # imported here, by the runtime: PID 1 is a fork and finds it loaded
+from .namespaces import loopback_up
 from .proc import exit_status, parent_pid, wait
+from .spawn import read_line, send, send_error
 
 # Signals PID 1 passes on to the workload (PID 1 of a namespace gets no signal it has no handler for).
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
@@ -42,47 +45,20 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class StepError(Exception):
-    """A failure inside the container, sent to the runtime as one JSON line."""
+    """A failure inside the container, sent to the runtime as one JSON line (spawn.send_error).
 
-    def __init__(self, step: str, message: str, path: str = "", fix: str = "", exit_code: int = 125) -> None:
+    `exit_status`: what the runtime exits with, as Docker: 126 a command that cannot run, 127 one not found."""
+
+    def __init__(self, step: str, message: str, path: str = "", fix: str = "", exit_status: int = 125) -> None:
         super().__init__(message)
-        self.step, self.message, self.path, self.fix, self.exit_code = step, message, path, fix, exit_code
-
-
-def send(fd: int, text: str) -> None:
-    """One line on a pipe (small writes to a pipe are atomic)."""
-    os.write(fd, text.encode() + b"\n")
-
-
-def send_error(fd: int, step: str, exc: BaseException) -> int:
-    """Report `exc` (raised during `step`) to the runtime; returns the exit status to use."""
-    if isinstance(exc, StepError):
-        info = {"step": exc.step, "message": exc.message, "path": exc.path, "fix": exc.fix, "exit": exc.exit_code}
-    else:
-        info = {"step": getattr(exc, "step", "") or step, "message": getattr(exc, "message", "") or str(exc),
-                "path": getattr(exc, "path", "") or getattr(exc, "filename", "") or "",
-                "fix": getattr(exc, "fix", ""), "exit": 125}
-    try:
-        send(fd, "error " + quickjson.dumps(info))
-    except OSError:
-        pass
-    return info["exit"]
-
-
-def read_line(fd: int) -> str:
-    """Read one line from a pipe byte by byte (no buffering: the rest belongs to later readers)."""
-    out = bytearray()
-    while True:
-        b = os.read(fd, 1)
-        if not b or b == b"\n":
-            return out.decode()
-        out += b
+        self.step, self.message, self.path, self.fix, self.exit_status = step, message, path, fix, exit_status
 
 
 # --- the helper -----------------------------------------------------------------------------
 
-def helper(cfg: dict, go_r: int, report_w: int) -> int:
-    """Create the namespaces, fork PID 1, wait for it. Runs in a fresh single-threaded process."""
+def helper(cfg: dict) -> int:
+    """Create the namespaces, fork PID 1, wait for it. Runs in a fresh single-threaded process (spawn.start)."""
+    go_r, report_w = cfg["go_fd"], cfg["report_fd"]
     step = "create namespaces"
     try:
         # the runtime (with -d: the monitor) dies -> so do we, and PID 1 with us: a container
@@ -223,6 +199,24 @@ def setup_rootfs(cfg: dict) -> None:
 
 # --- the workload ---------------------------------------------------------------------------
 
+def environment(env: list[str], tty: bool, hostname: str) -> list[str]:
+    """The workload's environment: PATH and HOSTNAME (TERM with -t), then each -e KEY=VALUE (or KEY:
+    the host's value, if it has one). `run` computes it once; `exec` starts from the same."""
+    from .errors import UsageError
+    out = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
+    if tty:
+        out["TERM"] = "xterm"
+    for item in env:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise UsageError(f"invalid environment variable: {item}", step="parse -e", fix="use -e KEY=VALUE")
+        if eq:
+            out[key] = value
+        elif key in os.environ:
+            out[key] = os.environ[key]
+    return [f"{k}={v}" for k, v in out.items()]
+
+
 def lookup_user(spec: str, passwd: str = "/etc/passwd", group: str = "/etc/group") -> tuple[int, int, str]:
     """`--user` as Docker reads it: 'uid', 'uid:gid', 'name' or 'name:group', from the image's files.
 
@@ -272,12 +266,12 @@ def find_executable(name: str, path: str) -> str:
             if os.access(candidate, os.X_OK):
                 return candidate
             raise StepError("start the workload", f'exec: "{name}": permission denied', path=candidate,
-                            fix="make the file executable (chmod +x)", exit_code=126)
+                            fix="make the file executable (chmod +x)", exit_status=126)
     if "/" in name:
         raise StepError("start the workload", f'exec: "{name}": stat {name}: no such file or directory',
-                        path=name, fix="check the command's path inside the container", exit_code=127)
+                        path=name, fix="check the command's path inside the container", exit_status=127)
     raise StepError("start the workload", f'exec: "{name}": executable file not found in $PATH', path=name,
-                    fix="check the command name, or give its full path inside the container", exit_code=127)
+                    fix="check the command name, or give its full path inside the container", exit_status=127)
 
 
 def start_workload(cfg: dict, report_w: int) -> int:
@@ -307,7 +301,7 @@ def start_workload(cfg: dict, report_w: int) -> int:
         except OSError as exc:
             raise StepError(step, f"chdir to cwd ({cwd!r}) set in config.json failed: {exc.strerror.lower()}",
                             path=cwd, fix="create the directory in the image, or pick another -w/--workdir",
-                            exit_code=126 if isinstance(exc, PermissionError) else 127) from None
+                            exit_status=126 if isinstance(exc, PermissionError) else 127) from None
         step = "start the workload"
         argv = cfg["argv"]
         program = find_executable(argv[0], env.get("PATH", DEFAULT_PATH))
@@ -315,16 +309,17 @@ def start_workload(cfg: dict, report_w: int) -> int:
     except BaseException as exc:  # noqa: BLE001
         if isinstance(exc, OSError) and not isinstance(exc, StepError) and step == "start the workload":
             exc = StepError(step, f'exec: "{cfg["argv"][0]}": {exc.strerror.lower()}', path=cfg["argv"][0],
-                            fix="check that the file is a program for this machine", exit_code=126)
+                            fix="check that the file is a program for this machine", exit_status=126)
         return send_error(report_w, step, exc)
     return 125  # not reached: execve does not return
 
 
 # --- exec: a new process in a running container ----------------------------------------------
 
-def exec_helper(cfg: dict, go_r: int, report_w: int) -> int:
+def exec_helper(cfg: dict) -> int:
     """setns(2) into PID 1's namespaces, fork (to enter its PID namespace), wait for "go", exec."""
     from .namespaces import join
+    go_r, report_w = cfg["go_fd"], cfg["report_fd"]
     step = "join the container's namespaces"
     try:
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -357,17 +352,3 @@ def exec_helper(cfg: dict, go_r: int, report_w: int) -> int:
     send(report_w, f"pid {pid}")
     os.close(report_w)
     return wait(pid)
-
-
-# --- `python -I -S -m minicontainer.process`: the helper, started fresh from a threaded caller ----
-
-def main() -> None:
-    """Read the config from the fd named on the command line, then be the helper (or the exec helper)."""
-    with os.fdopen(int(sys.argv[1]), "rb") as f:
-        cfg = quickjson.loads(f.read())
-    entry = exec_helper if cfg.get("entry") == "exec_helper" else helper
-    os._exit(entry(cfg, cfg["go_fd"], cfg["report_fd"]))
-
-
-if __name__ == "__main__":
-    main()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-import _signal as signal  # `signal` without its enum wrappers (see container.py)
+import _signal as signal  # `signal` without its enum wrappers (see spawn.py)
 
 
 class Terminal:

@@ -24,14 +24,16 @@ if command -v git >/dev/null 2>&1 && git rev-parse --git-dir >/dev/null 2>&1; th
   [ -z "$changed" ] || echo "run-tests: nbval checks the lessons as git has them, not your saved ${changed}"
 fi
 
+# What to run: everything, unless MC_TESTS names some test files, node ids or notebooks (make test-vm uses it).
+read -r -a selection <<< "${MC_TESTS:-tests $lessons}"
 status=0
-.venv/bin/python -m pytest tests "$lessons" \
+.venv/bin/python -m pytest "${selection[@]}" \
   --nbval --nbval-current-env --nbval-cell-timeout=300 \
   --nbval-sanitize-with notebooks/sanitize.cfg \
   -p no:cacheprovider "$@" || status=$?
 
 # Python 3.10: only for a whole run (`make test`, no arguments) and where a 3.10 is installed.
-if [ $# -eq 0 ] && [ "${MC_SKIP_PY310:-}" != 1 ]; then
+if [ $# -eq 0 ] && [ -z "${MC_TESTS:-}" ] && [ "${MC_SKIP_PY310:-}" != 1 ]; then
   py310=$(bash scripts/find-python.sh 3.10 || true)
   if [ -z "$py310" ]; then
     echo "run-tests: warning: no Python 3.10 here (Ubuntu 22.04: apt-get install python3.10-venv), so the package" \

@@ -240,10 +240,10 @@ def _no_sleepers(seconds: str = "29.25") -> bool:
 
 DIES_AFTER_CGROUP = r'''
 import os, signal, sys
-from minicontainer import cli, container
+from minicontainer import cli, spawn
 def killed(*args, **kwargs):  # SIGKILL ourselves at step 4: the cgroup exists, no helper yet
     os.kill(os.getpid(), signal.SIGKILL)
-container.start_helper = killed
+spawn.start = killed
 cli.main(["run", "--pids-limit", "10", "--rootfs", sys.argv[1], "true"])
 '''
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from minicontainer import container, lab, unionfs
+from minicontainer import container, lab, monitor, unionfs
 
 
 def mc(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
@@ -80,7 +80,7 @@ def test_sigkilled_runtime_leaves_no_mount_and_reset_cleans_up(paths, busybox_ro
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     c = container.find(paths, "victim")
-    container._kill_container(c)  # PID 1 dies with its runtime (PDEATHSIG); make sure before looking
+    monitor.kill_container(c)  # PID 1 dies with its runtime (PDEATHSIG); make sure before looking
     time.sleep(0.05)
     assert not host_union_mounts()
     lab.reset(paths)

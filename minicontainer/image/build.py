@@ -413,6 +413,7 @@ class Builder:
     def _run(self, state: State, argv: list[str], ins: Instruction, history: str) -> None:
         """RUN: a container on the current layers; its upper dir becomes the new layer."""
         from .. import container
+        from ..state import find as find_container, remove as remove_container, state_dir
 
         tmp_tag = f"localhost/mc-build:{os.urandom(6).hex()}"
         write_image(self.store, state.layers, json.loads(json.dumps(state.config)), tmp_tag)
@@ -427,13 +428,13 @@ class Builder:
             if c.exit_code != 0:
                 raise error(self.file, ins.line, f"RUN returned exit code {c.exit_code}: {ins.args}",
                             "fix the command; the image was not changed")
-            upper = Path(container.state_dir(paths, c.id), "upper")
+            upper = Path(state_dir(paths, c.id), "upper")
             layer, diff_id = write_layer(self.store, upper, overlay=True)
             add_layer(state.layers, state.config, layer, diff_id, history, comment=HISTORY_COMMENT)
         finally:
             try:
-                c = c or container.find(paths, spec.name)
-                container.remove_state(paths, c)
+                c = c or find_container(paths, spec.name)
+                remove_container(paths, c)
             except ContainerError:
                 pass
             self.store.untag(tmp_tag)

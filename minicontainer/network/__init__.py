@@ -11,22 +11,15 @@ One module per step, in the order the lesson builds them:
     hosts.py      /etc/hosts (peers by name) and /etc/resolv.conf
     connect.py    attach() / release() / detach() / sweep(): the steps put together for `run`
 
-The names below are loaded on first use, so that PID 1 (which imports loopback.py) and `run
---network none` pay nothing for the rest.
+The rest of the runtime uses connect.py's functions, named here. (`run --network none` imports
+none of this package: PID 1 brings `lo` up with namespaces.loopback_up.)
 """
 
 from __future__ import annotations
 
-import importlib
+from .connect import (DEFAULT_BRIDGE, MODES, Attachment, NetworkOptions, attach, attach_container,
+                      bridge_from_env, check_run_options, detach, parse_network, parse_publish, remove_network,
+                      sweep)
 
-_EXPORTS = {name: "connect" for name in (
-    "NetworkOptions", "Attachment", "attach", "detach", "sweep", "remove_network", "parse_network",
-    "parse_publish", "check_run_options", "attach_container", "bridge_from_env", "DEFAULT_BRIDGE", "MODES")}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["NetworkOptions", "Attachment", "attach", "detach", "sweep", "remove_network", "parse_network",
+           "parse_publish", "check_run_options", "attach_container", "bridge_from_env", "DEFAULT_BRIDGE", "MODES"]

@@ -251,9 +251,12 @@ def _update_peers(pool_dir: Path) -> None:
 
 # --- what `minicontainer run` calls (container.py) ---------------------------------------------
 
-def check_run_options(network: str, publish: list[str], find: Callable[[str], object]) -> int:
+def check_run_options(network: str, publish: list[str], running_pid: Callable[[str], int]) -> int:
     """Validate --network and -p before anything is created. For container:NAME, return that
-    container's PID 1 (the new container joins its network namespace); otherwise 0."""
+    container's PID 1 (the new container joins its network namespace); otherwise 0.
+
+    `running_pid(NAME)`: the PID 1 of that container, 0 if it is not running (the caller, container.py,
+    knows containers; this module only networks)."""
     mode = parse_network(network)
     for spec in publish:
         parse_publish(spec)
@@ -262,12 +265,11 @@ def check_run_options(network: str, publish: list[str], find: Callable[[str], ob
                          fix="add --network bridge (with --network host the container uses the host's ports)")
     if not mode.startswith("container:"):
         return 0
-    from ..container import is_running
-    other = find(mode.split(":", 1)[1])
-    if not is_running(other):
+    pid = running_pid(mode.split(":", 1)[1])
+    if not pid:
         raise ContainerError(f"container {mode.split(':', 1)[1]} is not running", step="join a network namespace",
                              fix="start it first (minicontainer run -d --name NAME ...)")
-    return other.pid
+    return pid
 
 
 def attach_container(container_id: str, pid: int, name: str, hostname: str, publish: list[str],
