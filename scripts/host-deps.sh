@@ -43,9 +43,11 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+# (No `cmd | grep -q` here: under pipefail, grep -q stops reading at its match and the writer's SIGPIPE
+# fails the pipeline, at random, when the output is long. Seen with apt-cache policy in a fresh chroot.)
+installed() { [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == *"install ok installed"* ]]; }
 # A package the enabled repositories can install (after apt-get update): it has a candidate version.
-available() { apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'; }
+available() { [[ "$(apt-cache policy "$1" 2>/dev/null)" =~ Candidate:\ [^\(] ]]; }
 
 missing=()
 for p in "${wanted[@]}"; do
