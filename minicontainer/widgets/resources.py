@@ -87,8 +87,9 @@ class ResourceMonitor:
             return False
         cpu = cpu_percent(self._last, s) if self._last else None
         kills = s.oom_kills or 0
-        if kills > (self.samples[-1].oom_kills if self.samples else 0):  # the counter went up: mark it
-            self.oom_times.append(s.time - self._start)
+        seen = max((x.oom_kills for x in self.samples), default=0)
+        if kills > seen:  # the counter went past anything seen before: mark it (a reading of a dying group
+            self.oom_times.append(s.time - self._start)  # can show 0 for a moment; that is no new kill)
         self.samples.append(Sample(s.time - self._start, s.memory, cpu, s.pids, kills))
         self.memory_limit, self.pids_limit = s.memory_limit, s.pids_limit
         self.peak = s.memory_peak
@@ -97,10 +98,10 @@ class ResourceMonitor:
 
     def _oom_from_state(self) -> None:
         """The group may be gone before the last reading: the container's state says if it was OOM-killed."""
-        if not self.container_id or (self.samples and self.samples[-1].oom_kills):
+        if not self.container_id or any(x.oom_kills for x in self.samples):
             return
         from .. import container
-        deadline = time.monotonic() + 10  # the monitor records the exit after its teardown: slow on a busy host
+        deadline = time.monotonic() + 30  # the monitor records the exit after its teardown: slow on a busy host
         while time.monotonic() < deadline:
             try:
                 c = container.load(container.default_paths(), self.container_id)
