@@ -58,7 +58,7 @@ def test_widget_carries_a_picture_and_a_stable_summary_for_a_notebook_opened_bef
     pytest.importorskip("ipywidgets")
     bundle = view.layer_view(stack, names=["base", "update"])._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert bundle["text/plain"] == "layer view: 4951 paths in 2 layers"
+    assert bundle["text/plain"] == "layer view of 2 layers: 0 base, 1 update"
     png = base64.b64decode(bundle["image/png"])
     assert png.startswith(b"\x89PNG")
 

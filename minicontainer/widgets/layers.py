@@ -210,4 +210,5 @@ def layer_view(source, names: list[str] | None = None, page_size: int = 20):
 
     return lesson_view([w.HBox([search, which]), shadowing, w.HBox([previous, following, where]), table, whiteouts,
                         w.HTML(_html_bars(tree, names))],
-                       picture=picture, summary=f"layer view: {len(all_rows)} paths in {len(names)} layers")
+                       picture=picture,
+                       summary=f"layer view of {len(names)} layers: " + ", ".join(names))  # no count: the image's varies
