@@ -2,74 +2,64 @@
 # Check your work with `make check EX=04` (or the check cells in notebooks/04-union-filesystems.ipynb).
 # This file was generated from the instructors' solutions by `make exercises`.
 
-"""Lesson 04: union filesystems. Mount options, the merge rules, and what lands in the upper dir.
+"""Lesson 04: union filesystems. The overlay's options, copy-up, the merge rules, and what a container changed.
 
-Each function below is one step of the lesson. The package keeps its own versions in
-minicontainer/unionfs.py (the mount) and minicontainer/unionmodel.py (the merge rules and diff):
-compare yours with them when you are done.
-
-Layers are listed bottom first, like an image manifest: layers[0] is the base layer.
+Each function below is a step the runtime takes, with the same name and arguments as the package's
+own: overlay_options and copy_up in minicontainer/unionfs.py, lookup and diff in
+minicontainer/unionmodel.py. `minicontainer --yours run IMAGE ...` mounts its root with your options;
+with MC_UNIONFS_DRIVER=copy (a host without overlayfs) it builds the root with your lookup and
+copy_up; `minicontainer --yours diff NAME` is your diff. Layers are listed bottom first, like an
+image manifest: layers[0] is the base layer.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
-OPAQUE_XATTR = "trusted.overlay.opaque"
-
-
-def is_whiteout(path: Path) -> bool:
-    """Given: a whiteout is a character device with device number 0/0."""
-    st = os.lstat(path)
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+from minicontainer.unionmodel import Changes, is_opaque, is_whiteout, merge
 
 
-def is_opaque(path: Path) -> bool:
-    """Given: a directory whose xattr trusted.overlay.opaque is b"y" hides the layers below it."""
-    try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
-
-
-def overlay_options(lowers: list[Path], upper: Path, work: Path) -> str:
+def overlay_options(lowers: list, upper, work) -> str:
     """Exercise 4.1: the option string for `mount -t overlay`, e.g.
     "lowerdir=/l/top:/l/base,upperdir=/c/upper,workdir=/c/work".
-    `lowers` is bottom first; the kernel wants lowerdir *highest first*, separated by ':'."""
-    raise NotImplementedError('Exercise 4.1: reverse the layers, join them with \':\', then add ",upperdir=...,workdir=..."')
+    `lowers` is bottom first; the kernel wants lowerdir *highest first*, separated by ':'. The
+    kernel splits on ':' and ',': in a path, write a backslash before each of them (and before a
+    backslash). Paths may be str or pathlib.Path."""
+    raise NotImplementedError("Exercise 4.1: the overlay's mount options for a stack of layers")
 
 
-def merge(layers: list[Path]) -> dict[str, int]:
-    """Exercise 4.2: the union view without mounting. Return {path: index of the layer that provides it}
-    for every path the merged tree shows ("etc", "etc/passwd", ...: relative, no leading slash).
-
-    Apply the layers bottom first, each over the result so far, walking each layer top-down:
-      - a whiteout (is_whiteout) removes the path and everything under it;
-      - a directory that is opaque (is_opaque), or that replaces a non-directory, removes what was
-        under that path before; a plain directory over a directory keeps what was under it;
-      - anything else replaces the path (and whatever was under it)."""
-    raise NotImplementedError('Exercise 4.2: for each layer (index i), os.walk it top-down; for each name apply the three rules to a dict {path: i}')
+def copy_up(source: str, dest: str) -> None:
+    """Exercise 4.2: copy one entry out of a layer into a container's tree, as overlayfs copies a
+    file up on its first write (the copy driver does it for every path). `dest` does not exist; its
+    parent does. Make an entry of the same type: a directory (empty: its entries come one by one),
+    a regular file (its bytes), a symlink (its target: never follow it), or a device or fifo (its
+    device number). Then give it the source's owner, permission bits (setuid included: set them
+    after the owner, chown clears them) and access/modification times."""
+    raise NotImplementedError("Exercise 4.2: copy one entry of a layer up into the container's tree, keeping what it is")
 
 
-def predict_upper(lower: dict[str, str], ops: list[tuple[str, str]]) -> dict[str, str]:
-    """Exercise 4.3: predict the container's upper dir. `lower` describes the layers' merged tree as
-    {path: "file" or "dir"}; `ops` are done in the container, in order:
-
-        ("write", path)   write a file (an existing one, or a new one)
-        ("delete", path)  remove a file, or a directory with everything in it (rm -rf)
-        ("mkdir", path)   create a directory
-
-    Return the upper dir as {path: kind}, kind one of "file", "dir", "whiteout", "opaque dir".
-    Rules: writing copies the file up, and its parent directories too (as plain "dir");
-    deleting something the lower layers have leaves a "whiteout" (and nothing under it), while
-    deleting something only the upper dir has just removes it; mkdir over a whiteout makes an
-    "opaque dir"."""
-    raise NotImplementedError('Exercise 4.3: keep a dict upper; write -> parents "dir" + "file"; delete -> drop path+children, "whiteout" if in lower; mkdir -> "opaque dir" if upper[path] is a whiteout')
+def lookup(layers: list, path: str) -> int | None:
+    """Exercise 4.3: the index of the layer that provides `path` ("etc/passwd", relative) in the
+    union of `layers` (bottom first), or None when the union does not show it. Walk down from the
+    top layer; in each layer, look at the path one component at a time (never through a symlink):
+      - the path itself is there: a whiteout (is_whiteout of its lstat) hides it: None; anything
+        else: this layer provides it;
+      - a parent on the way is a whiteout, or not a directory: it hides everything below: None;
+      - the layer has nothing at the path: if a parent on the way was opaque (is_opaque), the layers
+        below are hidden: None; otherwise look in the next layer down.
+    No layer has it: None."""
+    raise NotImplementedError("Exercise 4.3: which layer shows a path in the union (None: none does), by overlayfs' rules")
 
 
-def deleted_paths(upper: Path) -> list[str]:
-    """Exercise 4.4: what did the container delete? Return the sorted paths (relative to `upper`)
-    of every whiteout in the upper dir: those are the paths `commit` must delete from the image."""
-    raise NotImplementedError('Exercise 4.4: os.walk(upper) and keep the names for which is_whiteout() is true')
+def diff(upper, lowers: list = ()) -> Changes:
+    """Exercise 4.4: what a container changed, as `docker diff` shows it, read from its overlay
+    upper dir. Return Changes(added, changed, deleted, opaque), lists of relative paths:
+      - a whiteout in the upper dir: the path was deleted;
+      - any other entry: changed if the lower layers' union has the path (merge(lowers).entries),
+        added if not; a directory's entries are read too;
+      - an opaque directory (is_opaque) is also listed in `opaque`, and every path the lowers have
+        under it that the upper dir does not have any more is deleted (only the topmost of them:
+        not the children of a deleted directory).
+    Sort `deleted`; the others come in the order of a walk of the upper dir, sorted by name."""
+    raise NotImplementedError('Exercise 4.4: what a container changed (added, changed, deleted), from its upper dir')

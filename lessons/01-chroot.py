@@ -25,7 +25,7 @@
 # `chroot`, watch root break out of it, and then fix the hole with `pivot_root` — the call every
 # real runtime (runc, crun, youki) uses.
 #
-What you will write (in `exercises/01-chroot.py`) are steps the runtime really takes: each
+# What you will write (in `exercises/01-chroot.py`) are steps the runtime really takes: each
 # function has the name and arguments of the package's own in `minicontainer/rootfs.py`, and
 # `minicontainer --yours ...` runs the runtime with yours instead (the lesson ends with that):
 #

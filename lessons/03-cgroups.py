@@ -28,16 +28,16 @@
 # enforces the limits written in its files.
 #
 # By the end of this lesson `minicontainer run` takes Docker's `-m`, `--cpus`, `--pids-limit`
-# (and friends), `minicontainer stats` shows what containers use, and you will have written the
-# core pieces yourself (in `exercises/03-cgroups.py`):
+# (and friends), `minicontainer stats` shows what containers use, and you will have written its
+# steps yourself (in `exercises/03-cgroups.py`), with the names and arguments the runtime calls
+# (`minicontainer/cgroups/` keeps its own):
 #
-# | part | function | what it does |
+# | part | function | the runtime calls it to |
 # |---|---|---|
-# | 3.1 | `parse_memory` | Docker's sizes: `512m`, `1g` in bytes |
-# | 3.2 | `join` | move a process into a group |
-# | 3.3 | `set_memory_limit` | the memory limit file, on v1 and on v2 |
-# | 3.4 | `cpu_limit_files` | `--cpus 0.5` as the kernel's CPU files, on v1 and on v2 |
-# | 3.5 | `oom_kills` | how many processes the OOM killer killed |
+# | 3.1 | `parse_bytes` | read Docker's sizes: `-m 512m`, `1g` in bytes |
+# | 3.2 | `v1_limit_files` | turn `-m`, `--cpus`, `--pids-limit`... into a v1 group's files (`cgroups.v1.limit_files`) |
+# | 3.3 | `v2_limit_files` | the same for a v2 group (`cgroups.v2.limit_files`) |
+# | 3.4 | `read_usage` | read what a group uses, for `stats` and to notice an OOM kill |
 
 # %%
 from minicontainer.doctor import require
@@ -136,18 +136,22 @@ print("removed:", not by_hand.exists())
 # ## 3. Docker's units
 #
 # `docker run -m 512m` means 512 MiB (binary units: `k` = 1024). **Exercise 3.1**: write
-# `parse_memory(text)`, bytes from `512m`, `1g`, `64k`, `100`, `512mb`; `ValueError` for the rest.
-# (The package's version, `cgroups.parse_bytes`, also takes fractions like `1.5g`.)
+# `parse_bytes(text, flag)`, bytes from `512m`, `1g`, `1.5g`, `64k`, `100`, `512mb`, `1GiB`; a
+# `UsageError` naming the flag for the rest (the command line prints it as Docker would).
 
 # %%
-from minicontainer.exercises import check
+from minicontainer.exercises import check, hint, milestone
 
 check("3.1")
 
 # %% [markdown]
-# **Exercise 3.2**: write `join(group, pid)`, what you just did by hand. **Exercise 3.3**: write
-# `set_memory_limit(group, limit, version)`: the file is `memory.limit_in_bytes` on v1 and
-# `memory.max` on v2. The check starts a process that wants 64 MiB in a group limited to 16 MiB.
+# A container's limits are files of its group, written before any of its processes runs. What
+# file, with what in it, for each of Docker's flags, is the difference between v1 and v2 (the table
+# of section 9 sums it up). **Exercise 3.2**: write `v1_limit_files(limits, swap_accounting)`, the
+# (controller, file, value, flag) list of a v1 group; **Exercise 3.3**: `v2_limit_files(limits,
+# has_swap)`, the (file, value, flag) list of a v2 group. The runtime's driver for this host's
+# version writes what yours returns (the checks give the other version's exact files, and on a
+# host of that version a real group gets them).
 
 # %%
 check("3.2")
@@ -201,10 +205,12 @@ print("oom_killed:", hog.oom_killed, " exit code:", hog.exit_code)
 print(mc("run", "--rm", "-m", "64m", "busybox", "cat", "/proc/self/cgroup").stdout)
 
 # %% [markdown]
-# **Exercise 3.5**: write `oom_kills(group, version)`, the counter the runtime reads.
+# The same hog under **your** runtime: your `parse_bytes` read `-m 32m`, your limit files for this
+# host's version made the group, and the runtime noticed the OOM kill through your `read_usage`
+# (exercise 3.4, below: until you write it, this stops at it):
 
 # %%
-check("3.5")
+# !{MC} --yours=03 run --rm -m 32m busybox dd if=/dev/zero of=/dev/shm/fill bs=1M count=100; echo "exit status: $?"
 
 # %% [markdown]
 # ## 5. Watching it live
@@ -242,14 +248,8 @@ print("memory never above the limit:", max(s.memory or 0 for s in monitor.sample
 # however many CPUs the group's processes would like to use. When the quota runs out, the
 # group's processes wait for the next period: they are *throttled* (`cpu.stat` counts it).
 #
-# **Exercise 3.4**: write `cpu_limit_files(cpus, version)`: v1 has two files,
-# `cpu.cfs_quota_us` and `cpu.cfs_period_us`; v2 has one, `cpu.max`, holding `"QUOTA PERIOD"`.
-
-# %%
-check("3.4")
-
-# %% [markdown]
-# Two busy loops (they would use two CPUs) under `--cpus 0.5`, measured over 2 seconds from the
+# On v1 that is two files, `cpu.cfs_period_us` and `cpu.cfs_quota_us`; on v2 one, `cpu.max`, holding
+# `"QUOTA PERIOD"` (your 3.2 and 3.3 write them). Two busy loops (they would use two CPUs) under `--cpus 0.5`, measured over 2 seconds from the
 # group's CPU counter (`cpuacct.usage` on v1, `usage_usec` in `cpu.stat` on v2). On a busy machine
 # the container may get *less* than its quota (the limit is a ceiling, not a reservation):
 
@@ -293,12 +293,20 @@ _ = mc("rm", "-f", "lesson03-bomb")
 # ## 8. `minicontainer stats`
 #
 # Like `docker stats`: one line per running container with a cgroup, refreshed every second
-# (`--no-stream` prints one reading). The Python API behind it is `Cgroup.stats()`.
+# (`--no-stream` prints one reading). The Python API behind it is `Cgroup.stats()`, which reads the
+# group's files and hands their text to `read_usage`: memory without the file cache (what the
+# kernel can drop at once), the limit (`max` on v2, a huge number on v1: unlimited), CPU seconds
+# (nanoseconds on v1, microseconds on v2), tasks, and OOM kills. **Exercise 3.4**: write
+# `read_usage(files, version)`. Then `stats` with your runtime:
 
 # %%
 # !{MC} rm -f lesson03-idle > /dev/null 2>&1
 # !{MC} run -d --name lesson03-idle -m 64m --pids-limit 10 busybox sleep 60 > /dev/null
 # !{MC} stats --no-stream lesson03-idle
+
+# %%
+check("3.4")
+# !{MC} --yours=03 stats --no-stream lesson03-idle
 # !{MC} rm -f lesson03-idle > /dev/null
 
 # %% [markdown]
@@ -342,6 +350,19 @@ with tempfile.TemporaryDirectory() as fake:
         print(f"  minicontainer/demo/{f.name:12} {f.read_text()}")
 
 # %% [markdown]
+# ## 10. Your runtime
+#
+# The milestone runs your runtime end to end: a memory hog under `-m 32m` ends in an OOM kill
+# (exit 137, and the runtime says why), a shell that forks in a loop under `--pids-limit 10` is
+# refused its 9th fork while the host forks on, and `stats` shows a container's use and limit. All of
+# it through your four functions (and lessons 01-02's):
+
+# %%
+milestone("03")
+
+# %% [markdown]
+# Read `minicontainer/cgroups/__init__.py`, `v1.py` and `v2.py` beside yours: the runtime's own.
+#
 # ## Clean up
 #
 # The containers of this lesson are gone with their groups (`run` removes a container's group

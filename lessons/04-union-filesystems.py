@@ -29,14 +29,15 @@
 # in the writable layer, and then write the merge rules in plain Python and check them against the
 # kernel.
 #
-# What you will write (in `exercises/04-union-filesystems.py`):
+# What you will write (in `exercises/04-union-filesystems.py`) are steps the runtime takes, with the
+# names and arguments of its own (`minicontainer/unionfs.py` and `minicontainer/unionmodel.py`):
 #
-# | part | function | what it does |
+# | part | function | the runtime calls it to |
 # |---|---|---|
-# | 4.1 | `overlay_options` | the mount options: layers highest first |
-# | 4.2 | `merge` | the union view, without mounting |
-# | 4.3 | `predict_upper` | what a sequence of writes and deletes leaves in the upper dir |
-# | 4.4 | `deleted_paths` | the whiteouts of an upper dir: what `commit` must delete |
+# | 4.1 | `overlay_options` | mount a container's root: the layers highest first |
+# | 4.2 | `copy_up` | copy an entry of a layer into a container's tree (the copy driver, as overlayfs does) |
+# | 4.3 | `lookup` | find which layer shows a path, by the union's rules (the copy driver) |
+# | 4.4 | `diff` | say what a container changed (`minicontainer diff`) |
 
 # %%
 from minicontainer.doctor import require
@@ -94,7 +95,7 @@ print("update:"); show(update)
 # **Exercise 4.1**: write `overlay_options(lowers, upper, work)`.
 
 # %%
-from minicontainer.exercises import check
+from minicontainer.exercises import check, hint, milestone
 
 check("4.1")
 
@@ -149,13 +150,14 @@ print("xattr:", os.getxattr(c1.upper / "data", "trusted.overlay.opaque"))
 show(c1.upper)
 
 # %% [markdown]
-# **Exercise 4.3**: predict the upper dir after a sequence of operations, then the check runs the
-# same operations on a real overlay and compares. Rules: writing copies the file and its parent
-# directories up; deleting something the layers have leaves a whiteout; deleting something only
-# the container made just removes it; `mkdir` over a whiteout makes an opaque directory.
+# A copy-up makes the same kind of entry in the upper dir — a file with the same bytes, a symlink
+# with the same target, a device with the same number — with the same owner, mode (setuid too) and
+# times: nothing a program can see tells it apart. A host without overlayfs gets the runtime's
+# **copy driver** (section 7), which does that itself for every path of the container's root.
+# **Exercise 4.2**: write `copy_up(source, dest)`, one entry.
 
 # %%
-check("4.3")
+check("4.2")
 
 # %% [markdown]
 # ## 4. Renames and hard links
@@ -191,12 +193,14 @@ c2.unmount()
 # %% [markdown]
 # ## 5. The merge rules in Python
 #
-# overlay's rules fit in a few lines: apply the layers base first; a whiteout deletes the path and
-# everything under it; a directory over a directory merges unless it is opaque; anything else
-# replaces what was there. **Exercise 4.2**: write `merge(layers)` returning `{path: layer index}`.
+# overlay's rules fit in a few lines. For one path, look down from the top layer: a whiteout hides
+# it; a parent that is a whiteout, a file or a link hides everything below it; an opaque parent
+# hides the layers below; otherwise the first layer that has the path provides it. The copy
+# driver asks this for every path of every layer. **Exercise 4.3**: write `lookup(layers, path)`,
+# the index of the layer that shows `path`, or `None`.
 
 # %%
-check("4.2")
+check("4.3")
 
 # %% [markdown]
 # The package's model is `minicontainer.unionmodel.merge`: it also records which lower layers each
@@ -217,7 +221,8 @@ print("whiteouts:", [(r.path, r.layer) for r in tree.removals])
 #
 # The upper dir *is* the container's changes: `docker diff` and `docker commit` just read it.
 # Every whiteout is a deletion, every other entry an addition (new path) or a change (the layers
-# have it). **Exercise 4.4**: write `deleted_paths(upper)`.
+# have it); an opaque directory also deletes what the layers had under it. **Exercise 4.4**: write
+# `diff(upper, lowers)`, what `minicontainer diff` prints.
 
 # %%
 check("4.4")
@@ -249,8 +254,9 @@ with unionfs.mount_rootfs(many, scratch / "c40") as c40:
 # %% [markdown]
 # Two more limits: the upper dir cannot live on an overlay itself (a container inside a container),
 # so `mount_rootfs` then puts upper and work on a small tmpfs; and a host without overlayfs gets the
-# **copy** driver (Docker's `vfs`): the merged tree copied into a plain directory. Same view, but
-# every container start copies the whole image (see `bench/bench_unionfs.py`).
+# **copy** driver (Docker's `vfs`): the merged tree copied into a plain directory, path by path, with
+# your `lookup` and `copy_up` under `--yours`. Same view, but every container start copies the whole
+# image (see `bench/bench_unionfs.py`).
 
 # %%
 with unionfs.mount_rootfs([base, update], scratch / "copy", driver="copy") as copied:
@@ -309,7 +315,28 @@ stack, names = container_stack("lesson04")
 print(render_text(stack, names=names, text="motd"))
 
 # %% [markdown]
-# ## 10. Clean up
+# ## 10. Your runtime
+#
+# The same with **your** functions: `--yours=04` mounts the root with your options and `diff` is
+# yours; with `MC_UNIONFS_DRIVER=copy` the root is built by your `lookup` and `copy_up`:
+
+# %%
+MC = f"{sys.executable} -m minicontainer"  # the `minicontainer` command of this environment
+# !{MC} --yours=04 run --name lesson04-yours busybox sh -c 'echo hi > /etc/motd; rm /bin/vi'
+# !{MC} --yours=04 diff lesson04-yours
+# !{MC} rm lesson04-yours > /dev/null
+# !MC_UNIONFS_DRIVER=copy {MC} --yours=04 run --rm busybox sh -c 'echo "files in /bin, copied by your code: $(ls /bin | wc -l)"'
+
+# %% [markdown]
+# The milestone: two containers of one image each write the same file and neither sees the other's
+# write (nor does the image), `diff` says what each changed, and the copy driver built by your code
+# shows the same root as the overlay:
+
+# %%
+milestone("04")
+
+# %% [markdown]
+# ## 11. Clean up
 #
 # Unmount what we mounted by hand, remove the container and the scratch directory, and check that
 # no overlay is left.
@@ -322,6 +349,6 @@ left = [line for line in open("/proc/self/mountinfo") if " - overlay " in line o
 print("mounts left:", len(left), " scratch removed:", not scratch.exists())
 
 # %% [markdown]
-# **What you built:** the mount options, the merge rules, a prediction of the upper dir and the
-# container's deletions; the runtime gives every container a copy-on-write root.
+# **What you built:** the mount options, copy-up, the union's rules and `diff`: the runtime gives every
+# container a copy-on-write root with them. Read `minicontainer/unionfs.py` and `unionmodel.py` beside yours.
 # Next, **05 · images**: where layers come from — digests, manifests, configs, safe unpacking and `commit`.

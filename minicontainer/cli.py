@@ -67,8 +67,8 @@ def build_parser(only: str | None = None, command: str | None = None) -> argpars
     parser.add_argument("--version", action="version", version=f"minicontainer {__version__}")
     import argparse
     parser.add_argument("--yours", nargs="?", const="", metavar="NN", default=argparse.SUPPRESS,
-                        help="run the runtime on your exercise files (lessons you started; =NN: lessons 01..NN, "
-                             "a part not written yet stops the command); MC_IMPL=yours does the same")
+                        help="run the runtime on your exercise files (the lessons you started; =NN: lesson NN too, "
+                             "and none after it; a part not written yet stops the command); MC_IMPL=yours does the same")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     import importlib
 

@@ -5,15 +5,17 @@ life, with the same name and signature as the package's own version (the referen
 below says which part replaces which module attribute:
 
     minicontainer --yours run busybox sh     the runtime, with your functions where you wrote them
-    minicontainer --yours=02 run busybox sh  lessons 01-02 are yours, every part of them; the rest is ours
+    minicontainer --yours=02 run busybox sh  lesson 02 is yours, every part of it, and so are the
+                                             earlier lessons you started; the rest is the package's
     MC_IMPL=yours / yours:02 / solutions     the same from the environment (notebooks, tests, CI)
 
 `--yours` takes the lessons you have started (at least one part written) from your files in
 exercises/ (or the directory MC_EXERCISES names); a lesson you have not touched runs the package's
-code, so the course works for a learner who skipped ahead. `--yours=NN` takes lessons 01..NN whatever
-their state: a part still raising NotImplementedError stops the command, when the runtime reaches
-it, with one line (the part, what the step does, `make check EX=N.M`). MC_IMPL=solutions does the
-same with solutions/ (instructors, CI). Without either, the package runs its own code.
+code, so the course works for a learner who skipped ahead. `--yours=NN` (a lesson's milestone) also
+takes lesson NN whatever its state, and no lesson after it. A part still raising NotImplementedError
+stops the command when the runtime reaches it, with one line (the part, what the step does,
+`make check EX=N.M`). MC_IMPL=solutions does the same with solutions/ (instructors, CI). Without
+either, the package runs its own code.
 
 How: use() loads the learner's files and *replaces the module attributes* in SEAMS, in this process,
 before the runtime starts; PID 1 is a fork of it (or of a fresh helper that calls use() itself,
@@ -74,6 +76,20 @@ SEAMS = [
          "into the root, the hostname"),
     Seam("2.4", "namespaces", "write_id_maps", "the uid/gid map lines of a new user namespace"),
     Seam("2.5", "namespaces", "join", "join a running container's namespaces, for exec", returns=list),
+    # lesson 03: cgroups (cgroups/__init__.py, v1.py, v2.py)
+    Seam("3.1", "cgroups", "parse_bytes", "Docker's memory sizes (512m, 1g) in bytes", returns=int),
+    Seam("3.2", "cgroups.v1", "limit_files", "the files a container's limits become on cgroup v1", returns=list,
+         function="v1_limit_files"),
+    Seam("3.3", "cgroups.v2", "limit_files", "the files a container's limits become on cgroup v2", returns=list,
+         function="v2_limit_files"),
+    Seam("3.4", "cgroups", "read_usage", "what a group uses (memory, CPU, tasks, OOM kills), for stats and "
+         "the OOM note", returns=dict),
+    # lesson 04: a copy-on-write root (unionfs.py, unionmodel.py)
+    Seam("4.1", "unionfs", "overlay_options", "the overlay's mount options for a stack of layers", returns=str),
+    Seam("4.2", "unionfs", "copy_up", "copy one entry of a layer up into the container's tree, keeping what it is"),
+    Seam("4.3", "unionmodel", "lookup", "which layer shows a path in the union (None: none does)",
+         returns=(int, _NONE)),
+    Seam("4.4", "unionmodel", "diff", "what a container changed (added, changed, deleted), from its upper dir"),
     # lesson 08: what keeps a container's root from taking the host (security/)
     Seam("8.1", "security.capabilities", "resolve", "the capabilities a container keeps, by Docker's rules",
          returns=list),
@@ -97,7 +113,8 @@ def parse_choice(choice: str) -> tuple[str, str]:
     """"yours:02" -> ("yours", "02"); "solutions" -> ("solutions", ""); "" -> ("", "")."""
     kind, _, upto = choice.partition(":")
     if kind not in ("", "reference", "yours", "solutions") or (upto and not upto.isdigit()):
-        raise UsageError(f"{ENV}={choice!r}: use yours, yours:NN (lessons 01..NN), solutions or solutions:NN",
+        raise UsageError(f"{ENV}={choice!r}: use yours, yours:NN (lesson NN, and the earlier ones you started), "
+                         "solutions or solutions:NN",
                          step="choose the implementation", fix=f"unset {ENV} to run the package's own code")
     return ("" if kind == "reference" else kind), upto.zfill(2) if upto else ""
 
@@ -288,7 +305,7 @@ def implementations(choice: str) -> dict[str, tuple[object, str]]:
                                      step=f"exercise {seam.part}", path=short(path),
                                      fix="run `make exercises` on a copy to see the function to write")
             functions[seam.part] = function
-        if not upto and all(is_stub(f, part) for part, f in functions.items()):
+        if lesson != upto and all(is_stub(f, part) for part, f in functions.items()):
             continue  # a lesson you have not started yet: the package's code runs it
         chosen.update({part: (f, path) for part, f in functions.items()})
     return chosen

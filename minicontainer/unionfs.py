@@ -28,12 +28,19 @@ and handles the real limits:
 
 Everything this module mounts lives under MC_RUN_DIR / MC_LIB_DIR, and `sweep(paths)` unmounts
 what a killed runtime left behind. Layers are listed bottom first (`lowers[0]` is the base layer).
+
+Lesson 04's exercises are steps of this module and of unionmodel.py (seams.py): the overlay's mount
+options (overlay_options, 4.1), copying one entry up out of a layer (copy_up, 4.2: the copy driver
+does it for every visible path, as overlayfs does for a file on its first write), which layer shows
+a path (unionmodel.lookup, 4.3: the copy driver asks it for each path), and what a container
+changed (unionmodel.diff, 4.4: `minicontainer diff`).
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # `run` uses mount_layers() with plain strings and never imports pathlib (paths.py says why)
@@ -271,39 +278,62 @@ def _umount(target: Path | str) -> None:
 def copy_layers(lowers: list[Path], target: Path) -> int:
     """Write the merged tree of `lowers` into the empty directory `target`. Returns how many paths.
 
-    Each file is copied on its own (hard links are not kept), with its mode, owner and times."""
-    from pathlib import Path
-
+    A union filesystem in Python: every path any layer has is looked up through the union rules
+    (unionmodel.lookup: the highest layer that shows it, or None if a whiteout, an opaque directory
+    or a file above hides it), and the entry that shows is copied up (copy_up). Hard links are not
+    kept: each file is copied on its own."""
     from . import unionmodel
 
-    target = Path(target)
-
-    tree = unionmodel.merge(lowers)
+    lowers = [os.fspath(p) for p in lowers]
+    target = os.fspath(target)
+    candidates: set[str] = set()
+    for layer in lowers:
+        for directory, dirnames, filenames in os.walk(layer):
+            rel = os.path.relpath(directory, layer)
+            for name in dirnames + filenames:
+                candidates.add(name if rel == "." else f"{rel}/{name}")
+    copied = 0
     dirs = []
-    for path, e in tree.entries.items():
-        dest = target / path
-        if e.kind == "dir":
-            dest.mkdir()
-            dirs.append((dest, e))
-        elif e.kind == "file":
-            import shutil
-            shutil.copy2(e.source, dest, follow_symlinks=False)
-        elif e.kind == "symlink":
-            os.symlink(os.readlink(e.source), dest)
-            st = os.lstat(e.source)
-            os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
-        else:
-            os.mknod(dest, os.lstat(e.source).st_mode, e.rdev)
-        os.lchown(dest, e.uid, e.gid)
-        if e.kind not in ("dir", "symlink"):
-            os.chmod(dest, os.lstat(e.source).st_mode & 0o7777)
-    for dest, e in reversed(dirs):  # last, so that writing the children did not change them
-        os.chmod(dest, os.lstat(e.source).st_mode & 0o7777)
-        st = os.lstat(e.source)
-        os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+    for path in sorted(candidates, key=lambda p: p.split("/")):  # parents before their children
+        layer = unionmodel.lookup(lowers, path)
+        if layer is None or not os.path.isdir(os.path.dirname(os.path.join(target, path)) or target):
+            continue  # hidden, or under a path that is not a directory in the union
+        source = os.path.join(lowers[layer], path)
+        copy_up(source, os.path.join(target, path))
+        if os.path.isdir(source) and not os.path.islink(source):
+            dirs.append((path, source))
+        copied += 1
+    for path, source in reversed(dirs):  # last: writing their children changed their times
+        st = os.lstat(source)
+        os.utime(os.path.join(target, path), ns=(st.st_atime_ns, st.st_mtime_ns))
     root_mode = os.lstat(lowers[-1]).st_mode & 0o7777
     os.chmod(target, root_mode)
-    return len(tree.entries)
+    return copied
+
+
+def copy_up(source: str, dest: str) -> None:
+    """Copy one entry out of a layer into a container's tree, as overlayfs copies a file up (exercise 4.2).
+
+    `dest` does not exist; its parent does. The copy is of the same type (directory, regular file,
+    symlink, device or fifo), with the same content (the file's bytes, the link's target, the
+    device number), owner, permission bits (setuid included) and times. A directory is created empty
+    (its entries are copied one by one). A symlink is copied as a link, never followed."""
+    st = os.lstat(source)
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        os.mkdir(dest)
+    elif stat.S_ISREG(mode):
+        with open(source, "rb") as src, open(dest, "xb") as out:
+            while chunk := src.read(1 << 20):
+                out.write(chunk)
+    elif stat.S_ISLNK(mode):
+        os.symlink(os.readlink(source), dest)
+    else:
+        os.mknod(dest, mode, st.st_rdev)
+    os.lchown(dest, st.st_uid, st.st_gid)
+    if not stat.S_ISLNK(mode):
+        os.chmod(dest, stat.S_IMODE(mode))  # after chown, which clears setuid/setgid bits
+    os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
 
 # --- the entry point ---------------------------------------------------------------------------------

@@ -13,8 +13,11 @@ An image is a stack of layer directories. overlayfs shows them as one tree by th
 and returns a `MergedTree`: for every visible path, which layer provides it and which lower layers
 it shadows. The tests mount the same layers with the kernel and check that both trees are equal.
 
+`lookup(layers, path)` answers the same question for one path, walking down from the top layer:
+the copy driver (unionfs.copy_layers) asks it for every path (lesson 04, exercise 4.3).
+
 `diff(upper, lowers)` reads a container's upper directory and says what the container changed:
-added, changed and deleted paths (the input of `commit` in lesson 05).
+added, changed and deleted paths (the input of `commit` in lesson 05; exercise 4.4).
 
 Layers are always listed bottom first, the order of an image manifest: `layers[0]` is the base.
 """
@@ -178,6 +181,37 @@ def merge(layers: list[Path | str]) -> MergedTree:
     entries: dict[str, Entry] = {}
     _flatten(root, entries)
     return MergedTree(paths, entries, removals)
+
+
+def lookup(layers: list[Path | str], path: str) -> int | None:
+    """The index of the layer that provides `path` in the union of `layers` (bottom first), or None
+    when the union does not show it (exercise 4.3). Walking down from the top layer, in each layer:
+
+      - the path itself is there: a whiteout hides it (None), anything else provides it;
+      - otherwise a parent directory of the path in that layer may hide everything below it: a
+        whiteout, an opaque directory, or a file (not a directory) with the name of one (None);
+      - otherwise look in the next layer down. No layer has it: None.
+
+    `path` is relative ("etc/passwd"). A directory is provided by the highest layer that has it
+    (its mode and owner come from there), even when lower layers add entries to it."""
+    parts = path.split("/")
+    for index in range(len(layers) - 1, -1, -1):
+        here = os.fspath(layers[index])
+        opaque_above = False
+        for depth, name in enumerate(parts, start=1):  # one component at a time: never through a symlink
+            here = os.path.join(here, name)
+            try:
+                st = os.lstat(here)
+            except FileNotFoundError:
+                break  # this layer has nothing at this path
+            if depth == len(parts):
+                return None if is_whiteout(st) else index
+            if is_whiteout(st) or not stat.S_ISDIR(st.st_mode):
+                return None  # a parent deleted, or replaced by a file or a link: nothing below it shows
+            opaque_above = opaque_above or is_opaque(here)
+        if opaque_above:
+            return None  # an opaque parent in this layer hides the layers below it
+    return None
 
 
 def scan(root: Path | str) -> dict[str, Entry]:

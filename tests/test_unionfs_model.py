@@ -76,6 +76,32 @@ def test_model_equals_the_kernels_merged_tree(specs):
         shutil.rmtree(base)
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stack)
+def test_lookup_of_each_path_agrees_with_the_kernel_and_the_copy_driver(specs):
+    """unionmodel.lookup (exercise 4.3) for every path of every layer: what overlayfs shows, from the
+    layer merge() names; and the copy driver (lookup + copy_up, exercise 4.2) builds the kernel's tree."""
+    from minicontainer.unionmodel import lookup
+    base = Path(tempfile.mkdtemp(prefix="minicontainer-prop-"))
+    try:
+        layers = []
+        for i, spec in enumerate(specs):
+            build(base / f"l{i}", spec)
+            layers.append(base / f"l{i}")
+        with unionfs.mount_rootfs(layers, base / "c", driver="overlay") as m:
+            kernel = snapshot(scan(m.target))
+        entries = merge(layers).entries
+        every = {str(p.relative_to(layer)) for layer in layers for p in layer.rglob("*")}
+        for path in sorted(every):
+            want = entries[path].layer if path in entries else None
+            assert lookup(layers, path) == want, (path, lookup(layers, path), want)
+        assert set(entries) == set(kernel)
+        with unionfs.mount_rootfs(layers, base / "copy", driver="copy") as m:
+            assert snapshot(scan(m.target)) == kernel
+    finally:
+        shutil.rmtree(base)
+
+
 def test_model_names_the_layer_each_path_comes_from_and_what_it_shadows(tmp_path):
     l0, l1, l2 = tmp_path / "l0", tmp_path / "l1", tmp_path / "l2"
     build(l0, {"etc/passwd": ("file", b"0", 0o644), "etc/motd": ("file", b"0", 0o644), "tmp": ("dir", 0o755, False)})

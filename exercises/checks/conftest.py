@@ -53,19 +53,22 @@ class Yours:
     def __init__(self, lesson: str) -> None:
         self.lesson = lesson
 
-    def __call__(self, *args: str, ok: bool = True, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
-        """Run the command; with ok=True, fail the check (with the command's own error line) unless it exits 0."""
+    def __call__(self, *args: str, ok: bool | set[int] = True, why: str = "", timeout: float = 120,
+                 **kwargs) -> subprocess.CompletedProcess:
+        """Run the command. `ok`: the exit statuses that pass (True: 0; False: any); another fails the
+        check with the command's own last line on stderr (and `why`, what the status should have meant)."""
         env = dict(os.environ, MC_EXERCISES=str(_source_dir()))
         env.pop("MC_IMPL", None)
         env.update(kwargs.pop("env", {}))
         argv = [sys.executable, "-m", "minicontainer", f"--yours={self.lesson}", *args]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, **kwargs)
-        if ok and done.returncode != 0:
+        allowed = {0} if ok is True else set() if ok is False else set(ok)
+        if allowed and done.returncode not in allowed:
             said = (done.stderr.strip().splitlines() or ["(nothing on stderr)"])[-1]
             command = " ".join(args)
             command = command if len(command) < 50 else command[:47] + "..."
-            pytest.fail(f"`minicontainer --yours={self.lesson} {command}` exited {done.returncode}: {said}",
-                        pytrace=False)
+            pytest.fail(f"`minicontainer --yours={self.lesson} {command}` exited {done.returncode}"
+                        f"{' (' + why + ')' if why else ''}: {said}", pytrace=False)
         return done
 
 

@@ -26,6 +26,10 @@ Every container's group lives under one parent, `minicontainer` (paths.CGROUP_PA
 paths.Paths and unionfs do: lesson 02, "Why run starts fast"): importing `pathlib` and `re` would
 cost every limited run about 12 ms. The lesson's `pathlib` views are properties on top:
 `Setup.root` and `Setup.controllers`, `Cgroup.dirs()` and `Cgroup.path` are `Path`s.
+
+Lesson 03's exercises are steps of this package (seams.py): Docker's sizes (parse_bytes, 3.1), the
+files a group's limits become on v1 (v1.limit_files, 3.2) and on v2 (v2.limit_files, 3.3), and what
+`stats` and the OOM note read back (read_usage, 3.4).
 """
 
 from __future__ import annotations
@@ -300,6 +304,65 @@ def cpu_percent(before: Stats, after: Stats) -> float | None:
     return 100.0 * (after.cpu_usage - before.cpu_usage) / (after.time - before.time)
 
 
+# v1 reports "no limit" as a huge number (PAGE_COUNTER_MAX pages, rounded to pages).
+V1_UNLIMITED = 1 << 62
+
+# The files read_usage() needs, by version (v1: by controller, each in its own hierarchy).
+USAGE_FILES = {
+    "v1": {"memory": ("memory.usage_in_bytes", "memory.stat", "memory.limit_in_bytes", "memory.oom_control"),
+           "cpuacct": ("cpuacct.usage",), "pids": ("pids.current", "pids.max")},
+    "v2": {"": ("memory.current", "memory.stat", "memory.max", "memory.events", "cpu.stat", "pids.current",
+                "pids.max")},
+}
+
+
+def read_usage(files: dict[str, str], version: str) -> dict[str, int | float | None]:
+    """What a group uses now (exercise 3.4), from the text of its files (USAGE_FILES; a file this host
+    lacks is missing from `files`). Returns, None for what the files do not tell:
+
+      memory        bytes in use without the inactive file cache (what `docker stats` shows)
+      memory_limit  bytes, None when unlimited ("max" on v2, a huge number on v1)
+      cpu_usage     seconds of CPU used (v1 cpuacct.usage counts nanoseconds, v2 usage_usec microseconds)
+      pids, pids_limit, oom_kills   (oom_kill in memory.oom_control on v1, memory.events on v2)
+
+    `stats` shows these; the runtime reads oom_kills when it removes the group (OOMKilled, exit 137)."""
+    def number(name: str) -> int | None:
+        text = files.get(name, "").strip()
+        return None if text in ("", "max") else int(text)
+
+    def keyed(name: str) -> dict[str, int]:
+        return parse_keyed(files.get(name, ""))
+
+    if version == "v2":
+        usage, inactive = number("memory.current"), keyed("memory.stat").get("inactive_file")
+        limit, oom_kills = number("memory.max"), keyed("memory.events").get("oom_kill")
+        usec = keyed("cpu.stat").get("usage_usec")
+        cpu = None if usec is None else usec / 1e6
+    else:
+        usage, inactive = number("memory.usage_in_bytes"), keyed("memory.stat").get("total_inactive_file")
+        limit, oom_kills = number("memory.limit_in_bytes"), keyed("memory.oom_control").get("oom_kill")
+        limit = None if limit is not None and limit >= V1_UNLIMITED else limit
+        nsec = number("cpuacct.usage")
+        cpu = None if nsec is None else nsec / 1e9
+    return {"memory": without_cache(usage, inactive), "memory_limit": limit, "cpu_usage": cpu,
+            "pids": number("pids.current"), "pids_limit": number("pids.max"), "oom_kills": oom_kills}
+
+
+def usage_stats(usage: dict) -> Stats:
+    """A Stats reading made of read_usage()'s answer (the drivers add what else they read)."""
+    return Stats(time=time.monotonic(), **{key: usage.get(key) for key in
+                                           ("memory", "memory_limit", "cpu_usage", "pids", "pids_limit", "oom_kills")})
+
+
+def read_files(directory: str, names: tuple[str, ...], into: dict[str, str]) -> None:
+    """The text of each file that exists (a host may lack some: swap, pressure, a controller)."""
+    for name in names:
+        try:
+            into[name] = read_text(os.path.join(directory, name))
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+
+
 def read_int(path: str | Path) -> int | None:
     """An integer cgroup file, None when the host does not have it; 'max' (v2) is None too."""
     try:
@@ -319,11 +382,15 @@ def without_cache(usage: int | None, inactive_file: int | None) -> int | None:
 def read_keyed(path: str | Path) -> dict[str, int]:
     """A flat keyed file like memory.events or cpu.stat: 'key value' per line."""
     try:
-        lines = read_text(path).splitlines()
+        return parse_keyed(read_text(path))
     except (FileNotFoundError, NotADirectoryError):
         return {}
+
+
+def parse_keyed(text: str) -> dict[str, int]:
+    """The text of a flat keyed file: {key: value} for each 'key value' line with an integer value."""
     out = {}
-    for line in lines:
+    for line in text.splitlines():
         key, _, value = line.partition(" ")
         if value.strip().lstrip("-").isdigit():
             out[key] = int(value)
@@ -421,7 +488,10 @@ class Cgroup:
         """Kill what is left, then remove the directories. Returns the last stats (OOM kills...)."""
         if not self.exists():
             return None
-        last = self.stats()
+        try:
+            last, error = self.stats(), None
+        except Exception as exc:  # noqa: BLE001 - (a learner's read_usage with --yours): remove the group first
+            last, error = None, exc
         self.kill()
         deadline = time.monotonic() + timeout
         for d in self.group_dirs():
@@ -436,6 +506,8 @@ class Cgroup:
                                              f"(processes left: {self.procs()})", step="cgroups: remove",
                                              path=d, fix="minicontainer reset") from None
                     time.sleep(0.01)
+        if error is not None:
+            raise error
         return last
 
     def __repr__(self) -> str:

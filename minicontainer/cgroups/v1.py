@@ -11,6 +11,8 @@ directories with the same name, and the runtime writes the PID into each of them
     /sys/fs/cgroup/pids/minicontainer/<id>/     pids.max  pids.current
 
 v1 has no `cgroup.kill`: removing a group means SIGKILL-ing its processes until none is left.
+
+limit_files() is lesson 03's exercise 3.2: the files a container's limits become here.
 """
 
 from __future__ import annotations
@@ -18,11 +20,35 @@ from __future__ import annotations
 import os
 import time
 
-from . import (CPU_PERIOD_US, Cgroup, Limits, Stats, kill_until_empty, read_int, read_keyed, read_text,
-               without_cache, write)
+from .. import cgroups  # the package itself: the runtime calls cgroups.read_usage (a seam: seams.py)
+from . import (CPU_PERIOD_US, USAGE_FILES, Cgroup, Limits, Stats, kill_until_empty, read_files, usage_stats,
+               read_int, read_keyed, read_text, write)
 
-# v1 reports "no limit" as a huge number (PAGE_COUNTER_MAX pages, rounded to pages).
-UNLIMITED = 1 << 62
+
+def limit_files(limits: Limits, swap_accounting: bool) -> list[tuple[str, str, str, str]]:
+    """The files a group's limits become on v1 (exercise 3.2): (controller, file, value, flag) each,
+    in the order to write them. None in `limits` means no limit: no file.
+
+      --memory        memory.limit_in_bytes; with swap accounting (the file memory.memsw.limit_in_bytes
+                      exists) also memsw = memory + swap: --memory-swap, or Docker's default 2 x memory
+      --cpus          cpu.cfs_period_us (CPU_PERIOD_US), then cpu.cfs_quota_us = cpus x period
+      --cpu-shares    cpu.shares;   --cpuset-cpus  cpuset.cpus;   --pids-limit  pids.max"""
+    files = []
+    if limits.memory is not None:
+        files.append(("memory", "memory.limit_in_bytes", str(limits.memory), "--memory"))
+        if swap_accounting:
+            total = limits.memory_swap if limits.memory_swap is not None else 2 * limits.memory
+            files.append(("memory", "memory.memsw.limit_in_bytes", str(total), "--memory-swap"))
+    if limits.cpus is not None:
+        files.append(("cpu", "cpu.cfs_period_us", str(CPU_PERIOD_US), "--cpus"))
+        files.append(("cpu", "cpu.cfs_quota_us", str(round(limits.cpus * CPU_PERIOD_US)), "--cpus"))
+    if limits.cpu_shares is not None:
+        files.append(("cpu", "cpu.shares", str(limits.cpu_shares), "--cpu-shares"))
+    if limits.cpuset_cpus is not None:
+        files.append(("cpuset", "cpuset.cpus", limits.cpuset_cpus, "--cpuset-cpus"))
+    if limits.pids_limit is not None:
+        files.append(("pids", "pids.max", str(limits.pids_limit), "--pids-limit"))
+    return files
 
 
 class V1Cgroup(Cgroup):
@@ -46,10 +72,6 @@ class V1Cgroup(Cgroup):
 
     def make(self, limits: Limits) -> None:
         dirs = self.controller_dirs()
-
-        def put(controller: str, name: str, value: object, flag: str) -> None:
-            write(os.path.join(dirs[controller], name), str(value), self.setup, flag)
-
         for controller, d in dirs.items():
             parent = os.path.dirname(d)
             os.makedirs(d, exist_ok=True)  # co-mounted controllers (cpu,cpuacct) share a directory
@@ -61,46 +83,28 @@ class V1Cgroup(Cgroup):
                         inherited = read_text(os.path.join(os.path.dirname(parent), f)).strip()
                         write(os.path.join(parent, f), inherited, self.setup, f)
                     write(os.path.join(d, f), inherited, self.setup, f)
-        if limits.memory is not None:
-            put("memory", "memory.limit_in_bytes", limits.memory, "--memory")
-            if os.path.exists(os.path.join(dirs["memory"], "memory.memsw.limit_in_bytes")):
-                # swap accounting on: Docker's default swap is as much again as memory
-                total = limits.memory_swap if limits.memory_swap is not None else 2 * limits.memory
-                put("memory", "memory.memsw.limit_in_bytes", total, "--memory-swap")
-        if limits.cpus is not None:
-            put("cpu", "cpu.cfs_period_us", CPU_PERIOD_US, "--cpus")
-            put("cpu", "cpu.cfs_quota_us", round(limits.cpus * CPU_PERIOD_US), "--cpus")
-        if limits.cpu_shares is not None:
-            put("cpu", "cpu.shares", limits.cpu_shares, "--cpu-shares")
-        if limits.cpuset_cpus is not None:
-            put("cpuset", "cpuset.cpus", limits.cpuset_cpus, "--cpuset-cpus")
-        if limits.pids_limit is not None:
-            put("pids", "pids.max", limits.pids_limit, "--pids-limit")
+        swap_accounting = "memory" in dirs and os.path.exists(os.path.join(dirs["memory"], "memory.memsw.limit_in_bytes"))
+        for controller, name, value, flag in limit_files(limits, swap_accounting):
+            write(os.path.join(dirs[controller], name), value, self.setup, flag)
 
     def stats(self) -> Stats:
         d = self.controller_dirs()
-        s = Stats(time=time.monotonic())
+        files: dict[str, str] = {}
+        for controller, names in USAGE_FILES["v1"].items():
+            if controller in d:
+                read_files(d[controller], names, files)
+        s = usage_stats(cgroups.read_usage(files, "v1"))
         if "memory" in d:
             m = d["memory"] + "/"
             s.memory_cache = read_keyed(m + "memory.stat").get("total_inactive_file")
-            s.memory = without_cache(read_int(m + "memory.usage_in_bytes"), s.memory_cache)
             s.memory_peak = read_int(m + "memory.max_usage_in_bytes")
-            limit = read_int(m + "memory.limit_in_bytes")
-            s.memory_limit = None if limit is None or limit >= UNLIMITED else limit
-            s.oom_kills = read_keyed(m + "memory.oom_control").get("oom_kill")
-        if "cpuacct" in d:
-            usage = read_int(d["cpuacct"] + "/cpuacct.usage")
-            s.cpu_usage = None if usage is None else usage / 1e9
         if "cpu" in d:
             stat = read_keyed(d["cpu"] + "/cpu.stat")
             s.cpu_periods, s.cpu_throttled = stat.get("nr_periods"), stat.get("nr_throttled")
             if "throttled_time" in stat:
                 s.cpu_throttled_time = stat["throttled_time"] / 1e9
         if "pids" in d:
-            p = d["pids"] + "/"
-            s.pids = read_int(p + "pids.current")
-            s.pids_limit = read_int(p + "pids.max")
-            s.pids_refused = read_keyed(p + "pids.events").get("max")
+            s.pids_refused = read_keyed(d["pids"] + "/pids.events").get("max")
         return s
 
     def kill(self) -> None:

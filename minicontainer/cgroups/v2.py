@@ -16,6 +16,8 @@ Two rules shape the code. A controller can only be used in a group if its parent
 `cgroup.subtree_control`, so the runtime enables what it needs at the root and in its parent.
 And the "no internal processes" rule: a group that hands controllers down to children may not
 hold processes itself, so the parent `minicontainer` only ever contains groups.
+
+limit_files() is lesson 03's exercise 3.3: the files a container's limits become here.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from __future__ import annotations
 import os
 import time
 
-from . import (CPU_PERIOD_US, Cgroup, ContainerError, Limits, Stats, kill_until_empty, read_int, read_keyed,
-               read_text, without_cache, write)
+from .. import cgroups  # the package itself: the runtime calls cgroups.read_usage (a seam: seams.py)
+from . import (CPU_PERIOD_US, USAGE_FILES, Cgroup, ContainerError, Limits, Stats, kill_until_empty, read_files, usage_stats,
+               read_int, read_keyed, read_text, write)
 
 
 # Controllers every group gets, limits or not: `stats` reads memory.current, cpu.stat, pids.current.
@@ -34,6 +37,35 @@ STATS_CONTROLLERS = {"memory", "cpu", "pids"}
 def shares_to_weight(shares: int) -> int:
     """Docker's --cpu-shares (2-262144, 1024 normal) as a v2 cpu.weight (1-10000, 100 normal), as runc converts it."""
     return 1 + ((shares - 2) * 9999) // 262142
+
+
+def limit_files(limits: Limits, has_swap: bool) -> list[tuple[str, str, str]]:
+    """The files a group's limits become on v2 (exercise 3.3): (file, value, flag) each, in the
+    order to write them. None in `limits` means no limit: no file.
+
+      --memory        memory.max; swap is limited on its own (memory.swap.max, when the host has swap
+                      accounting: `has_swap`): --memory-swap minus --memory ("max" for -1), or
+                      Docker's default, as much swap again as memory
+      --cpus          cpu.max = "QUOTA PERIOD" in one file (quota = cpus x CPU_PERIOD_US)
+      --cpu-shares    cpu.weight, converted by shares_to_weight (1024 shares -> 100... as runc does)
+      --cpuset-cpus   cpuset.cpus;   --pids-limit  pids.max"""
+    files = []
+    if limits.memory is not None:
+        files.append(("memory.max", str(limits.memory), "--memory"))
+        if limits.memory_swap is not None:
+            swap = "max" if limits.memory_swap == -1 else str(limits.memory_swap - limits.memory)
+            files.append(("memory.swap.max", swap, "--memory-swap"))
+        elif has_swap:
+            files.append(("memory.swap.max", str(limits.memory), "--memory"))
+    if limits.cpus is not None:
+        files.append(("cpu.max", f"{round(limits.cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}", "--cpus"))
+    if limits.cpu_shares is not None:
+        files.append(("cpu.weight", str(shares_to_weight(limits.cpu_shares)), "--cpu-shares"))
+    if limits.cpuset_cpus is not None:
+        files.append(("cpuset.cpus", limits.cpuset_cpus, "--cpuset-cpus"))
+    if limits.pids_limit is not None:
+        files.append(("pids.max", str(limits.pids_limit), "--pids-limit"))
+    return files
 
 
 def pressure_avg10(path: str) -> float | None:
@@ -65,9 +97,6 @@ class V2Cgroup(Cgroup):
         parent = os.path.join(root, self.parent)
         d = os.path.join(parent, self.name)
 
-        def put(name: str, value: object, flag: str) -> None:
-            write(os.path.join(d, name), str(value), self.setup, flag)
-
         # what the limits need, plus what `stats` counts (as Docker enables them for every container),
         # and only what this host has (a hybrid host's cgroup2 tree may carry only hugetlb)
         needed = (limits.controllers() | STATS_CONTROLLERS) & set(self.setup.controller_dirs)
@@ -75,21 +104,8 @@ class V2Cgroup(Cgroup):
         self.enable(root, needed)
         self.enable(parent, needed)
         os.mkdir(d)
-        if limits.memory is not None:
-            put("memory.max", limits.memory, "--memory")
-            if limits.memory_swap is not None:  # v2 limits swap alone; Docker's flag is memory + swap
-                put("memory.swap.max", "max" if limits.memory_swap == -1 else limits.memory_swap - limits.memory,
-                    "--memory-swap")
-            elif os.path.exists(os.path.join(d, "memory.swap.max")):  # Docker's default: as much swap again
-                put("memory.swap.max", limits.memory, "--memory")
-        if limits.cpus is not None:
-            put("cpu.max", f"{round(limits.cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}", "--cpus")
-        if limits.cpu_shares is not None:
-            put("cpu.weight", shares_to_weight(limits.cpu_shares), "--cpu-shares")
-        if limits.cpuset_cpus is not None:
-            put("cpuset.cpus", limits.cpuset_cpus, "--cpuset-cpus")
-        if limits.pids_limit is not None:
-            put("pids.max", limits.pids_limit, "--pids-limit")
+        for name, value, flag in limit_files(limits, os.path.exists(os.path.join(d, "memory.swap.max"))):
+            write(os.path.join(d, name), value, self.setup, flag)
 
     def populated(self) -> bool:
         """Whether any process is in the group (from cgroup.events, which the kernel keeps current)."""
@@ -97,17 +113,13 @@ class V2Cgroup(Cgroup):
 
     def stats(self) -> Stats:
         d = self.main_dir + "/"
+        files: dict[str, str] = {}
+        read_files(self.main_dir, USAGE_FILES["v2"][""], files)
         cpu = read_keyed(d + "cpu.stat")
-        s = Stats(time=time.monotonic(),
-                  memory_cache=read_keyed(d + "memory.stat").get("inactive_file"),
-                  memory_peak=read_int(d + "memory.peak"),
-                  memory_limit=read_int(d + "memory.max"),
-                  pids=read_int(d + "pids.current"), pids_limit=read_int(d + "pids.max"),
-                  pids_refused=read_keyed(d + "pids.events").get("max"),
-                  oom_kills=read_keyed(d + "memory.events").get("oom_kill"))
-        s.memory = without_cache(read_int(d + "memory.current"), s.memory_cache)
-        if "usage_usec" in cpu:
-            s.cpu_usage = cpu["usage_usec"] / 1e6
+        s = usage_stats(cgroups.read_usage(files, "v2"))
+        s.memory_cache = read_keyed(d + "memory.stat").get("inactive_file")
+        s.memory_peak = read_int(d + "memory.peak")
+        s.pids_refused = read_keyed(d + "pids.events").get("max")
         s.cpu_periods, s.cpu_throttled = cpu.get("nr_periods"), cpu.get("nr_throttled")
         if "throttled_usec" in cpu:
             s.cpu_throttled_time = cpu["throttled_usec"] / 1e6
