@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: the package tests, every exercise check (fails on the stub, passes on the solution)
-# and every lesson notebook under nbval, in one pytest run so there is one summary line; then the
+# and every lesson notebook under nbval, in one pytest run so there is one summary line; then
 # a representative part of the package tests again on Python 3.10 (Ubuntu 22.04's python3) when this machine has one.
 #
 # nbval runs the lessons as git has them (the index: what is committed, or staged by `make notebooks`),
