@@ -2,63 +2,74 @@
 # Check your work with `make check EX=05` (or the check cells in notebooks/05-images.ipynb).
 # This file was generated from the instructors' solutions by `make exercises`.
 
-"""Lesson 05: images as data: digests, an OCI layout read by hand, safe paths, whiteouts, Docker's command rule.
+"""Lesson 05: images as data: digests, safe unpacking, whiteouts, and Docker's rules for the process.
 
-Each function below is one step of the lesson. The package keeps its own versions in
-minicontainer/image/ (digest.py, store.py, unpack.py, config.py): compare yours with them when you are done.
+Each function below is a step the runtime takes, with the same name and arguments as the package's
+own: write_verified in minicontainer/image/digest.py, clean and apply_whiteout in
+minicontainer/image/unpack.py, process_from_config in minicontainer/image/config.py.
+`minicontainer --yours load -i ARCHIVE` stores and unpacks an image with yours; `minicontainer
+--yours run IMAGE` starts what your process_from_config says.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import posixpath
 import stat
-from pathlib import Path
+from typing import BinaryIO, Iterable
+
+from minicontainer.errors import ContainerError
+from minicontainer.image.config import DEFAULT_PATH, ProcessSpec
+from minicontainer.image.unpack import LayerError, rmtree_at
+
+OPAQUE_XATTR = "trusted.overlay.opaque"
 
 
-def blob_digest(data: bytes) -> str:
-    """Exercise 5.1: the OCI digest of some bytes: "sha256:" followed by the 64 hex characters
-    of their SHA-256 hash. This is the name of every blob: manifests, configs and layers."""
-    raise NotImplementedError('Exercise 5.1: "sha256:" + hashlib.sha256(data).hexdigest()')
+def write_verified(chunks: Iterable[bytes], out: BinaryIO, expected_digest: str | None,
+                   expected_size: int | None) -> tuple[str, int]:
+    """Exercise 5.1: every blob the store keeps comes through here. Write each chunk to `out` while
+    hashing (sha256) and counting it; return ("sha256:<hex>", size). Stop reading as soon as more
+    than `expected_size` bytes came. Raise ContainerError(..., step="verify blob") if the size is not
+    `expected_size` or the digest not `expected_digest` (None: that one is not checked). Never hold
+    the whole blob in memory: a layer can be gigabytes."""
+    raise NotImplementedError('Exercise 5.1: store a blob while checking that it is the one that was asked for')
 
 
-def read_image(layout: Path, ref_name: str) -> tuple[dict, list[str]]:
-    """Exercise 5.2: read an image from an OCI image layout directory, by hand.
-    index.json lists manifests; the one whose annotations["org.opencontainers.image.ref.name"]
-    equals `ref_name` is ours. Its blob (layout/blobs/sha256/<hex>) is the manifest, whose
-    "config" descriptor names the config blob and whose "layers" list the layer blobs.
-    Return (the config as a dict, the list of layer digests, bottom first). Raise KeyError if
-    no manifest has that name. Check each blob you read against its digest (use blob_digest)
-    and raise ValueError if one does not match."""
-    raise NotImplementedError('Exercise 5.2: json.loads index.json; find the entry by its ref.name annotation; read blobs/sha256/<hex> for the manifest, then its config; verify each with blob_digest')
+def clean(name: str, what: str) -> list[str]:
+    """Exercise 5.2: where a tar entry called `name` lands inside the layer's root, as a list of path
+    components: "etc/passwd" -> ["etc", "passwd"]. An absolute name is confined ("/etc/passwd" lands
+    at root/etc/passwd); "" and "." components go ("./bin/./sh" -> ["bin", "sh"]). A ".." anywhere
+    is refused: raise LayerError(message, name), the message naming `what` ("entry", "hard link
+    target") and the name. (The unpacker then opens the directories one by one, never through a
+    symlink: see Tree.dir_fd in unpack.py.)"""
+    raise NotImplementedError("Exercise 5.2: where a tar entry lands inside the layer's root (never above it)")
 
 
-def safe_join(root: Path, name: str) -> Path:
-    """Exercise 5.3: where a tar entry called `name` goes inside the layer directory `root`.
-    An absolute name ("/etc/passwd") is confined: it lands at root/etc/passwd. Ignore "" and "."
-    components. If any component is "..", raise ValueError: the entry tries to climb out.
-    (The package also refuses writes through symlinks, which needs file descriptors: see unpack.py.)"""
-    raise NotImplementedError('Exercise 5.3: split name on "/", drop "" and "."; if ".." in the parts raise ValueError; else return Path(root).joinpath(*parts)')
+def apply_whiteout(parent: int, name: str) -> bool:
+    """Exercise 5.3: turn one OCI whiteout entry of a layer into overlayfs' own marks. `parent` is
+    an open file descriptor of the directory the entry is in, `name` the entry's last component.
+      - ".wh..wh..opq": the directory hides what lower layers have in it: set the extended attribute
+        trusted.overlay.opaque to b"y" on the directory itself (os.setxattr takes an fd);
+      - ".wh.NAME": NAME is deleted. Remove what this layer has at NAME (a directory with everything
+        in it: rmtree_at(parent, NAME); anything else: unlink), then create a character device with
+        device number 0/0 named NAME;
+      - ".wh..wh.XXX" (aufs metadata), and ".wh." / ".wh.." / ".wh..." (nothing or . or ..): do nothing;
+      - any other name: not a whiteout.
+    Return True for a whiteout entry (whatever was done), False otherwise. Work through `parent`
+    only (dir_fd=parent, follow_symlinks=False): never look a path up from the root."""
+    raise NotImplementedError("Exercise 5.3: turn an OCI whiteout entry into overlayfs' marks, through a directory's fd")
 
 
-def apply_whiteout(root: Path, entry_name: str) -> bool:
-    """Exercise 5.4: turn one OCI whiteout entry of a layer into what overlayfs understands.
-    - ".../.wh..wh..opq" (opaque): set the extended attribute trusted.overlay.opaque = b"y" on the
-      directory that holds it (root/...), creating the directory if needed.
-    - ".../.wh.NAME": create a character device with device number 0/0 at root/.../NAME
-      (os.mknod(path, stat.S_IFCHR, os.makedev(0, 0))), creating parent directories if needed.
-    - any other name: do nothing.
-    Return True if the entry was a whiteout, False otherwise."""
-    raise NotImplementedError('Exercise 5.4: dirname/basename with posixpath; basename ".wh..wh..opq" -> os.setxattr(dir, "trusted.overlay.opaque", b"y"); basename ".wh.X" -> os.mknod(dir / X, stat.S_IFCHR, os.makedev(0, 0))')
-
-
-def command_line(entrypoint: list[str] | None, cmd: list[str] | None, args: list[str],
-                 entrypoint_override: str | None = None) -> list[str]:
-    """Exercise 5.5: the command a container runs, by Docker's rules.
-    - `--entrypoint E` given: [E] + args (the image's Cmd is dropped too);
-    - else, args given: the image's Entrypoint + args (args replace Cmd);
-    - else: Entrypoint + Cmd.
-    None counts as empty. If the result is empty, raise ValueError("no command specified")."""
-    raise NotImplementedError('Exercise 5.5: if entrypoint_override is not None: [override] + args; elif args: (entrypoint or []) + args; else (entrypoint or []) + (cmd or []); empty -> ValueError')
+def process_from_config(config: dict, args: list[str] | None = None, entrypoint: list[str] | str | None = None,
+                        env: list[str] | None = None, workdir: str | None = None,
+                        user: str | None = None) -> ProcessSpec:
+    """Exercise 5.4: what `run IMAGE [ARGS]` starts, by Docker's rules, as a ProcessSpec(argv, env,
+    cwd, user). `config` is an image config's `config` object ({"Entrypoint", "Cmd", "Env",
+    "WorkingDir", "User"}, any may be missing or None), or the whole config JSON with it inside.
+      argv: --entrypoint given (a string, or a list): it (empty strings dropped) + args (the image's
+            Cmd is dropped too); else args given: the image's Entrypoint + args; else Entrypoint + Cmd.
+            Empty: raise ContainerError("no command specified", step="create container").
+      env:  the image's Env ("KEY=value" strings) with `env` applied by key, in order; PATH=DEFAULT_PATH
+            added at the end if no entry set PATH.
+      cwd:  workdir, else the image's WorkingDir, else "/";   user: user if not None, else the image's User or ""."""
+    raise NotImplementedError("Exercise 5.4: an image's config and run's arguments become the process: argv, env, cwd, user")

@@ -35,15 +35,15 @@
 # whiteouts into overlay whiteouts, write Docker's rule for the command line, then build an image
 # from a Dockerfile and commit a container.
 #
-# What you will write (in `exercises/05-images.py`):
+# What you will write (in `exercises/05-images.py`) are steps the runtime takes, with the names and
+# arguments of its own (in `minicontainer/image/`):
 #
-# | part | function | what it does |
+# | part | function | the runtime calls it to |
 # |---|---|---|
-# | 5.1 | `blob_digest` | the name of a blob: `sha256:` + its hash |
-# | 5.2 | `read_image` | index.json → manifest → config and layers, verified |
-# | 5.3 | `safe_join` | where a tar entry may land (no `..`) |
-# | 5.4 | `apply_whiteout` | OCI `.wh.` entries → overlayfs whiteouts |
-# | 5.5 | `command_line` | Docker's Entrypoint/Cmd rule |
+# | 5.1 | `write_verified` | store a blob, checking it is the one asked for (`digest.py`) |
+# | 5.2 | `clean` | find where a tar entry lands inside the layer (no `..`) (`unpack.py`) |
+# | 5.3 | `apply_whiteout` | turn OCI `.wh.` entries into overlayfs whiteouts (`unpack.py`) |
+# | 5.4 | `process_from_config` | turn the image's config and `run`'s arguments into the process (`config.py`) |
 
 # %%
 from minicontainer.doctor import require
@@ -90,13 +90,18 @@ print(json.dumps(manifest, indent=2))
 # %% [markdown]
 # ### Exercise 5.1: a blob's name is the hash of its bytes
 #
-# Write `blob_digest(data)` in `exercises/05-images.py`. Because names are computed from content,
-# anybody can check that a blob is what was asked for: a registry, a cache, a disk cannot swap it.
+# Because names are computed from content, anybody can check that a blob is what was asked for: a
+# registry, a cache, a disk cannot swap it. Every blob the store keeps (`load`, `build`, `commit`,
+# `pull`) goes through `write_verified(chunks, out, digest, size)`: it writes the bytes while hashing
+# and counting them, and refuses a blob that is not the one named. Write it in `exercises/05-images.py`.
 
 # %%
+import hashlib
 import importlib.util
+import io
 
-from minicontainer.exercises import check
+from minicontainer.errors import ContainerError
+from minicontainer.exercises import check, hint, milestone
 from minicontainer.paths import repo_root
 
 # your exercise file, loaded as a module `ex` (re-run this cell after you edit it)
@@ -109,8 +114,13 @@ check("5.1")
 # %%
 data = blob(entry["digest"])
 print("digest in index.json:", entry["digest"])
-print("sha256 of the bytes: ", ex.blob_digest(data))
-print("same:", ex.blob_digest(data) == entry["digest"], "| size matches:", len(data) == entry["size"])
+print("sha256 of the bytes: ", "sha256:" + hashlib.sha256(data).hexdigest())
+copy = io.BytesIO()
+print("your write_verified:", ex.write_verified([data], copy, entry["digest"], entry["size"]) == (entry["digest"], len(data)))
+try:
+    ex.write_verified([data[:-1] + b" "], io.BytesIO(), entry["digest"], entry["size"])
+except ContainerError as exc:
+    print("one byte changed:", exc.step, "refused")
 
 # %% [markdown]
 # ## 2. The config: what to run, and the layers' diff_ids
@@ -124,17 +134,8 @@ config = json.loads(blob(manifest["config"]["digest"]))
 print(json.dumps({k: config[k] for k in ("architecture", "os", "config", "rootfs")}, indent=2))
 
 # %% [markdown]
-# ### Exercise 5.2: read an image by hand
-#
-# Write `read_image(layout, ref_name)`: find the name in index.json, read the manifest, then the
-# config; verify each blob with `blob_digest`. This is all a runtime needs to know what to run.
-
-# %%
-check("5.2")
-
-# %%
-got_config, got_layers = ex.read_image(layout, "localhost/busybox:latest")
-print("Cmd:", got_config["config"]["Cmd"], "| layers:", len(got_layers))
+# That is all a runtime needs to know what to run: index.json → manifest → config, each blob checked
+# against its name. The store reads it the same way (`Store.resolve`, in `minicontainer/image/store.py`).
 
 # %% [markdown]
 # ## 3. A layer is a tar
@@ -198,13 +199,15 @@ for title, tar_bytes in [
     print("  written outside the layer:", (scratch / "escaped").exists())
 
 # %% [markdown]
-# ### Exercise 5.3: where may an entry land?
+# ### Exercise 5.2: where may an entry land?
 #
-# Write `safe_join(root, name)`, the first line of defence: absolute names are confined to the
-# layer, and `..` is refused.
+# Write `clean(name, what)`, the first line of defence: an entry's name as path components inside
+# the layer, absolute names confined, `..` refused. (The second line, no symlink on the way, is the
+# package's `Tree.dir_fd`: it opens each directory with `O_NOFOLLOW`, relative to its parent's fd.
+# Without your first line, `..` would climb out *through* those very fds.)
 
 # %%
-check("5.3")
+check("5.2")
 
 # %% [markdown]
 # ## 5. Whiteouts: how a layer deletes
@@ -214,16 +217,23 @@ check("5.3")
 # (lesson 04) speaks another dialect: a 0/0 character device, and the `trusted.overlay.opaque`
 # xattr. The unpacker translates, so each layer can be mounted as it is.
 #
-# ### Exercise 5.4: translate a whiteout
+# ### Exercise 5.3: translate a whiteout
+#
+# Write `apply_whiteout(parent, name)`: `parent` is an open file descriptor of the entry's
+# directory, as the unpacker holds it, so nothing is looked up by path (a symlink cannot redirect it).
 
 # %%
-check("5.4")
+check("5.3")
 
 # %%
 demo = scratch / "whiteouts"
-demo.mkdir()
-print(ex.apply_whiteout(demo, "etc/.wh.motd"), ex.apply_whiteout(demo, "var/cache/.wh..wh..opq"),
-      ex.apply_whiteout(demo, "etc/hostname"))
+(demo / "etc").mkdir(parents=True)
+(demo / "var/cache").mkdir(parents=True)
+etc_fd = os.open(demo / "etc", os.O_RDONLY | os.O_DIRECTORY)
+cache_fd = os.open(demo / "var/cache", os.O_RDONLY | os.O_DIRECTORY)
+print(ex.apply_whiteout(etc_fd, ".wh.motd"), ex.apply_whiteout(cache_fd, ".wh..wh..opq"), ex.apply_whiteout(etc_fd, "hostname"))
+os.close(etc_fd)
+os.close(cache_fd)
 st = os.lstat(demo / "etc/motd")
 print("etc/motd is a character device", f"{os.major(st.st_rdev)}/{os.minor(st.st_rdev)};",
       "var/cache opaque:", os.getxattr(demo / "var/cache", "trusted.overlay.opaque"))
@@ -244,17 +254,21 @@ print("layers/ mode:", oct(os.stat(paths.lib_dir / "layers").st_mode & 0o777))
 # ## 6. From config to process: Docker's rule
 #
 # `docker run IMAGE [ARGS]` combines the image's `Entrypoint` and `Cmd` with what you typed:
-# arguments replace `Cmd`; `--entrypoint` replaces `Entrypoint` and drops `Cmd`.
+# arguments replace `Cmd`; `--entrypoint` replaces `Entrypoint` and drops `Cmd`. The image's `Env`
+# comes with `-e` values on top, `WorkingDir` and `User` unless `-w` and `-u` say otherwise.
 #
-# ### Exercise 5.5: the command line
+# ### Exercise 5.4: from config to process
+#
+# Write `process_from_config(config, args, entrypoint, env, workdir, user)`; `run IMAGE` calls it.
 
 # %%
-check("5.5")
+check("5.4")
 
 # %%
-print(ex.command_line(["echo", "hello"], ["world"], []))
-print(ex.command_line(["echo", "hello"], ["world"], ["learner"]))
-print(ex.command_line(["echo", "hello"], ["world"], ["-n", "x"], entrypoint_override="printf"))
+image_config = {"Entrypoint": ["echo", "hello"], "Cmd": ["world"], "Env": ["GREETING=hi"], "WorkingDir": "/srv"}
+print(ex.process_from_config(image_config, []))
+print(ex.process_from_config(image_config, ["learner"]).argv)
+print(ex.process_from_config(image_config, ["-n", "x"], entrypoint="printf").argv)
 
 # %% [markdown]
 # `minicontainer run` applies the same rule, plus the image's `Env`, `WorkingDir` and `User`:
@@ -326,7 +340,20 @@ for name, img in images.items():
     print(f"{name:22} {len(img.layers)} layers, shares the busybox layer: {img.diff_ids[0] == base}")
 
 # %% [markdown]
-# ## 10. Clean up
+# ## 10. Your runtime
+#
+# The milestone loads an image archive (a `docker save` tar: the busybox root, then a layer that
+# adds `/etc/motd`, deletes `/bin/vi` with a whiteout and makes `/srv`; a config with Env, WorkingDir
+# and User) into a store of its own, with your `write_verified` storing every blob and your `clean`
+# and `apply_whiteout` unpacking every layer, then runs it (your `process_from_config`). Then it
+# offers your runtime the two evil layers of section 4, and an archive whose config blob was changed
+# after it was named:
+
+# %%
+milestone("05")
+
+# %% [markdown]
+# ## 11. Clean up
 #
 # Remove the container and the images we made (`rmi` also collects blobs nobody uses any more),
 # then the scratch directory. The default image stays.

@@ -90,6 +90,14 @@ SEAMS = [
     Seam("4.3", "unionmodel", "lookup", "which layer shows a path in the union (None: none does)",
          returns=(int, _NONE)),
     Seam("4.4", "unionmodel", "diff", "what a container changed (added, changed, deleted), from its upper dir"),
+    # lesson 05: images (image/digest.py, image/unpack.py, image/config.py)
+    Seam("5.1", "image.digest", "write_verified", "store a blob while checking that it is the one asked for",
+         returns=tuple),
+    Seam("5.2", "image.unpack", "clean", "where a tar entry lands inside the layer's root (never above it)",
+         returns=list),
+    Seam("5.3", "image.unpack", "apply_whiteout", "turn an OCI whiteout entry into overlayfs' marks", returns=bool),
+    Seam("5.4", "image.config", "process_from_config", "an image's config and run's arguments become the "
+         "process: argv, env, cwd, user"),
     # lesson 08: what keeps a container's root from taking the host (security/)
     Seam("8.1", "security.capabilities", "resolve", "the capabilities a container keeps, by Docker's rules",
          returns=list),

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from minicontainer.image.config import DEFAULT_PATH
+
 from image_helpers import default_store, variant
 from minicontainer import quickjson
 from minicontainer.image import Store
@@ -63,7 +65,7 @@ def test_retagging_the_name_misses_and_gives_the_new_image(store, paths, monkeyp
     got = for_run(paths, "app:1", [])
     assert misses == ["app:1"]
     assert (got.manifest_digest, got.argv, got.env, got.workdir, got.user) == (
-        new_digest, ["echo", "two"], ["A=b"], "/tmp", "1:1")
+        new_digest, ["echo", "two"], ["A=b", f"PATH={DEFAULT_PATH}"], "/tmp", "1:1")  # (Docker adds PATH too)
     assert for_run(paths, "app:1", []) == got and misses == ["app:1"]
 
 

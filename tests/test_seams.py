@@ -151,6 +151,18 @@ group = cgroups.create("probe", cgroups.Limits.parse(memory="64m", cpus="0.5", p
 print(sorted(os.listdir(group.main_dir)))
 """
 
+UNPACK = """
+import io, os, tarfile, tempfile
+from minicontainer import seams
+from minicontainer.image.unpack import open_layer, unpack_tar
+seams.use()
+out = io.BytesIO()
+with tarfile.open(fileobj=out, mode="w") as t:
+    for name in ("etc/motd", "etc/.wh.hosts"):
+        t.addfile(tarfile.TarInfo(name), io.BytesIO(b""))
+unpack_tar(open_layer(io.BytesIO(out.getvalue())), tempfile.mkdtemp(prefix="mc-probe-unpack-"))
+"""
+
 # How to reach each part: a command line, or Python for a step that this host's commands do not take
 # (the v2 device program on a v1 host).
 ROOTFS = ("rootfs", "{tmp}/rootfs")
@@ -163,6 +175,9 @@ PROBES: dict[str, tuple] = {
     "4.2": ("sh", "MC_UNIONFS_DRIVER=copy MC run --rm busybox true"),
     "4.3": ("sh", "MC_UNIONFS_DRIVER=copy MC run --rm busybox true"),
     "4.4": ("sh", "MC run --name p44 busybox true && MC diff p44; rc=$?; MC rm -f p44 >/dev/null; exit $rc"),
+    "5.1": ("sh", "MC run --name p51 busybox sh -c 'echo x > /f' && MC commit p51 localhost/p51:1; rc=$?; "
+                  "MC rm p51 >/dev/null; MC rmi localhost/p51:1 >/dev/null 2>&1; exit $rc"),
+    "5.2": ("python", UNPACK), "5.3": ("python", UNPACK), "5.4": RUN,
     "2.1": RUN, "2.2": RUN, "2.3": RUN,
     "2.4": ("run", "--rm", "--userns", "private", "--rootfs", "{lib}/rootfs/busybox", "true"),
     "2.5": ("sh", "MC run -d --name p25 busybox sleep 30 && MC exec p25 true; rc=$?; MC rm -f p25 >/dev/null; exit $rc"),

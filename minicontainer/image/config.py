@@ -15,6 +15,8 @@ Docker's rule for the final command line (`docker run [--entrypoint E] IMAGE [AR
 
 In a Dockerfile the shell form `CMD echo hi` means ["/bin/sh", "-c", "echo hi"], and setting
 ENTRYPOINT resets a Cmd inherited from the base image.
+
+process_from_config() is lesson 05's exercise 5.4: `run IMAGE` calls it (image/run.py).
 """
 
 from __future__ import annotations
@@ -123,7 +125,10 @@ class ProcessSpec(Record):
 def process_from_config(config: dict, args: list[str] | None = None, entrypoint: list[str] | str | None = None,
                         env: list[str] | None = None, workdir: str | None = None,
                         user: str | None = None) -> ProcessSpec:
-    """Apply Docker's rules to an image config (the whole config JSON or its `config` object)."""
+    """Apply Docker's rules to an image config (the whole config JSON or its `config` object):
+    what `run IMAGE [ARGS]` starts (lesson 05, exercise 5.4). argv by command_line(); the image's
+    Env with `env` applied by key (PATH added if missing: merge_env); the working directory and
+    the user from the arguments, else the image's (cwd "/" when neither says)."""
     c = config.get("config", config) if "rootfs" in config else config
     c = c or {}
     return ProcessSpec(

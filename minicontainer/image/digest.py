@@ -2,18 +2,18 @@
 
 `sha256:` + 64 hex characters names a blob everywhere in the OCI world: in manifests, in the store's
 `blobs/sha256/` directory and in registry URLs. Because the name is computed from the content,
-a reader can always check that what it got is what was asked for (`DigestWriter` does that while
-the bytes stream past, so a wrong blob is refused before anything keeps it).
+a reader can always check that what it got is what was asked for (`write_verified` does that while
+the bytes stream past, so a wrong blob is refused before anything keeps it: lesson 05, exercise 5.1).
 """
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import BinaryIO, Iterable
 
 from ..errors import ContainerError
 from ..reference import validate_digest
 
-__all__ = ["sha256_digest", "file_digest", "validate_digest", "hex_of", "DigestWriter"]
+__all__ = ["sha256_digest", "file_digest", "validate_digest", "hex_of", "DigestWriter", "write_verified"]
 
 
 def sha256_digest(data: bytes) -> str:
@@ -43,6 +43,21 @@ def hex_of(digest: str) -> str:
         raise ContainerError(f"unsupported digest algorithm {algorithm!r}", step="store blob",
                              fix="only sha256 blobs are stored")
     return encoded
+
+
+def write_verified(chunks: Iterable[bytes], out: BinaryIO, expected_digest: str | None,
+                   expected_size: int | None) -> tuple[str, int]:
+    """Write a blob's chunks to `out`, hashing and counting them; return (its digest, its size).
+
+    Every blob the store keeps comes through here (exercise 5.1): `load`, `build`, `commit`, a pulled
+    manifest. Refuse (ContainerError, step "verify blob") as soon as more than `expected_size` bytes
+    came, and at the end if the size or the digest is not the expected one (None: not checked)."""
+    writer = DigestWriter(out)
+    for block in chunks:
+        writer.write(block)
+        if expected_size is not None and writer.size > expected_size:
+            break  # too big: stop reading now
+    return writer.verify(expected_digest, expected_size), writer.size
 
 
 class DigestWriter:

@@ -89,16 +89,19 @@ def for_run(paths: Paths, image: str, args: list[str], entrypoint: str | None = 
             images[image] = answer
             _write_cache(paths, cache)
 
-    from .config import command_line
+    from . import config  # the runtime calls config.process_from_config (a seam: seams.py)
 
+    image_config = {"Entrypoint": answer["entrypoint"], "Cmd": answer["cmd"], "Env": answer["env"],
+                    "WorkingDir": answer["workdir"], "User": answer["user"]}
+    process = config.process_from_config(image_config, args, entrypoint)
     return ImageRun(
         name=answer["name"],
         manifest_digest=answer["manifest_digest"],
         layers=list(answer["layers"]),
-        argv=command_line(answer["entrypoint"], answer["cmd"], args, entrypoint),
-        env=list(answer["env"]),
-        workdir=answer["workdir"],
-        user=answer["user"],
+        argv=list(process.argv),
+        env=list(process.env),
+        workdir=process.cwd,
+        user=process.user,
     )
 
 

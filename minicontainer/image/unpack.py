@@ -26,6 +26,9 @@ are applied into one directory instead (a runc bundle), they delete ("apply" mod
 
 While the bytes stream past, their sha256 is computed and must equal the config's diff_id.
 
+Lesson 05's exercises 5.2 and 5.3 are steps of this module (seams.py): where an entry's name lands
+inside the root (clean), and an OCI whiteout turned into overlayfs' own marks (apply_whiteout).
+
 Speed (bench/bench_unpack.py, vs `umoci unpack`): a reader thread inflates (ISA-L's inflate when the
 `isal` package is there, else zlib; both release the GIL) and hashes, while the main thread parses
 headers and writes; a plain root-owned file is created with its final mode, so only its time is set
@@ -314,8 +317,13 @@ class _Prefixed:
 
 
 # -- writing: a tree confined to its root ---------------------------------------------------------
-def _clean(name: str, what: str) -> list[str]:
-    """Path components of a tar name, relative to the root; '..' anywhere is refused."""
+def clean(name: str, what: str) -> list[str]:
+    """The path components of a tar entry's name, relative to the layer's root (exercise 5.2).
+
+    "" and "." components go (an absolute name, "/etc/passwd", is confined to root/etc/passwd);
+    ".." anywhere is refused with a LayerError naming `what` ("entry", "hard link target"): an
+    entry must not climb out. The directories on the way are then opened one by one, never
+    through a symlink (Tree.dir_fd)."""
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise LayerError(f"{what} {name!r} climbs out of the layer with '..'", name)
@@ -426,29 +434,30 @@ class Tree:
         """Apply an OCI whiteout entry (`.wh.NAME` or `.wh..wh..opq`)."""
         base = parts[-1]
         parent = self.dir_fd(parts[:-1])
-        if base == OPAQUE:
-            if self.whiteouts == "overlay":
-                os.setxattr(parent, OPAQUE_XATTR, b"y")
-            else:                                    # delete what lower layers put in this directory
-                for child in os.listdir(parent):
-                    if parts[:-1] + (child,) not in self.created:
-                        self.remove(parent, parts[:-1] + (child,))
-            return
-        target = base[len(WHITEOUT):]
-        if not target or target.startswith(WHITEOUT) or target in (".", ".."):
-            return                                   # aufs metadata (.wh..wh.plnk, ...): nothing to do
-        tparts = parts[:-1] + (target,)
-        self.remove(parent, tparts)
         if self.whiteouts == "overlay":
             if not self.is_root:
                 raise ContainerError("overlay whiteouts are device nodes: unpacking needs root", step="unpack layer",
                                      fix="run as root")
-            os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=parent)
-            self.created.add(tparts)
+            target = parts[:-1] + (base[len(WHITEOUT):],)
+            if base != OPAQUE:
+                self.forget(target)                  # the fds we keep, if it was a directory
+            apply_whiteout(parent, base)
+            if base != OPAQUE:
+                self.created.add(target)
+            return
+        if base == OPAQUE:                           # "apply": delete what lower layers put in this directory
+            for child in os.listdir(parent):
+                if parts[:-1] + (child,) not in self.created:
+                    self.remove(parent, parts[:-1] + (child,))
+            return
+        target = base[len(WHITEOUT):]
+        if not target or target.startswith(WHITEOUT) or target in (".", ".."):
+            return                                   # aufs metadata (.wh..wh.plnk, ...): nothing to do
+        self.remove(parent, parts[:-1] + (target,))
 
     def add(self, m: tarfile.TarInfo, data: TarStream, tar: tarfile.TarFile) -> None:
         """Create one entry of the layer."""
-        parts = tuple(_clean(m.name, "entry"))
+        parts = tuple(clean(m.name, "entry"))
         if not parts:
             if not m.isdir():
                 raise LayerError(f"entry {m.name!r} would replace the layer's root with a non-directory", m.name)
@@ -474,7 +483,7 @@ class Tree:
                 self.setgid_dirs.add(parts)
             return
         if m.islnk():                                # a hard link to an entry already in this layer
-            tparts = tuple(_clean(m.linkname, "hard link target"))
+            tparts = tuple(clean(m.linkname, "hard link target"))
             if not tparts:
                 raise LayerError(f"hard link {m.name!r} points at the layer root", m.name)
             tparent = self.dir_fd(tparts[:-1], create=False)
@@ -542,6 +551,38 @@ class Tree:
         except FileExistsError:
             self.remove(parent, parts)
             return make()
+
+
+def apply_whiteout(parent: int, name: str) -> bool:
+    """Turn one OCI whiteout entry into overlayfs' own marks, in the directory open as `parent` (exercise 5.3).
+
+      `.wh..wh..opq`   the directory hides what lower layers have in it: xattr trusted.overlay.opaque="y"
+                       on the directory itself
+      `.wh.NAME`       NAME is deleted: remove what this layer has at NAME (a directory with all it holds),
+                       then put a character device 0/0 named NAME there
+      `.wh..wh.XXX`, `.wh.`, `.wh..`, `.wh...`   aufs metadata or nonsense: nothing to do
+      anything else    not a whiteout
+    Returns whether `name` was a whiteout entry. Works through `parent` (a file descriptor) only:
+    nothing is looked up by path, so no symlink can redirect it."""
+    if name == OPAQUE:
+        os.setxattr(parent, OPAQUE_XATTR, b"y")
+        return True
+    if not name.startswith(WHITEOUT):
+        return False
+    target = name[len(WHITEOUT):]
+    if not target or target.startswith(WHITEOUT) or target in (".", ".."):
+        return True
+    try:
+        st = os.stat(target, dir_fd=parent, follow_symlinks=False)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            rmtree_at(parent, target)
+        else:
+            os.unlink(target, dir_fd=parent)
+    os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=parent)
+    return True
 
 
 def unpack_tar(stream: TarStream, dest: Path, whiteouts: str = "overlay", limits: Limits = Limits()) -> str:
