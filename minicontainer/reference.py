@@ -162,32 +162,52 @@ def split_registry(name: str) -> tuple[str, str]:
     return registry, repository
 
 
+def split_reference(text: str) -> tuple[str, str, str | None, str | None]:
+    """(registry, repository, tag, digest) of an image reference, by Docker's rules (lesson 06, exercise 6.1):
+
+      busybox                -> ("docker.io", "library/busybox", "latest", None)
+      localhost:5000/app     -> ("localhost:5000", "app", "latest", None)
+      app:1@sha256:<hex>     -> ("docker.io", "library/app", "1", "sha256:<hex>")
+
+    The digest follows '@'; a tag is what follows the last ':' if no '/' comes after it (a ':'
+    before a '/' is a port); the registry is the first component if it looks like a host (a '.' or
+    a ':' in it, or "localhost"), else docker.io (index.docker.io is docker.io too), where a
+    one-component repository gets "library/"; no tag and no digest means "latest". The characters
+    are checked afterwards, by parse_reference."""
+    remainder, at, digest = text.partition("@")
+    name, tag = remainder, None
+    colon = remainder.rfind(":")
+    if colon > remainder.rfind("/"):
+        name, tag = remainder[:colon], remainder[colon + 1 :]
+    registry, repository = split_registry(name)
+    if tag is None and not at:
+        tag = DEFAULT_TAG
+    return registry, repository, tag, digest if at else None
+
+
 def parse_reference(text: str) -> Reference:
     """Parse an image reference, filling in docker.io, library/ and :latest as Docker does."""
     if not isinstance(text, str) or not text:
         raise _bad(str(text), "it is empty")
     if text != text.strip() or any(c.isspace() for c in text):
         raise _bad(text, "it contains white space")
-    remainder, at, digest = text.partition("@")
-    if at:
-        try:
-            validate_digest(digest)
-        except ContainerError as exc:
-            raise _bad(text, exc.message) from None
-    else:
-        digest = None
-    # A tag is what follows the last ':' if no '/' comes after it (a ':' before a '/' is a port).
-    name, tag = remainder, None
+    remainder = text.partition("@")[0]
     colon = remainder.rfind(":")
-    if colon > remainder.rfind("/"):
-        name, tag = remainder[:colon], remainder[colon + 1 :]
-        if not valid_tag(tag):
-            raise _bad(text, f"bad tag {tag!r} (up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-')")
+    name = remainder[:colon] if colon > remainder.rfind("/") else remainder  # (as split_reference reads it)
     if not name:
         raise _bad(text, "the repository name is empty")
     if len(name) > MAX_NAME_LENGTH:
         raise _bad(text, f"the name is longer than {MAX_NAME_LENGTH} characters")
-    registry, repository = split_registry(name)
+    registry, repository, tag, digest = split_reference(text)
+    if digest is not None:
+        try:
+            validate_digest(digest)
+        except ContainerError as exc:
+            raise _bad(text, exc.message) from None
+    if tag is not None and not valid_tag(tag):
+        raise _bad(text, f"bad tag {tag!r} (up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-')")
+    if not repository or repository == "library/":
+        raise _bad(text, "the repository name is empty")
     if registry != DEFAULT_REGISTRY and not _DOMAIN_RE.match(registry):
         raise _bad(text, f"bad registry host {registry!r}")
     if repository != repository.lower() and _PATH_RE.match(repository.lower()):
@@ -197,6 +217,4 @@ def parse_reference(text: str) -> Reference:
             text,
             "a repository is lower-case letters and digits, separated by '/', '.', '_', '__' or '-'",
         )
-    if tag is None and digest is None:
-        tag = DEFAULT_TAG
     return Reference(registry=registry, repository=repository, tag=tag, digest=digest)

@@ -29,6 +29,7 @@ Only the `--yours` path imports this module: the reference path stays as fast as
 
 from __future__ import annotations
 
+import http.client as _http  # (6.3: a dropped connection is the transport's: passed on, for a retry)
 import os
 import sys
 
@@ -98,6 +99,16 @@ SEAMS = [
     Seam("5.3", "image.unpack", "apply_whiteout", "turn an OCI whiteout entry into overlayfs' marks", returns=bool),
     Seam("5.4", "image.config", "process_from_config", "an image's config and run's arguments become the "
          "process: argv, env, cwd, user"),
+    # lesson 06: a registry client (registry/auth.py, registry/client.py, reference.py, registry/platforms.py)
+    Seam("6.1", "registry.auth", "parse_challenge", "the scheme and parameters of a registry's "
+         "WWW-Authenticate challenge", returns=tuple),
+    Seam("6.2", "registry.auth", "token_url", "the token server's URL for the scopes a request needs", returns=str),
+    Seam("6.3", "registry.client", "receive_blob", "a blob download, hashed and counted as it streams to disk",
+         returns=int, passes=(ContainerError, ConnectionError, TimeoutError, _http.HTTPException)),
+    Seam("6.4", "reference", "split_reference", "an image name split into registry, repository, tag and digest",
+         returns=tuple),
+    Seam("6.5", "registry.platforms", "select_manifest", "the manifest of an image index for this machine's "
+         "platform", returns=dict),
     # lesson 08: what keeps a container's root from taking the host (security/)
     Seam("8.1", "security.capabilities", "resolve", "the capabilities a container keeps, by Docker's rules",
          returns=list),

@@ -43,6 +43,40 @@ def lab(tmp_path_factory) -> dict[str, str]:
     return {"MC_LIB_DIR": str(paths.lib_dir), "MC_RUN_DIR": str(paths.run_dir)}
 
 
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A registry with token authentication, the course's image pushed, and an index over it."""
+    from minicontainer.image.digest import sha256_digest
+    from minicontainer.image.mediatypes import OCI_INDEX
+    from minicontainer.registry.auth import Authenticator, Credentials
+    from minicontainer.registry.client import Manifest, RegistryClient
+    from minicontainer.registry.platforms import host_platform
+    from minicontainer.registry.push import push
+    from minicontainer.registry.server import RegistryServer
+    from minicontainer.registry.tokenserver import TokenServer
+    from minicontainer.registry.transport import Transport
+
+    top = tmp_path_factory.mktemp("registry")
+    tokens = TokenServer(top / "tokens", users={"learner": "x"}).start()
+    server = RegistryServer(top / "registry", auth=tokens.auth_config()).start()
+    try:
+        transport = Transport()
+        client = RegistryClient(server.address, transport=transport,
+                                auth=Authenticator(transport, credentials=lambda _r: Credentials("learner", "x")))
+        paths = Paths(top / "lib", top / "run")
+        prepare_default_image(paths)
+        push("localhost/busybox:latest", f"{server.address}/p/busybox:1", paths, client=client)
+        child = client.get_manifest("p/busybox", "1")
+        entry = {"mediaType": child.media_type, "digest": child.digest, "size": len(child.data),
+                 "platform": {"os": "linux", "architecture": host_platform().architecture}}
+        data = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]}).encode()
+        client.put_manifest("p/busybox", "multi", Manifest(data, OCI_INDEX, sha256_digest(data)))
+        yield server.address
+    finally:
+        server.stop()
+        tokens.close()
+
+
 def cli(*args: str, env: dict[str, str], impl: str, exercises: str | Path = "", timeout: float = 120) -> subprocess.CompletedProcess:
     """`python -m minicontainer ARGS` with MC_IMPL=impl (and MC_EXERCISES), output captured."""
     full = dict(os.environ, **env, MC_IMPL=impl)
@@ -178,6 +212,8 @@ PROBES: dict[str, tuple] = {
     "5.1": ("sh", "MC run --name p51 busybox sh -c 'echo x > /f' && MC commit p51 localhost/p51:1; rc=$?; "
                   "MC rm p51 >/dev/null; MC rmi localhost/p51:1 >/dev/null 2>&1; exit $rc"),
     "5.2": ("python", UNPACK), "5.3": ("python", UNPACK), "5.4": RUN,
+    **{part: ("sh", "MC_LIB_DIR={tmp}/lib DOCKER_CONFIG={tmp}/docker MC pull -q {registry}/p/busybox:multi")
+       for part in ("6.1", "6.2", "6.3", "6.4", "6.5")},
     "2.1": RUN, "2.2": RUN, "2.3": RUN,
     "2.4": ("run", "--rm", "--userns", "private", "--rootfs", "{lib}/rootfs/busybox", "true"),
     "2.5": ("sh", "MC run -d --name p25 busybox sleep 30 && MC exec p25 true; rc=$?; MC rm -f p25 >/dev/null; exit $rc"),
@@ -186,10 +222,11 @@ PROBES: dict[str, tuple] = {
 }
 
 
-def probe(part: str, env: dict[str, str], impl: str, exercises: str | Path = "", tmp: Path = Path("/tmp")) -> subprocess.CompletedProcess:
+def probe(part: str, env: dict[str, str], impl: str, exercises: str | Path = "", tmp: Path = Path("/tmp"),
+          registry: str = "") -> subprocess.CompletedProcess:
     mc = f"{sys.executable} -m minicontainer"
-    args = tuple(a.replace("{tmp}", str(tmp)).replace("{lib}", env["MC_LIB_DIR"]).replace("MC ", mc + " ")
-                 for a in PROBES[part])
+    args = tuple(a.replace("{tmp}", str(tmp)).replace("{lib}", env["MC_LIB_DIR"]).replace("{registry}", registry)
+                 .replace("MC ", mc + " ") for a in PROBES[part])
     if args[0] in ("python", "sh"):
         full = dict(os.environ, **env, MC_IMPL=impl, MC_EXERCISES=str(exercises))
         argv = [sys.executable, "-c", args[1]] if args[0] == "python" else ["sh", "-c", args[1]]
@@ -202,15 +239,16 @@ def test_every_part_has_a_probe():
 
 
 @pytest.mark.parametrize("part", PARTS)
-def test_the_runtime_reaches_the_part(part, lab, tmp_path):
+def test_the_runtime_reaches_the_part(part, lab, tmp_path, request):
     """The solutions with this one part a stub: the probe stops at it; with every solution it works."""
     lesson = seams.SEAMS[PARTS.index(part)].lesson
-    done = probe(part, lab, f"yours:{lesson}", solutions_with(tmp_path / "stubbed", {part}), tmp_path / "a")
+    where = request.getfixturevalue("registry") if "{registry}" in " ".join(PROBES[part]) else ""
+    done = probe(part, lab, f"yours:{lesson}", solutions_with(tmp_path / "stubbed", {part}), tmp_path / "a", where)
     assert done.returncode != 0 and f"needs exercise {part}" in done.stderr, \
         f"with {part} a stub, {PROBES[part][:6]} did not stop at it (exit {done.returncode}): the runtime " \
         f"does not call minicontainer.{seams.SEAMS[PARTS.index(part)].module}.{seams.SEAMS[PARTS.index(part)].name}" \
         f"\n{done.stderr[-600:]}"
-    done = probe(part, lab, "solutions", tmp=tmp_path / "b")
+    done = probe(part, lab, "solutions", tmp=tmp_path / "b", registry=where)
     assert done.returncode == 0, f"with the solutions {PROBES[part][:6]} failed: {done.stderr[-600:]}"
     assert containers_left(lab) == []
 

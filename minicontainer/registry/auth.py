@@ -201,11 +201,28 @@ _PARAM = re.compile(r'([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))'
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
-    """`Bearer realm="...",service="..."` -> ('bearer', {'realm': ..., 'service': ...})."""
+    """`Bearer realm="...",service="..."` -> ('bearer', {'realm': ..., 'service': ...}) (exercise 6.2).
+
+    The scheme in lower case, then the key=value pairs (keys in lower case); a value is "quoted"
+    (it may hold commas: scope="repository:a:pull,push", and \" for a quote) or a bare token."""
     scheme, _, rest = header.strip().partition(" ")
     params = {m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3)).replace('\\"', '"')
               for m in _PARAM.finditer(rest)}
     return scheme.lower(), params
+
+
+def token_url(realm: str, params: dict[str, str], scopes: tuple[str, ...]) -> str:
+    """Where to ask for a token (exercise 6.3): the challenge's realm with service= and one scope= per
+    scope we need (the challenge's own scope= when we name none), URL-encoded; '&' if the realm has
+    a query already, else '?'. A realm without any of them is asked as it is."""
+    query = [("service", params["service"])] if params.get("service") else []
+    wanted = list(scopes)
+    if params.get("scope") and not wanted:
+        wanted.append(params["scope"])
+    query += [("scope", s) for s in wanted]
+    if not query:
+        return realm
+    return realm + ("&" if urlsplit(realm).query else "?") + urlencode(query)
 
 
 def repository_scope(repository: str, actions: str = "pull") -> str:
@@ -282,7 +299,7 @@ class Authenticator:
             response = self.transport.request("POST", realm, headers={
                 "Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(len(form))}, body=form)
         else:
-            url = realm + ("&" if parts.query else "?") + urlencode(query) if query else realm
+            url = token_url(realm, params, scopes)
             headers = {"Authorization": creds.basic()} if creds else {}
             response = self.transport.request("GET", url, headers=headers)
         body = response.read()

@@ -26,7 +26,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from ..errors import ContainerError
@@ -82,8 +82,28 @@ def refuse_schema1(media_type: str, what: str) -> None:
         )
 
 
-class Cancelled(Exception):
+class Cancelled(ContainerError):
     """A parallel download was stopped because another one failed."""
+
+    def __init__(self) -> None:
+        super().__init__("download cancelled: another download of this pull failed", step="download blob")
+
+
+def receive_blob(chunks: Iterable[bytes], out: BinaryIO, hasher, have: int, size: int,
+                 progress: Callable[[int], None]) -> int:
+    """The body of a blob download (exercise 6.5): write each chunk to `out` and into `hasher` (a
+    hashlib object, already fed with the `have` bytes a resumed download had), call progress(len)
+    for each, and stop as soon as more than `size` bytes are there (0: size unknown). Returns the
+    total now. download_blob then checks the total against the manifest's size and the hash
+    against the digest: a wrong blob never enters the store."""
+    for chunk in chunks:
+        hasher.update(chunk)
+        out.write(chunk)
+        have += len(chunk)
+        progress(len(chunk))
+        if size and have > size:
+            break
+    return have
 
 
 @dataclass
@@ -288,18 +308,16 @@ class RegistryClient:
                 raise_for_status(response, step="download blob")
             if have and attempt == 0:
                 progress(have)                      # what an earlier, interrupted pull already fetched
+            def advance(n: int) -> None:  # each chunk: the progress bar; a cancelled pull stops here
+                nonlocal transferred
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled()
+                transferred += n
+                progress(n)
+
             try:
                 with open(part, mode) as f:
-                    for chunk in response.iter_chunks():
-                        if cancel is not None and cancel.is_set():
-                            raise Cancelled()
-                        hasher.update(chunk)
-                        f.write(chunk)
-                        have += len(chunk)
-                        transferred += len(chunk)
-                        progress(len(chunk))
-                        if size and have > size:
-                            break
+                    have = receive_blob(response.iter_chunks(), f, hasher, have, size, advance)
             except (ConnectionError, http.client.HTTPException, TimeoutError) as exc:
                 if attempt + 1 >= attempts:
                     raise ContainerError(f"download of {digest} interrupted after {have} bytes: "

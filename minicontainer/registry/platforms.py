@@ -70,7 +70,8 @@ def is_attestation(entry: dict) -> bool:
 
 
 def select_manifest(index: dict, wanted: Platform) -> dict:
-    """The index entry (a descriptor dict) for `wanted`, skipping attestations; clear error if none."""
+    """The index entry (a descriptor dict) for `wanted`, skipping attestations; clear error if none
+    (exercise 6.4). Platforms are compared normalized (arm64 = arm64/v8, arm = arm/v7)."""
     available = []
     for entry in index.get("manifests") or []:
         if is_attestation(entry):

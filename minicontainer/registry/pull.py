@@ -31,7 +31,8 @@ from ..reference import DOCKER_HUB_API_HOST, Reference, parse_reference, validat
 from .auth import Authenticator, load_credentials
 from .client import Manifest, RegistryClient
 from .mirrors import Endpoint, configured_mirrors, pull_endpoints
-from .platforms import host_platform, parse_platform, select_manifest
+from . import platforms  # the runtime calls platforms.select_manifest (a seam: seams.py)
+from .platforms import host_platform, parse_platform
 from .progress import Progress
 from .transport import Transport
 
@@ -97,7 +98,7 @@ def resolve_manifest(client: RegistryClient, ref: Reference, platform: str | Non
     if not top.is_index:
         return top, None, platform or "(single-platform image)"
     wanted = parse_platform(platform) if platform else host_platform()
-    entry = select_manifest(top.json(), wanted)
+    entry = platforms.select_manifest(top.json(), wanted)
     child = client.get_manifest(ref.repository, validate_digest(entry["digest"]))
     if child.digest != entry["digest"]:
         raise ContainerError("index entry and manifest digests differ", step="verify manifest")
