@@ -27,14 +27,16 @@
 # manifest, a blob, each checked against its digest), then use the client the package builds
 # on the same steps: `minicontainer pull` and `minicontainer push`.
 #
-# What you will write (in `exercises/06-registry.py`):
+# What you will write (in `exercises/06-registry.py`) are steps the runtime's client takes, with the
+# names and arguments of its own (in `minicontainer/registry/` and `minicontainer/reference.py`):
 #
-# | part | function | what it does |
+# | part | function | the runtime calls it to |
 # |---|---|---|
-# | 6.1 | `parse_reference` | `busybox` → `docker.io/library/busybox:latest`, as Docker reads names |
-# | 6.2 | `copy_verified` | write a download to disk while checking its size and sha256 |
-# | 6.3 | `pick_platform` | choose this machine's image from a multi-platform index |
-# | 6.4 | `token_url` | from a `WWW-Authenticate` challenge to the token server's URL |
+# | 6.1 | `parse_challenge` | read a registry's `WWW-Authenticate` challenge |
+# | 6.2 | `token_url` | ask the token server for the scopes a request needs |
+# | 6.3 | `receive_blob` | write a download to disk while hashing and counting it |
+# | 6.4 | `split_reference` | read a name as Docker does: `busybox` → `docker.io/library/busybox:latest` |
+# | 6.5 | `select_manifest` | choose this machine's image from a multi-platform index |
 
 # %%
 from minicontainer.doctor import require
@@ -95,14 +97,16 @@ print("WWW-Authenticate:", headers["WWW-Authenticate"])
 print(body.decode().strip())
 
 # %% [markdown]
-# The client now asks the realm for a token granting a **scope**: which repository, which
-# actions (`pull`, or `pull,push`). **Exercise 6.4**: write `token_url(challenge, repository,
-# actions)`, which builds that URL from the challenge.
+# The client reads that header, **Exercise 6.1**: `parse_challenge(header)`, the scheme and the
+# `key="value"` pairs (a quoted value may hold commas: `scope="repository:a:pull,push"`). Then it
+# asks the realm for a token granting a **scope**: which repository, which actions (`pull`, or
+# `pull,push`). **Exercise 6.2**: `token_url(realm, params, scopes)`, that URL.
 
 # %%
-from minicontainer.exercises import check
+from minicontainer.exercises import check, hint, milestone
 
-check("6.4")
+check("6.1")
+check("6.2")
 
 # %% [markdown]
 # Ask for a token to pull `busybox`, without a password (an *anonymous* token: Docker Hub and
@@ -215,11 +219,14 @@ print("layers:", [layer["mediaType"] for layer in manifest["layers"]])
 # ## 5. A blob by hand, verified while it streams
 #
 # Blobs (layers and the config) come from `GET /v2/NAME/blobs/DIGEST`. A layer can be gigabytes,
-# so it must be checked **while it streams** to disk, never loaded whole. **Exercise 6.2**: write
-# `copy_verified(chunks, out, digest, size)`. The check downloads a real blob from a registry.
+# so it must be checked **while it streams** to disk, never loaded whole. **Exercise 6.3**: write
+# `receive_blob(chunks, out, hasher, have, size, progress)`, the body of the client's download: each
+# chunk to disk and into the hash, and a stop for a server that sends more than the manifest said.
+# The client then compares the count and the digest, and only then moves the file into the store.
+# The check downloads a real blob from a registry.
 
 # %%
-check("6.2")
+check("6.3")
 
 # %% [markdown]
 # Here is the config blob, read the same way: its digest, then the part of it `run` uses.
@@ -237,10 +244,11 @@ print(config["os"], config["architecture"], config["config"].get("Cmd"))
 # `busybox`, `myuser/app:1`, `localhost:5000/app@sha256:...`: Docker fills in what is left out.
 # The first component is a registry only if it contains `.` or `:` or is `localhost`; otherwise
 # the image is on Docker Hub (`docker.io`), and a one-word name lives under `library/`.
-# **Exercise 6.1**: write `parse_reference(text)`.
+# **Exercise 6.4**: write `split_reference(text)`; the package's `parse_reference` calls it, then
+# checks the characters of each piece.
 
 # %%
-check("6.1")
+check("6.4")
 
 # %%
 from minicontainer.reference import parse_reference
@@ -255,10 +263,10 @@ for name in ["busybox", "myuser/app:1", f"{registry.address}/busybox", "index.do
 # On Docker Hub, `busybox:latest` is not one image but an **index** listing one manifest per
 # platform (`linux/amd64`, `linux/arm64/v8`, `linux/arm/v7`, ...) and, since BuildKit,
 # *attestations* (SBOMs) with the platform `unknown/unknown`. A pull picks this machine's entry.
-# **Exercise 6.3**: write `pick_platform(index, os, architecture, variant)`.
+# **Exercise 6.5**: write `select_manifest(index, wanted)`.
 
 # %%
-check("6.3")
+check("6.5")
 
 # %%
 from minicontainer.registry.platforms import host_platform
@@ -320,7 +328,29 @@ else:
     print("offline: skipped the Docker Hub pull (everything above ran against the local registry)")
 
 # %% [markdown]
-# ## 9. Clean up
+# ## 9. Your runtime
+#
+# The same pull with **your** client: your challenge parsing and token URL (the registry wants a
+# token), your download, your name reading and your platform choice, into a store of the lesson's:
+
+# %%
+import subprocess
+import sys
+
+done = subprocess.run([sys.executable, "-m", "minicontainer", "--yours=06", "pull", "-q",
+                       f"{registry.address}/busybox:latest"], capture_output=True, text=True,
+                      env=dict(os.environ, MC_LIB_DIR=str(scratch / "yours")))
+print((done.stdout + done.stderr).strip())
+
+# %% [markdown]
+# The milestone builds a multi-platform index on a registry like this one, pulls it with your
+# runtime into a store of its own, and runs it:
+
+# %%
+milestone("06")
+
+# %% [markdown]
+# ## 10. Clean up
 #
 # Stop the registry and the token server, forget the lesson's login, remove the scratch directory.
 

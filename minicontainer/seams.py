@@ -109,6 +109,17 @@ SEAMS = [
          returns=tuple),
     Seam("6.5", "registry.platforms", "select_manifest", "the manifest of an image index for this machine's "
          "platform", returns=dict),
+    # lesson 07: a container on the network (network/ipam.py, ports.py, veth.py)
+    Seam("7.1", "network.ipam", "free_address", "the lowest free address of the bridge's subnet for a new container",
+         returns=str),
+    Seam("7.2", "network.ports", "parse_publish", "a -p value read into host IP, host port, container port "
+         "and protocol"),
+    Seam("7.3", "network.ports", "dnat_rules", "the DNAT rules that send a published host port to the container",
+         returns=list),
+    Seam("7.4", "network.veth", "create_pair", "a veth pair with one end in the container's network namespace, "
+         "the other on the bridge", returns=int),
+    Seam("7.5", "network.veth", "configure_inside", "the container's side of the cable: lo up, its address, "
+         "eth0 up, the default route"),
     # lesson 08: what keeps a container's root from taking the host (security/)
     Seam("8.1", "security.capabilities", "resolve", "the capabilities a container keeps, by Docker's rules",
          returns=list),

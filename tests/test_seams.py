@@ -214,6 +214,9 @@ PROBES: dict[str, tuple] = {
     "5.2": ("python", UNPACK), "5.3": ("python", UNPACK), "5.4": RUN,
     **{part: ("sh", "MC_LIB_DIR={tmp}/lib DOCKER_CONFIG={tmp}/docker MC pull -q {registry}/p/busybox:multi")
        for part in ("6.1", "6.2", "6.3", "6.4", "6.5")},
+    **{part: ("sh", "MC_BRIDGE=mcprobe7 MC_SUBNET=10.199.77.0/24 MC run --rm --network bridge -p 127.0.0.1::80 "
+                    "busybox true; rc=$?; MC network rm mcprobe7 >/dev/null 2>&1; exit $rc")
+       for part in ("7.1", "7.2", "7.3", "7.4", "7.5")},
     "2.1": RUN, "2.2": RUN, "2.3": RUN,
     "2.4": ("run", "--rm", "--userns", "private", "--rootfs", "{lib}/rootfs/busybox", "true"),
     "2.5": ("sh", "MC run -d --name p25 busybox sleep 30 && MC exec p25 true; rc=$?; MC rm -f p25 >/dev/null; exit $rc"),

@@ -32,8 +32,8 @@ DEFAULT_BRIDGE = "mc0"
 
 def parse_publish(spec: str) -> "PortMapping":
     """Parse one -p value (see ports.py)."""
-    from .ports import parse_publish as parse
-    return parse(spec)
+    from . import ports
+    return ports.parse_publish(spec)
 
 
 def bridge_from_env() -> tuple[str, str | None]:

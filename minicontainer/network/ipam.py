@@ -81,16 +81,10 @@ class Pool:
     def take(self, container_id: str, pid: int, **details) -> Lease:
         """Lease the lowest free address to container_id (call inside `locked()`)."""
         used = {lease.address for lease in self.leases()}
-        for host in self.subnet.hosts():
-            address = str(host)
-            if host == self.gateway or address in used:
-                continue
-            lease = Lease(address, container_id, pid, start_time(pid), **details)
-            self.save(lease)
-            return lease
-        raise ContainerError(f"no free address left in {self.subnet}", step="allocate an address",
-                             path=str(self.directory),
-                             fix="stop some containers, or run `minicontainer reset` to collect stale leases")
+        address = free_address(str(self.subnet), str(self.gateway), used)
+        lease = Lease(address, container_id, pid, start_time(pid), **details)
+        self.save(lease)
+        return lease
 
     def save(self, lease: Lease) -> None:
         """Write a lease atomically (a reader never sees half a file)."""
@@ -105,6 +99,17 @@ class Pool:
     def stale(self) -> list[Lease]:
         """The leases whose process is gone."""
         return [lease for lease in self.leases() if not lease.alive()]
+
+
+def free_address(subnet: str, gateway: str, used: set[str]) -> str:
+    """The lowest address of `subnet` a new container may take (lesson 07, exercise 7.1): a host
+    address (never the network or broadcast address), not the gateway (the bridge's), not `used`."""
+    for host in ipaddress.IPv4Network(subnet).hosts():
+        address = str(host)
+        if address != gateway and address not in used:
+            return address
+    raise ContainerError(f"no free address left in {subnet}", step="allocate an address",
+                         fix="stop some containers, or run `minicontainer reset` to collect stale leases")
 
 
 @contextmanager
