@@ -33,14 +33,16 @@
 #   127.0.0.1:18081 ──DNAT──▶ 10.250.0.3:80
 # ```
 #
-# What you will write (in `exercises/07-networking.py`):
+# What you will write (in `exercises/07-networking.py`) are the steps of `run --network bridge -p`,
+# with the names and arguments of the runtime's own (in `minicontainer/network/`):
 #
-# | part | function | what it does |
+# | part | function | the runtime calls it to |
 # |---|---|---|
-# | 7.1 | `parse_publish` | read `-p 127.0.0.1:8080:80/tcp` |
-# | 7.2 | `next_free_address` | hand out the next free address of the bridge's subnet |
-# | 7.3 | `dnat_rule` | the nftables rule behind a published port |
-# | 7.4 | `plug_veth` | a veth pair into a container's namespace, with address and route |
+# | 7.1 | `free_address` | hand out the next free address of the bridge's subnet (`ipam.py`) |
+# | 7.2 | `parse_publish` | read `-p 127.0.0.1:8080:80/tcp` (`ports.py`) |
+# | 7.3 | `dnat_rules` | write the nftables rules behind a published port (`ports.py`) |
+# | 7.4 | `create_pair` | make the veth pair, one end in the container's namespace (`veth.py`) |
+# | 7.5 | `configure_inside` | give the container's end its address and route (`veth.py`) |
 
 # %%
 from minicontainer.doctor import require
@@ -153,8 +155,8 @@ print("host -> A:", ping(None, "10.250.0.2"))
 
 # %% [markdown]
 # Namespace B gets the same treatment. Here it is as one short function; the runtime's own version
-# is `minicontainer/network/veth.py`, and **Exercise 7.4** asks you to write it for a container
-# given by its PID (`/proc/PID/ns/net`), creating `eth0` directly inside the namespace.
+# is `minicontainer/network/veth.py`, and **Exercises 7.4 and 7.5** ask you to write it for a
+# container given by its PID (`/proc/PID/ns/net`), creating `eth0` directly inside the namespace.
 
 # %%
 async def plug(ns_name: str, host_end: str, address: str) -> None:
@@ -189,15 +191,15 @@ async with AsyncIPRoute(netns=A) as ns:
 print("A:", in_ns(A, "ip", "route"))
 
 # %% [markdown]
-# **Exercise 7.2**: the runtime must give each container a free address of the subnet, skipping
-# the gateway: write `next_free_address(subnet, used)`. (The runtime's version,
-# `minicontainer/network/ipam.py`, keeps one lease file per address under a file lock, so two
-# `run`s starting together never get the same one, and takes back the addresses of killed containers.)
+# **Exercise 7.1**: the runtime must give each container a free address of the subnet, skipping
+# the gateway: write `free_address(subnet, gateway, used)`. (Around it, `minicontainer/network/ipam.py`
+# keeps one lease file per address under a file lock, so two `run`s starting together never get the
+# same one, and takes back the addresses of killed containers.)
 
 # %%
-from minicontainer.exercises import check
+from minicontainer.exercises import check, hint, milestone
 
-check("7.2")
+check("7.1")
 
 # %% [markdown]
 # ## 4. A web server in namespace B
@@ -274,20 +276,21 @@ print("via the bridge address ->", get(f"http://{GATEWAY}:18081/"))
 # (We leave `ip_forward` alone here: nothing in this lesson leaves the machine. The runtime sets it
 # when it creates its bridge and restores it on `minicontainer reset`.)
 #
-# **Exercise 7.1**: read a `-p` value. **Exercise 7.3**: write the DNAT rule for a published port
-# (its check asks `nft -c`, which validates a rule without changing anything).
+# **Exercise 7.2**: read a `-p` value into a `PortMapping`. **Exercise 7.3**: write the DNAT rules for
+# a published port (their check asks `nft -c`, which validates rules without changing anything).
 
 # %%
-check("7.1")
+check("7.2")
 check("7.3")
 
 # %% [markdown]
-# **Exercise 7.4**: now write `plug_veth(ipr, host_name, pid, address, gateway)`, the veth step for
-# a container known by its PID. Its check starts a process in a new network namespace (`unshare -n`)
-# and looks inside.
+# **Exercise 7.4**: now write `create_pair(ipr, host, pid, bridge_index)`, the veth step for a
+# container known by its PID, and **Exercise 7.5**: `configure_inside(pid, address, gateway)`, its
+# end of the cable. Their checks start a process in a new network namespace (`unshare -n`) and look inside.
 
 # %%
 check("7.4")
+check("7.5")
 
 # %% [markdown]
 # Time to take the hand-made network down. Deleting a namespace deletes its `eth0`, and a veth
@@ -365,6 +368,18 @@ show(bridges=["mcnb0"])
 
 # %%
 print(mc("run", "--rm", "busybox", "ls", "/sys/class/net"))
+
+# %% [markdown]
+# The same with **your** functions (`--yours=07`): your address, your `-p` reading and rules, your
+# veth. The milestone then publishes a busybox httpd on 127.0.0.1 with your runtime, fetches its
+# page, and has a second container on the bridge fetch it too:
+
+# %%
+said = mc("--yours=07", "run", "--rm", "--network", "bridge", "busybox", "ip", "-o", "-4", "addr", "show", "eth0")
+print("your runtime gave eth0:", said.split()[3] if " inet " in said else said)
+
+# %%
+milestone("07")
 
 # %% [markdown]
 # ## 7. Clean up
