@@ -261,7 +261,7 @@ print("on the host:", sum(name.isdigit() for name in os.listdir("/proc")) > 20)
 # runs, setuid ones included, can get them back), clear the ambient set, then `capset(2)`.
 
 # %%
-from minicontainer.exercises import check
+from minicontainer.exercises import check, hint, milestone
 
 check("8.1")
 check("8.2")
@@ -403,7 +403,26 @@ print(sh("cat /proc/self/uid_map; mknod /d b 7 0 2>&1 | tail -1", "--userns", "p
          str(Path(os.environ.get("MC_LIB_DIR", "/var/lib/minicontainer")) / "rootfs" / "busybox")))
 
 # %% [markdown]
-# ## 8. Clean up
+# ## 8. Your runtime
+#
+# Your five functions are steps of every `run` (`minicontainer/security/` keeps the runtime's own):
+# the set from your `resolve`, your `apply` on PID 1 and on the workload, your `arch_check` at the
+# head of the compiled profile, installed by your `install` (and on a cgroup v2 host, your device
+# program attached to the container's group). With `--yours=08`:
+
+# %%
+print(mc("--yours=08", "run", "--rm", "--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE", "busybox",
+         "grep", "-E", "^(CapEff|CapBnd|Seccomp):", "/proc/self/status"))
+
+# %% [markdown]
+# The milestone: a container of your runtime has Docker's 14 capabilities (and no more in its bounding
+# set), a seccomp filter, and root in it cannot mount; `--cap-drop ALL --cap-add CHOWN` leaves CHOWN only.
+
+# %%
+milestone("08")
+
+# %% [markdown]
+# ## 9. Clean up
 #
 # Every container of this lesson ran with `--rm` (or was removed above); the release_agent files
 # were checked above. Nothing of this lesson is left:
