@@ -54,7 +54,7 @@ def parse_publish(spec: str) -> PortMapping:
     if not 1 <= len(fields) <= 3:
         raise UsageError(f"malformed port mapping {spec!r}", step="publish a port", fix="-p HOSTPORT:CONTAINERPORT")
     ip, host, cont = [""] * (3 - len(fields)) + fields
-    if not re.fullmatch(r"\d+", cont) or not re.fullmatch(r"\d*", host):
+    if not re.fullmatch(r"\d+", cont) or not re.fullmatch(r"\d*", host) or (ip and not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", ip)):
         raise UsageError(f"malformed port mapping {spec!r}", step="publish a port", fix="-p HOSTPORT:CONTAINERPORT")
     for port in [int(cont)] + ([int(host)] if host else []):
         if not 1 <= port <= 65535:
