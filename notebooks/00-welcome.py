@@ -13,6 +13,8 @@
 # %% [markdown]
 # # 00 · Welcome: how this course works
 #
+# **This lesson builds no module yet.** It uses `minicontainer/doctor.py`, which tells what this host supports.
+#
 # In this course you build a real container runtime, **minicontainer**, one lesson at a time:
 # a root filesystem and `chroot` (01), namespaces (02), cgroups (03), union filesystems (04),
 # OCI images (05), a registry client (06) and networking (07). Every lesson ends with the runtime

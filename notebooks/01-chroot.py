@@ -13,6 +13,8 @@
 # %% [markdown]
 # # 01 · chroot: another root for a process
 #
+# **The module this lesson builds: `minicontainer/rootfs.py`** (the escape demos live beside it in `chroot.py`).
+#
 # A container is, first of all, a process that sees a different `/`. In this lesson you build a
 # tiny root filesystem from a single static binary (busybox), run a process inside it with
 # `chroot`, watch root break out of it, and then fix the hole with `pivot_root` — the call every

@@ -13,6 +13,10 @@
 # %% [markdown]
 # # 02 · Namespaces: an isolated process, PID 1, and `exec`
 #
+# **The module this lesson builds: `minicontainer/namespaces.py`.** The runtime around it, read in this order:
+# `container.py` (run: validate, create), `spawn.py` (the helper and its handshake), `process.py` (PID 1
+# and the workload), `monitor.py` (waiting, tearing down) and `state.py` (the record and its states).
+#
 # In lesson 01 a process got its own `/`. It could still see every process of the host, change
 # the host's hostname, and reach the host's network. **Namespaces** close those doors one by one:
 # each wraps one global resource of the kernel so that the processes inside see their own copy.

@@ -13,6 +13,9 @@
 # %% [markdown]
 # # 03 · Cgroups: limits a container cannot exceed
 #
+# **The package this lesson builds: `minicontainer/cgroups/`** (`__init__.py`: limits, stats, the one
+# interface; `v1.py` and `v2.py`: the two drivers).
+#
 # Namespaces (lesson 02) decide what a process can *see*. They do not decide how much it can
 # *use*: a container could still eat all the memory of the host, spin every CPU, or fork until
 # the host cannot start a single process. **Control groups** (cgroups) close that door. A cgroup

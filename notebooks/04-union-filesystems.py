@@ -13,6 +13,8 @@
 # %% [markdown]
 # # 04 · Union filesystems: a copy-on-write root for every container
 #
+# **The module this lesson builds: `minicontainer/unionfs.py`** (its merge rules in plain Python: `unionmodel.py`).
+#
 # Ten containers of the same image must not need ten copies of it, and no container may change the
 # image for the others. Images are therefore made of read-only **layers**, stacked, and each
 # container gets its own thin writable layer on top. The kernel's **overlayfs** shows the stack as

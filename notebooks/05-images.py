@@ -13,6 +13,8 @@
 # %% [markdown]
 # # 05 · Images: digests, manifests, configs and layers
 #
+# **The package this lesson builds: `minicontainer/image/`.**
+#
 # In lesson 04 a container's root was an overlay of read-only layers. Where do layers come from,
 # and how does `docker run nginx` know what to run? An **image** is just data, and every piece
 # of it is named by the SHA-256 of its bytes (its **digest**):

@@ -13,6 +13,8 @@
 # %% [markdown]
 # # 06 · Registries: pulling and pushing images over HTTP
 #
+# **The package this lesson builds: `minicontainer/registry/`.**
+#
 # `docker pull busybox` talks HTTP to a *registry*. Every registry — Docker Hub, GitHub's GHCR,
 # Quay, the one your company runs — speaks the same small API, the **OCI distribution API**. In
 # this lesson you run a real registry on this machine, talk to it by hand (the login dance, a

@@ -13,6 +13,8 @@
 # %% [markdown]
 # # 07 · Networking: veth, bridge, NAT and published ports
 #
+# **The package this lesson builds: `minicontainer/network/`.**
+#
 # Since lesson 02 every container has had its own network namespace: its own devices, addresses,
 # routes and ports, and nothing in it but a loopback device. In this lesson you connect such a
 # namespace to the host and to other containers, by hand first, with the same netlink requests
