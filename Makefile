@@ -9,7 +9,7 @@ EX      ?= 01
 export MC_LIB_DIR ?= /var/lib/minicontainer
 export MC_RUN_DIR ?= /run/minicontainer
 
-.PHONY: need-root lab test check exercises notebooks image deps venv bench clean reset distclean help
+.PHONY: need-root lab test check exercises notebooks image deps venv bench clean reset distclean help test-vm vm-run vm-shell vm-base
 
 help:
 	@echo "make lab        install what is missing, prepare the default image, start JupyterLab (127.0.0.1)"
@@ -19,6 +19,10 @@ help:
 	@echo "make notebooks  re-execute the lessons and store their outputs (authors)"
 	@echo "make bench      run the benchmarks beside runc, skopeo and umoci"
 	@echo "make clean      remove everything the course made on this machine (= minicontainer reset)"
+	@echo "make test-vm    run the host-dependent tests and notebooks in a learner's Debian 12 VM (qemu;"
+	@echo "                ALL=1 everything, TESTS='tests/test_x.py -k y' a subset, VM_DIRTY=1 uncommitted changes)"
+	@echo "make vm-run CMD='uname -r'   boot that VM, run one command in the project there, print its output"
+	@echo "make vm-shell   a root shell on the running VM (VM_STAY=1 keeps it up after its job)"
 
 # The course creates namespaces, mounts and cgroups: say so at once instead of failing half-way.
 need-root:
@@ -62,6 +66,23 @@ bench: image
 
 clean reset: need-root
 	@if [ -x $(PY) ]; then $(PY) -m minicontainer reset; else echo "nothing installed yet"; fi
+
+# A learner's VM (Debian 12: kernel 6.1, systemd, cgroup v2, /run noexec) under qemu: scripts/test-vm.sh.
+# Not part of `make test`. Its settings (ALL, TESTS, VM_DIRTY, VM_TIMEOUT, VM_STAY, VM_KEEP) reach the
+# script through the environment; CMD and TESTS unexpanded, so `$` in them is the shell's.
+test-vm: export MC_VM_TESTS := $(value TESTS)
+vm-run: export MC_VM_CMD := $(value CMD)
+test-vm: need-root
+	@bash scripts/test-vm.sh test
+
+vm-run: need-root
+	@bash scripts/test-vm.sh run "$$MC_VM_CMD"
+
+vm-shell:
+	@python3 scripts/vm/shell
+
+vm-base: need-root
+	@bash scripts/test-vm.sh build
 
 distclean: clean
 	rm -rf $(VENV)

@@ -11,6 +11,14 @@
 # ---
 
 # %% [markdown]
+# **中文摘要 · 第 00 课：欢迎**
+#
+# 这门课用 Python 在真实的 Linux 内核上，一课一课地写出一个容器运行时 **minicontainer**。本课还不写代码：
+# 先让 doctor 检查这台机器支持什么（命名空间、overlayfs、cgroup……），缺什么就说明怎么修；再看练习怎么做、
+# 怎么用 `check("1.1")` 检查；最后学会用 `minicontainer reset` 把机器恢复原样。
+# 对应中文 Docker 教程的“简介”和“安装 Docker”。中文说明、术语表和命令对照表见 `docs/zh/`。
+
+# %% [markdown]
 # # 00 · Welcome: how this course works
 #
 # **This lesson builds no module yet.** It uses `minicontainer/doctor.py`, which tells what this host supports.

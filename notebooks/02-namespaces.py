@@ -11,6 +11,14 @@
 # ---
 
 # %% [markdown]
+# **中文摘要 · 第 02 课：命名空间、1 号进程与 exec**
+#
+# 命名空间让一组进程拥有自己的主机名（UTS）、进程号（PID）、挂载表、网络、IPC、用户和 cgroup 视图。
+# 本课逐个创建它们：容器里的第一个进程是 PID 1，它要回收僵尸进程、转发信号；挂载命名空间让主机的挂载消失；
+# 用户命名空间让容器里的 root 在主机上只是普通用户。再用 `setns` 实现 `exec`（进入正在运行的容器），
+# 最后把这一切组合成 `minicontainer run`。对应教程“底层实现：命名空间”“安全：内核命名空间”和“操作容器：进入容器”。
+
+# %% [markdown]
 # # 02 · Namespaces: an isolated process, PID 1, and `exec`
 #
 # **The module this lesson builds: `minicontainer/namespaces.py`.** The runtime around it, read in this order:

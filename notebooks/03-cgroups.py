@@ -11,6 +11,14 @@
 # ---
 
 # %% [markdown]
+# **中文摘要 · 第 03 课：控制组（cgroup），容器用不了更多**
+#
+# 控制组限制并统计一组进程能用的资源。本课先看到每个进程本来就在某个 cgroup 里，再手工建一个组，
+# 把 Docker 的单位（`-m 512m`、`--cpus 0.5`、`--pids-limit`）换算成内核文件；看内存超限时 OOM 杀手出手、
+# CPU 被限流、fork 炸弹撞上 `pids.max`，并对比 cgroup v1 和 v2；`minicontainer stats` 实时显示用量。
+# 对应教程“底层实现：控制组”和“安全：控制组”。
+
+# %% [markdown]
 # # 03 · Cgroups: limits a container cannot exceed
 #
 # **The package this lesson builds: `minicontainer/cgroups/`** (`__init__.py`: limits, stats, the one

@@ -11,6 +11,14 @@
 # ---
 
 # %% [markdown]
+# **中文摘要 · 第 04 课：联合文件系统，每个容器一个写时复制的根**
+#
+# 镜像由多个只读层叠成，容器在最上面得到一层可写层：这就是联合文件系统（Linux 的 overlayfs）。
+# 本课手工做两层并挂载，观察写时复制（copy-up）、删除标记（whiteout）和不透明目录，看重命名和硬链接的行为；
+# 再用纯 Python 的模型算出合并后的目录树并和内核对比，用 `diff` 看容器改了什么，最后给每个容器挂一个自己的根。
+# 对应教程“底层实现：联合文件系统”以及“基本概念”里镜像的分层存储和容器存储层。
+
+# %% [markdown]
 # # 04 · Union filesystems: a copy-on-write root for every container
 #
 # **The module this lesson builds: `minicontainer/unionfs.py`** (its merge rules in plain Python: `unionmodel.py`).

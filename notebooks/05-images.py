@@ -11,6 +11,15 @@
 # ---
 
 # %% [markdown]
+# **中文摘要 · 第 05 课：镜像——摘要、清单、配置和层**
+#
+# 镜像就是数据：清单（manifest）指向一份配置和若干层，每一块都按内容的 sha256 摘要存放在 OCI 镜像布局里。
+# 本课读懂镜像存储，安全地解包层（不让 `../` 之类的条目跑出目录），把 whiteout 转换成 overlay 的形式，
+# 实现 Docker 决定容器运行什么的规则（ENTRYPOINT / CMD），然后用 Dockerfile 逐层构建镜像（带缓存），
+# 用 `commit` 把容器的改动变成新的一层，并看到多个镜像共享同一层。
+# 对应教程“使用镜像”各节：获取、列出、删除镜像，利用 commit 理解镜像构成，使用 Dockerfile 定制镜像。
+
+# %% [markdown]
 # # 05 · Images: digests, manifests, configs and layers
 #
 # **The package this lesson builds: `minicontainer/image/`.**

@@ -11,6 +11,14 @@
 # ---
 
 # %% [markdown]
+# **中文摘要 · 第 06 课：镜像仓库——用 HTTP 拉取和推送镜像**
+#
+# 镜像仓库（registry）就是一个 HTTP 服务器。本课在 127.0.0.1 上运行自己的 docker-registry，
+# 手工走一遍分发 API：`GET /v2/` 和 401 认证挑战、令牌，按摘要获取清单，边下载边校验层，
+# 镜像名的规则，一个名字下的多平台索引；最后用客户端 `minicontainer push` 和 `minicontainer pull` 完成推送和拉取。
+# 对应教程“访问仓库”（Docker Hub、私有仓库、私有仓库高级配置）。
+
+# %% [markdown]
 # # 06 · Registries: pulling and pushing images over HTTP
 #
 # **The package this lesson builds: `minicontainer/registry/`.**

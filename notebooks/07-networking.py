@@ -11,6 +11,14 @@
 # ---
 
 # %% [markdown]
+# **中文摘要 · 第 07 课：网络——veth、网桥、NAT 和端口发布**
+#
+# 新建的网络命名空间里只有一个 lo。本课用 veth 虚拟网线把两个命名空间连起来，给它们分配地址，
+# 用网桥当交换机，在一个命名空间里运行 web 服务，再用 NAT 让容器访问外网、用端口映射把服务发布到主机上；
+# 最后由运行时用 `minicontainer run --network bridge -p` 自动完成这一切。
+# 对应教程“使用网络”（外部访问容器、容器互联）、“高级网络配置”（端口映射实现、docker0 网桥）和“底层实现：网络”。
+
+# %% [markdown]
 # # 07 · Networking: veth, bridge, NAT and published ports
 #
 # **The package this lesson builds: `minicontainer/network/`.**

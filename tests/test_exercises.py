@@ -81,3 +81,16 @@ def test_report_shows_progress_and_failures():
     text = exercises.format_report(lesson, results, ["1.1", "1.2", "1.3"])
     assert "OK   1.1" in text and "FAIL 1.2" in text and "MISSING 1.3" in text
     assert "Progress: [#######-------------] 1/3" in text
+
+
+def test_a_check_that_does_not_apply_to_this_host_counts_neither_way():
+    """A v1-only check skipped on a v2 host (make test-vm) must not turn a correct part into FAIL."""
+    lesson = Lesson("03-cgroups")
+    results = [exercises.Result("3.4", "test_v2", "passed"), exercises.Result("3.4", "test_v1", "skipped", "a v2 host"),
+               exercises.Result("3.5", "test_v1_only", "skipped", "a v2 host"),
+               exercises.Result("3.3", "test_ok", "passed"), exercises.Result("3.3", "test_bad", "failed", "wrong"),
+               exercises.Result("3.3", "test_v1", "skipped", "a v2 host")]
+    text = exercises.format_report(lesson, results, ["3.3", "3.4", "3.5"])
+    assert "OK   3.4  (1 check, 1 not for this host)" in text, text
+    assert "SKIP 3.5" in text and "FAIL 3.3  (1/2 checks pass, 1 not for this host)" in text, text
+    assert "1/3" in text

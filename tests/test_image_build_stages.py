@@ -3,8 +3,6 @@ the cache at work, and mistakes refused with the Dockerfile line before anything
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
@@ -122,6 +120,17 @@ def test_mistakes_name_the_line_and_build_nothing(paths, store, tmp_path, docker
     assert snapshot(store, paths) == before, "a refused build left something in the store"
 
 
+def test_a_path_missing_in_the_source_stage_names_the_line(paths, store, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox AS build\nRUN mkdir /out\n"
+                                                 "FROM busybox\nCOPY --from=build /out/missing /x\n"})
+    names = store.names()
+    with pytest.raises(ContainerError, match="'/out/missing' not found in --from=build") as err:
+        build(paths, ctx, tag="bad:1", **QUIET)
+    assert err.value.path.endswith("Dockerfile:4")
+    after = snapshot(store, paths)
+    assert after["names"] == names and after["tmp"] == [] and after["containers"] == []
+
+
 def test_cli_prints_one_line_with_file_and_line(paths, store, tmp_path):
     ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\n\nCOPY --from=ghost /a /b\n"})
     res = mc("build", "-t", "bad:1", str(ctx), check=False)
@@ -235,6 +244,9 @@ def test_history_shows_each_layer_and_a_delete_does_not_shrink(paths, store, tmp
     assert out[0].split() == ["IMAGE", "CREATED", "CREATED", "BY", "SIZE", "COMMENT"]
     assert out[1].startswith(image.short_id) and "524kB" in "\n".join(out)
     assert mc("history", "-q", "site:1").stdout.splitlines()[0] == image.short_id
+    human = mc("history", "-H", "site:1").stdout.splitlines()
+    assert [line[:15] for line in human] == [line[:15] for line in out] and "524kB" in "\n".join(human), \
+        "-H alone is the default (human sizes)"
     raw = mc("history", "-H=false", "--no-trunc", "site:1").stdout.splitlines()
     assert raw[0].split()[:3] == ["IMAGE", "CREATED", "AT"] and raw[1].startswith(image.id)
     assert any(line.split()[-2:] == ["524288", "buildkit.dockerfile.v0"] for line in raw)

@@ -69,20 +69,27 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _history_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-H", "--human", type=_true_false, default=True, metavar="true|false",
+    p.add_argument("-H", "--human", nargs="?", const="true", default="true", metavar="true|false",
                    help="print sizes and dates in human readable format (default true; -H=false for bytes and times)")
     p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
     p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
-    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("image", nargs="?", metavar="IMAGE")
     p.set_defaults(handler=_history)
 
 
-def _true_false(text: str) -> bool:
-    if text.lower() in ("true", "1"):
-        return True
-    if text.lower() in ("false", "0"):
-        return False
-    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+def _human_and_image(args: argparse.Namespace) -> tuple[bool, str]:
+    """Docker's -H is a boolean that also takes a value (-H=false); argparse reads `-H IMAGE` as
+    -H's value, so a value that is not true/false is the image."""
+    from ..errors import UsageError
+
+    human, image = args.human.lower(), args.image
+    if human not in ("true", "false", "1", "0"):
+        if image is not None:
+            raise UsageError(f"-H={args.human}: expected true or false", step="history")
+        human, image = "true", args.human
+    if image is None:
+        raise UsageError("history needs an IMAGE", step="history", fix="minicontainer history IMAGE")
+    return human in ("true", "1"), image
 
 
 def _store():
@@ -156,8 +163,9 @@ def _build(args: argparse.Namespace) -> int:
 def _history(args: argparse.Namespace) -> int:
     from ..image.history import history_lines, image_history
 
+    human, name = _human_and_image(args)
     store = _store()
-    for line in history_lines(image_history(store, store.resolve(args.image)), human=args.human,
+    for line in history_lines(image_history(store, store.resolve(name)), human=human,
                               trunc=not args.no_trunc, quiet=args.quiet):
         print(line)
     return 0

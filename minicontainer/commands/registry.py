@@ -15,7 +15,8 @@ def _tls_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pull", help="download an image from a registry into the local store")
+    p = sub.add_parser("pull", help="download an image from a registry into the local store (Docker Hub images "
+                                    "through the registry-mirrors of /etc/docker/daemon.json or MC_REGISTRY_MIRRORS)")
     p.add_argument("image", help="e.g. busybox, localhost:5000/demo:1, ghcr.io/org/app@sha256:...")
     p.add_argument("--platform", help="OS/ARCH[/VARIANT] to choose from a multi-platform image")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -71,6 +72,8 @@ def _pull(args: argparse.Namespace) -> int:
     fetched = f"{len(result.fetched)} blob(s), {result.downloaded / 1048576:.1f} MiB" if result.fetched \
         else "already up to date"
     print(f"{result.reference}: {fetched}")
+    if result.source.startswith(("http://", "https://")):
+        print(f"From mirror: {result.source}")
     print(f"Digest: {result.index_digest or result.digest}")
     if result.index_digest:
         print(f"Platform: {result.platform} -> {result.digest}")

@@ -582,34 +582,35 @@ class Builder:
         return out
 
     def _copy(self, state: State, ins: Instruction, text: str) -> State:
+        """COPY/ADD. The cache key is known before anything is read from another stage: its
+        contents follow from that stage's key, so a cached COPY --from does not look into it."""
         sources, dest = self._split_copy(ins, text)
         source = ins.flags.get("from")
+        chmod = ins.flags.get("chmod")
+        if chmod is not None and not re.fullmatch(r"[0-7]{3,4}", chmod):
+            raise error(self.file, ins.line, f"--chmod={chmod}: only octal modes are supported", "write --chmod=0644")
         if source is None:
             groups = self._context_items(sources, ins)
+            self._check_destination(groups, dest, ins)
             h = hashlib.sha256()
             for items in groups:
                 _hash_items(h, items)
             extra = h.hexdigest()
         else:
             from_state = self._from_state(source, ins)
-            groups = self._stage_items(self._merged(from_state), sources, ins)
             extra = from_state.key
-        owner = self._chown(state, ins.flags.get("chown"), ins) if ins.flags.get("chown") else None
-        chmod = ins.flags.get("chmod")
-        if chmod is not None and not re.fullmatch(r"[0-7]{3,4}", chmod):
-            raise error(self.file, ins.line, f"--chmod={chmod}: only octal modes are supported", "write --chmod=0644")
-        extra += json.dumps([owner, chmod])
-        workdir = state.run.get("WorkingDir") or "/"
-        target = posixpath.normpath(posixpath.join(workdir, dest))
-        many = len(groups) > 1
-        if many and not dest.endswith("/"):
-            raise error(self.file, ins.line, f"When using {ins.keyword} with more than one source file, the "
-                        "destination must be a directory and end with a /", f"write {dest}/")
-        into_dir = dest.endswith(("/", "/.")) or dest == "." or many or self._is_dir_in_image(state, target)
+        target = posixpath.normpath(posixpath.join(state.run.get("WorkingDir") or "/", dest))
         history = " ".join([ins.keyword, *(f"--{k}={ins.flags[k]}" for k in ("chown", "chmod") if k in ins.flags),
                             *sources, dest]) + " # buildkit"
 
         def action(s: State) -> None:
+            nonlocal groups
+            if source is not None:
+                groups = self._stage_items(self._merged(from_state), sources, ins)
+                self._check_destination(groups, dest, ins)
+            owner = self._chown(s, ins.flags["chown"], ins) if ins.flags.get("chown") else None
+            into_dir = dest.endswith(("/", "/.")) or dest == "." or len(groups) > 1 or \
+                self._is_dir_in_image(s, target)
             staging = Path(tempfile.mkdtemp(prefix="copy-", dir=self.store.tmp))
             try:
                 self._write_items(s, staging, target, groups, into_dir, ins, owner, chmod)
@@ -618,6 +619,11 @@ class Builder:
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         return self.step(state, ins, extra, action)
+
+    def _check_destination(self, groups: list[list[CopyItem]], dest: str, ins: Instruction) -> None:
+        if len(groups) > 1 and not dest.endswith("/"):
+            raise error(self.file, ins.line, f"When using {ins.keyword} with more than one source file, the "
+                        "destination must be a directory and end with a /", f"write {dest}/")
 
     def _write_items(self, state: State, staging: Path, target: str, groups: list[list[CopyItem]],
                      into_dir: bool, ins: Instruction, owner: tuple[int, int] | None, chmod: str | None) -> None:

@@ -5,6 +5,7 @@
   client.py     manifests, blobs (verified, resumable), uploads (monolithic, chunked, mounts), tags
   platforms.py  picking one manifest from a multi-platform index
   pull.py       reference -> verified blobs in the local store
+  mirrors.py    Docker's registry-mirrors (daemon.json): tried first for Docker Hub images
   push.py       stored image -> registry
   progress.py   tqdm / ipywidgets progress bars
   server.py     Debian's docker-registry on 127.0.0.1 (`minicontainer registry start|stop`)

@@ -7,6 +7,10 @@
    file in the store's tmp/ with its size and digest checked, then renamed into blobs/ (atomic).
    An interrupted pull leaves only `.part` files, which the next pull resumes with `Range`.
 5. Store the manifest and point the name at it.
+
+For Docker Hub images, configured registry mirrors are tried first (mirrors.py): a mirror that
+is down, lacks the image or serves bytes that do not match the digest asked for is skipped, and
+the pull falls back to the next mirror, then to Docker Hub itself, as Docker's daemon does.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from typing import TYPE_CHECKING, Callable
 from ..atomic import write_atomic
 from ..errors import ContainerError
 from ..paths import Paths
-from ..reference import Reference, parse_reference, validate_digest
+from ..reference import DOCKER_HUB_API_HOST, Reference, parse_reference, validate_digest
 from .auth import Authenticator, load_credentials
 from .client import Manifest, RegistryClient
+from .mirrors import Endpoint, configured_mirrors, pull_endpoints
 from .platforms import host_platform, parse_platform, select_manifest
 from .progress import Progress
 from .transport import Transport
@@ -45,15 +50,18 @@ class PullResult:
     downloaded: int = 0              # bytes that came over the network (less after a resume)
     present: list[str] = field(default_factory=list)   # blobs the store already had
     fetched: list[str] = field(default_factory=list)   # blobs downloaded now
+    source: str = ""                 # where it came from: the registry, or the mirror's URL
+    skipped: list[str] = field(default_factory=list)   # "MIRROR: why" for each mirror that failed first
 
 
 def client_for(ref: Reference, *, insecure: bool = False, ca_file: str | None = None,
                config_path: Path | None = None, notice: Callable[[str], None] = lambda m: None,
-               transport: Transport | None = None) -> RegistryClient:
-    """A client for the registry a reference names, with saved credentials and TLS options."""
+               transport: Transport | None = None, host: str | None = None) -> RegistryClient:
+    """A client for the registry a reference names, with saved credentials and TLS options.
+    (`host`: talk to another API host than the name's, e.g. a local stand-in for Docker Hub.)"""
     transport = transport or Transport(insecure=insecure, ca_file=ca_file, notice=notice)
     auth = Authenticator(transport, lambda registry: load_credentials(registry, config_path))
-    return RegistryClient(ref.api_host, transport=transport, auth=auth, registry=ref.registry)
+    return RegistryClient(host or ref.api_host, transport=transport, auth=auth, registry=ref.registry)
 
 
 def sources_file(paths: Paths) -> Path:
@@ -166,22 +174,52 @@ def fetch_blobs(client: RegistryClient, repository: str, blobs: list[tuple[str, 
     return present, [d for d, _, _ in todo], total
 
 
+def mirror_client(endpoint: Endpoint, *, insecure: bool = False, ca_file: str | None = None,
+                  config_path: Path | None = None, notice: Callable[[str], None] = lambda m: None) -> RegistryClient:
+    """A client for one mirror: its own scheme, credentials saved for ITS host (never Docker Hub's),
+    and no retries, so that a mirror that is down costs one refused connection, not a backoff."""
+    transport = Transport(insecure=insecure, ca_file=ca_file, notice=notice, retries=0)
+    auth = Authenticator(transport, lambda registry: load_credentials(registry, config_path))
+    return RegistryClient(endpoint.host, transport=transport, auth=auth, scheme=endpoint.scheme,
+                          registry=endpoint.host)
+
+
 def pull(name: str, paths: Paths | None = None, *, store: "Store | None" = None, platform: str | None = None,
          progress: Progress | None = None, client: RegistryClient | None = None, insecure: bool = False,
          ca_file: str | None = None, workers: int = DEFAULT_WORKERS,
-         notice: Callable[[str], None] = lambda m: None) -> PullResult:
-    """Pull an image into the local store and tag it; return what was done."""
+         notice: Callable[[str], None] = lambda m: None, mirrors: list[str] | None = None,
+         hub_host: str = DOCKER_HUB_API_HOST) -> PullResult:
+    """Pull an image into the local store and tag it; return what was done.
+
+    `mirrors`: registry mirror URLs for Docker Hub images (default: MC_REGISTRY_MIRRORS or
+    daemon.json's registry-mirrors). `hub_host`: Docker Hub's API host. With an explicit
+    `client`, only that client is used."""
     from ..image.store import Store
 
     paths = paths or Paths.from_env()
     store = store or Store(paths)
     ref = parse_reference(name)
-    client = client or client_for(ref, insecure=insecure, ca_file=ca_file, notice=notice)
+    if client is not None:
+        endpoints = [(Endpoint(client.host, client.scheme, False, ref.registry), client)]
+    else:
+        found = pull_endpoints(ref, configured_mirrors() if mirrors is None else mirrors, hub_host)
+        endpoints = [(e, mirror_client(e, insecure=insecure, ca_file=ca_file, notice=notice) if e.mirror
+                      else client_for(ref, insecure=insecure, ca_file=ca_file, notice=notice, host=e.host))
+                     for e in found]
     progress = progress or Progress()
+    skipped: list[str] = []
     try:
-        manifest, index, chosen = resolve_manifest(client, ref, platform)
-        blobs = blobs_of(manifest)
-        present, fetched, total = fetch_blobs(client, ref.repository, blobs, store, progress, workers)
+        for endpoint, client in endpoints:
+            try:
+                manifest, index, chosen = resolve_manifest(client, ref, platform)
+                blobs = blobs_of(manifest)
+                present, fetched, total = fetch_blobs(client, ref.repository, blobs, store, progress, workers)
+                break
+            except ContainerError as exc:
+                if not endpoint.mirror:
+                    raise
+                skipped.append(f"{endpoint.url}: {exc.message}")
+                notice(f"mirror {endpoint.url} failed ({exc.message}); trying the next endpoint")
     finally:
         progress.close()
     if index is not None:
@@ -191,7 +229,8 @@ def pull(name: str, paths: Paths | None = None, *, store: "Store | None" = None,
         raise ContainerError(f"stored manifest as {digest}, expected {manifest.digest}", step="store manifest")
     store.tag(str(ref), manifest.digest, manifest.media_type)
     remember_sources(paths, ref.registry, ref.repository, [d for d, _, _ in blobs])
-    return PullResult(str(ref), manifest.digest, index.digest if index else None, chosen, total, present, fetched)
+    return PullResult(str(ref), manifest.digest, index.digest if index else None, chosen, total, present, fetched,
+                      endpoint.url if endpoint.mirror else ref.registry, skipped)
 
 
 def pull_if_missing(paths: Paths, name: str) -> bool:

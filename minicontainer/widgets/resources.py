@@ -80,6 +80,8 @@ class ResourceMonitor:
                 return False
             s = self.group.stats()
             alive = bool(self.group.procs())
+            if not self.group.exists():  # removed while we read: its files read as "not counted" (None)
+                return False
         except OSError:  # removed between the two reads
             return False
         cpu = cpu_percent(self._last, s) if self._last else None

@@ -1,0 +1,92 @@
+# Shared by scripts/test-vm.sh and scripts/vm/*.sh: settings, messages, the host's tools and mirror.
+# Sourced, not run. Everything the VM harness makes on the host is named "minicontainer" or "mc-vm".
+
+MC_VM_CACHE=${MC_VM_CACHE:-/var/cache/minicontainer-vm}   # base images, kernels, per-run scratch
+MC_VM_SUITE=${MC_VM_SUITE:-bookworm}                       # the learner's Debian release
+MC_VM_MEM=${MC_VM_MEM:-6G}
+MC_VM_SMP=${MC_VM_SMP:-2}
+MC_VM_ROOT_SIZE=${MC_VM_ROOT_SIZE:-12G}                    # sparse: only what is written takes space
+
+vm_say() { echo "test-vm: $*" >&2; }
+vm_die() { echo "test-vm: $*" >&2; exit 2; }
+
+# Refuse early, in one line, when a disk is too full for what comes next ($1: directory, $2: GiB needed).
+vm_need_space() {
+  local dir=$1 gib=$2 avail
+  mkdir -p "$dir"
+  avail=$(df -Pk "$dir" | awk 'NR==2 {print int($4 / 1048576)}')
+  [ "$avail" -ge "$gib" ] || vm_die "only ${avail} GiB free under $dir, need ${gib} GiB: free some space or set MC_VM_CACHE to a larger disk"
+}
+
+# qemu, debootstrap and e2fsprogs (mkfs.ext4 -d, debugfs) come from Debian's archive.
+vm_need_tools() {
+  local missing=()
+  command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+  command -v qemu-img >/dev/null || missing+=(qemu-utils)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  command -v debugfs >/dev/null || missing+=(e2fsprogs)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || vm_die "missing ${missing[*]}: install them with your package manager"
+  [ "$(id -u)" = 0 ] || vm_die "missing ${missing[*]}: run as root (sudo make test-vm) or: sudo apt-get install ${missing[*]}"
+  vm_say "installing ${missing[*]} (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } \
+    || vm_die "could not install ${missing[*]}: try: apt-get update && apt-get install ${missing[*]}"
+}
+
+# The host's own apt sources, as "URI SUITE COMPONENTS" lines (one-line .list and deb822 .sources formats).
+vm_host_sources() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    # deb [options] URI SUITE COMPONENT...
+    sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" && NF >= 4 { c = $4; for (i = 5; i <= NF; i++) c = c " " $i; print $2, $3, c }'
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    # Stanzas separated by blank lines; one line per (URI, suite) of each "Types: deb" stanza.
+    awk 'function flush() { if (types ~ /(^| )deb( |$)/ && enabled != "no") {
+                              n = split(uris, u, " "); m = split(suites, s, " ");
+                              for (i = 1; i <= n; i++) for (j = 1; j <= m; j++) print u[i], s[j], comps }
+                            types = uris = suites = comps = ""; enabled = "" }
+         /^[ \t]*#/ { next }
+         /^[ \t]*$/ { flush(); next }
+         { key = tolower($1); sub(/:$/, "", key); $1 = ""; sub(/^ +/, "");
+           if (key == "types") types = $0; else if (key == "uris") uris = $0;
+           else if (key == "suites") suites = $0; else if (key == "components") comps = $0;
+           else if (key == "enabled") enabled = tolower($0) }
+         END { flush() }' "$f"
+  done
+}
+
+# The mirror for debootstrap: MC_VM_MIRROR, else the host's source that serves $MC_VM_SUITE itself.
+vm_mirror() {
+  if [ -n "${MC_VM_MIRROR:-}" ]; then echo "$MC_VM_MIRROR"; return; fi
+  local m
+  m=$(vm_host_sources | awk -v s="$MC_VM_SUITE" '$2 == s { print $1; exit }')
+  [ -n "$m" ] || vm_die "no Debian $MC_VM_SUITE mirror in /etc/apt/sources.list{,.d}: set MC_VM_MIRROR=http://your-debian-mirror/debian"
+  echo "$m"
+}
+
+# A clean copy of the project to put in the VM ($1: repo, $2: destination): a git clone of HEAD as a
+# learner would have it; with VM_DIRTY=1 also the uncommitted changes and untracked (not ignored) files.
+vm_snapshot_project() {
+  local repo=$1 dest=$2 head
+  head=$(git -C "$repo" rev-parse HEAD)
+  rm -rf "$dest"
+  git clone -q --no-checkout "$repo" "$dest"
+  git -C "$dest" checkout -q --detach "$head"
+  if [ "${VM_DIRTY:-0}" = 1 ]; then
+    git -C "$repo" diff --binary HEAD | git -C "$dest" apply --allow-empty --whitespace=nowarn
+    (cd "$repo" && git ls-files -z --others --exclude-standard | tar -c --null -T - -f -) | tar -x -C "$dest" -f -
+  fi
+}
+
+# The cache key of the base image: the suite, the build recipe and what decides what gets installed.
+vm_base_key() {
+  local project=$1 here
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  { echo "$MC_VM_SUITE"
+    cat "$project/pyproject.toml" "$project/scripts/host-deps.sh" "$here/build-base.sh" "$here/chroot-install.sh"
+  } | sha256sum | cut -c1-12
+}
