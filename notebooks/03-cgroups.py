@@ -17,6 +17,8 @@
 # 把 Docker 的单位（`-m 512m`、`--cpus 0.5`、`--pids-limit`）换算成内核文件；看内存超限时 OOM 杀手出手、
 # CPU 被限流、fork 炸弹撞上 `pids.max`，并对比 cgroup v1 和 v2；`minicontainer stats` 实时显示用量。
 # 对应教程“底层实现：控制组”和“安全：控制组”。
+#
+# 本课构建的包：`minicontainer/cgroups/`。
 
 # %% [markdown]
 # # 03 · Cgroups: limits a container cannot exceed

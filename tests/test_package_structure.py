@@ -135,18 +135,24 @@ def test_each_core_module_is_read_in_one_sitting(name):
     assert lines <= MAX_CORE_LINES, f"minicontainer/{name}.py has {lines} lines: split it by step"
 
 
-LESSONS = sorted((PACKAGE.parent / "notebooks").glob("[0-9][0-9]-*.py"))
+LESSONS = sorted(p for folder in ("notebooks", "lessons") for p in (PACKAGE.parent / folder).glob("[0-9][0-9]-*.py"))
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
 def test_each_lesson_names_in_its_first_cell_the_module_it_builds(lesson):
-    """A learner opens the lesson, then the module it builds: the first cell says which one, and it exists."""
+    """A learner opens the lesson, then the module it builds: the first cell (the Chinese summary) and
+    the title cell name it, and it is in the tree."""
     import re
 
-    first = lesson.read_text().split("# %%")[1]  # the title cell
-    named = re.findall(r"`(minicontainer/[\w/.]*)`", first)
-    assert "builds" in first and named, f"{lesson.name}: the first cell does not name the module the lesson builds"
-    assert (PACKAGE.parent / named[0]).exists(), f"{lesson.name} names {named[0]}, which is not in the tree"
+    import jupytext
+
+    cells = [c.source for c in jupytext.read(lesson).cells if c.cell_type == "markdown"]
+    title = next(c for c in cells if re.match(r"# \d\d · ", c))
+    for where, text in (("first cell", cells[0]), ("title cell", title)):
+        named = re.findall(r"`(minicontainer/[\w/.]*)`", text)
+        assert named, f"{lesson.name}: the {where} does not name the module (or package) the lesson builds"
+        assert (PACKAGE.parent / named[0]).exists(), f"{lesson.name} names {named[0]}, which is not in the tree"
+    assert "builds" in title
 
 
 def test_the_layout_in_contributing_is_the_tree():
