@@ -47,7 +47,8 @@ from .monitor import collect_crashed, supervise, sweep, teardown
 from .paths import Paths, default_paths
 from .proc import alive, start_time
 from .record import Record  # a dataclass without importing dataclasses: saves ~13 ms a run (bench/bench_start_tricks.py)
-from .state import CREATED, Container, all_containers, find, is_running, load, new_dir, publish, remove, state_dir
+from .state import (CREATED, SECCOMP_FILE, Container, all_containers, find, is_running, load, new_dir, publish, remove,
+                    state_dir)
 
 # The container's verbs by name, for Python callers (the CLI, notebooks, tests): `container.run(spec)`,
 # `container.stop(paths, "web")`, `container.find(paths, "web")` ... each written in the module of its step.
@@ -82,6 +83,11 @@ class RunSpec(Record):
     resources: object | None = None      # --memory/--cpus/--pids-limit, filled by lesson 03 (cgroups)
     userns: str = ""                     # --userns: "" = a user namespace only when not root; "host"; "private"
     entrypoint: str | None = None        # --entrypoint (lesson 05: overrides the image's Entrypoint and Cmd)
+    privileged: bool = False             # --privileged (lesson 08: every capability, no filter, all devices)
+    cap_add: list[str] = []  # --cap-add NAME (lesson 08)
+    cap_drop: list[str] = []  # --cap-drop NAME
+    security_opt: list[str] = []  # --security-opt seccomp=...|no-new-privileges[=...]
+    device: list[str] = []   # --device HOST[:CONTAINER][:rwm]
 
 
 # --- validating and creating ----------------------------------------------------------------
@@ -181,6 +187,10 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                              fix="run as root without --userns private, or use --rootfs DIR with a copy")
     binds = [_parse_volume(v) for v in spec.volume]
     tmpfs = [_parse_tmpfs(t) for t in spec.tmpfs]
+    # [security] lesson 08: capabilities, the seccomp program, no_new_privs, device rules (security/)
+    from . import security
+    sec = security.plan(spec.privileged, spec.cap_add, spec.cap_drop, spec.security_opt, spec.device,
+                        rootless=userns, init=spec.init)
     if spec.name:
         for other in all_containers(paths):
             if other.name == spec.name:
@@ -189,7 +199,8 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                                      fix="remove that container (minicontainer rm) or choose another --name")
     return {"rootfs": rootfs, "binds": binds, "tmpfs": tmpfs, "userns": userns, "layers": layers,
             "cgroup": not userns and (bool(_resources(spec)) or _cgroups_available()),
-            "network_pid": network_pid, "image_digest": from_image.manifest_digest if from_image else ""}
+            "network_pid": network_pid, "image_digest": from_image.manifest_digest if from_image else "",
+            "security": sec}
 
 
 def _running_pid(paths: Paths, ref: str) -> int:
@@ -240,6 +251,11 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     spec_dict["cgroup"] = parsed["cgroup"]  # [cgroups] whether the container gets a group of its own
     spec_dict["env_resolved"] = env  # what `exec` starts with too
     spec_dict["image_digest"] = parsed["image_digest"]  # [images] what `commit` builds on
+    sec = parsed["security"]  # [security] what inspect shows; the program is kept beside, for exec
+    spec_dict["security"] = {k: v for k, v in sec.items() if k != "program"}
+    if sec["program"]:
+        with open(os.path.join(building, SECCOMP_FILE), "w") as f:
+            f.write(sec["program"])
     if parsed["layers"]:  # [unionfs] PID 1 mounts the layers here, in its own mount namespace
         parsed["rootfs"] = os.path.join(d, "rootfs")
         spec_dict["layers"] = parsed["layers"]
@@ -257,7 +273,7 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
         "userns": parsed["userns"], "init": spec.init, "tty": spec.tty, "binds": parsed["binds"],
         "tmpfs": parsed["tmpfs"], "etc_files": etc, "read_only": spec.read_only, "console": "",
         "layers": parsed["layers"], "container_dir": str(d),
-        "network_pid": parsed["network_pid"],
+        "network_pid": parsed["network_pid"], "security": sec,
     }
     if parsed["layers"]:  # [unionfs] decided here, where it is cheaper than in PID 1 (see unionfs.plan)
         from . import unionfs

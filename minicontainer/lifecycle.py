@@ -20,7 +20,7 @@ from .errors import ContainerError, UsageError
 from .monitor import collect_crashed, forward_signals, kill_container, teardown
 from .paths import Paths
 from .proc import alive
-from .state import EXITED, LOG_FILE, Container, find, is_running, load, remove, state_dir, transition
+from .state import EXITED, LOG_FILE, SECCOMP_FILE, Container, find, is_running, load, remove, state_dir, transition
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -87,6 +87,15 @@ def logs_path(paths: Paths, c: Container) -> Path:
     return Path(state_dir(paths, c.id), LOG_FILE)
 
 
+def _program(paths: Paths, c) -> str:
+    """[security] The container's seccomp program (hex), saved beside its state; "" without a filter."""
+    try:
+        with open(os.path.join(state_dir(paths, c.id), SECCOMP_FILE)) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None = None, workdir: str = "",
             user: str = "", tty: bool = False, interactive: bool = False) -> int:
     """`exec`: run another process in a running container's namespaces. Returns its exit status."""
@@ -102,6 +111,9 @@ def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None
     cfg = {"pid": c.pid, "argv": command, "env": [f"{k}={v}" for k, v in {**base, **extra}.items()],
            "workdir": workdir or c.spec.get("workdir") or "/", "user": user or c.spec.get("user", ""),
            "tty": tty, "userns": "user" in _namespaces_of(c), "init": False}
+    sec = c.spec.get("security")
+    if sec:  # [security] lesson 08: an exec'd process is confined like the container's own (Docker's too)
+        cfg["security"] = dict(sec, program=_program(paths, c))
     if c.spec.get("cgroup") or c.spec.get("resources"):  # [cgroups] the exec helper joins the container's group itself
         from . import cgroups
         group = cgroups.group(c.id)

@@ -135,6 +135,10 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             undo.push(lambda: release_cgroup(c, paths))
             cfg["cgroup_files"] = group.join_files()
             cfg["cgroup_mounts"] = cgroups.namespace_mounts(group.setup)  # its own group at /sys/fs/cgroup
+            rules = security_rules(c.spec)  # [security] lesson 08: the device allow list, before PID 1 joins
+            if rules is not None:
+                from .security import devices
+                devices.apply(group, rules)
         helper = spawn.start(process.helper, cfg, stdio)
         undo.push(helper.close)
         if cfg["tty"]:
@@ -260,3 +264,9 @@ def sweep(paths: Paths) -> list[str]:
         remove(paths, c)
         done.append(f"removed container {c.short_id}")
     return done
+
+
+def security_rules(spec: dict):
+    """[security] The container's device rules (None: --privileged, every device)."""
+    from .security import rules_of
+    return rules_of(spec.get("security") or {})

@@ -31,6 +31,7 @@ import _signal as signal  # `signal` without its enum classes: saves ~4 ms a run
 # Everything PID 1 and the workload use is imported here, by the runtime, before the fork: after
 # pivot_root the host's Python library is out of reach.
 from . import rootfs as rootfs_mod
+from . import security  # [security] lesson 08: capabilities, no_new_privs, seccomp (before the fork, as all)
 from . import syscalls
 from .namespaces import loopback_up
 from .proc import exit_status, parent_pid, wait
@@ -152,6 +153,12 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
             signal.signal(sig, signal.SIG_DFL)
         os._exit(start_workload(cfg, report_w))
     workload[0] = pid
+    if cfg.get("security"):  # [security] PID 1 gets what the workload gets (Docker's init does too)
+        try:
+            security.confine_init(cfg["security"])
+        except OSError as exc:
+            os.kill(pid, signal.SIGKILL)  # never leave a workload beside an unconfined PID 1
+            send_error(report_w, "confine PID 1", exc)
     os.close(report_w)
     return reap(pid)
 
@@ -176,12 +183,16 @@ def setup_rootfs(cfg: dict) -> None:
         root = unionfs.mount_layers(cfg["layers"], cfg["container_dir"], cfg.get("unionfs_driver", "auto"),
                                     cfg.get("upper_on_tmpfs"), upper_fstype=cfg.get("upper_fstype"),
                                     volatile=True).target
+    sec = cfg.get("security") or {}
+    privileged = sec.get("privileged", False)  # [security] --privileged: /sys and cgroups writable, no masks
     rootfs_mod.bind_root(root, cfg.get("read_only", False), cfg.get("userns", False))
     rootfs_mod.mount_proc(root)
     rootfs_mod.mount_dev(root)
-    rootfs_mod.mount_sys(root)
+    for target, kind, major, minor in sec.get("device_nodes", ()):  # [security] --device
+        rootfs_mod.make_device_node(root, target, kind, major, minor)
+    rootfs_mod.mount_sys(root, read_only=not privileged)
     if cfg.get("cgroup_mounts"):  # [cgroups] the container's own group at /sys/fs/cgroup, read-only
-        rootfs_mod.mount_cgroups(root, cfg["cgroup_mounts"])
+        rootfs_mod.mount_cgroups(root, cfg["cgroup_mounts"], read_only=not privileged)
     rootfs_mod.bind_etc_files(root, cfg["etc_files"])
     for source, target, read_only in cfg["binds"]:
         rootfs_mod.bind_mount(root, source, target, read_only)
@@ -192,7 +203,8 @@ def setup_rootfs(cfg: dict) -> None:
         os.close(os.open(console, os.O_CREAT | os.O_WRONLY, 0o600))
         syscalls.mount(cfg["console"], console, None, syscalls.MS_BIND)
     rootfs_mod.pivot_without_old_dir(root)
-    rootfs_mod.mask_paths()
+    if not privileged:
+        rootfs_mod.mask_paths()
 
 
 # --- the workload ---------------------------------------------------------------------------
@@ -282,6 +294,10 @@ def start_workload(cfg: dict, report_w: int) -> int:
             os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         env = dict(e.split("=", 1) if "=" in e else (e, "") for e in cfg["env"])
+        sec = cfg.get("security")
+        if sec:  # [security] lesson 08, in runc's order: bounding set (and a filter without no_new_privs)
+            step = "drop capabilities"
+            security.before_user(sec)
         if cfg["user"]:
             uid, gid, home = lookup_user(cfg["user"])
             env.setdefault("HOME", home)
@@ -292,6 +308,9 @@ def start_workload(cfg: dict, report_w: int) -> int:
             os.setuid(uid)
         else:
             env.setdefault("HOME", "/root")
+        if sec:  # [security] then the sets themselves (a non-root user ends up with none after execve)
+            step = "drop capabilities"
+            security.after_user(sec)
         step = "change to the working directory"
         cwd = cfg["workdir"] or "/"
         try:
@@ -303,6 +322,10 @@ def start_workload(cfg: dict, report_w: int) -> int:
         step = "start the workload"
         argv = cfg["argv"]
         program = find_executable(argv[0], env.get("PATH", DEFAULT_PATH))
+        if sec:  # [security] last: no_new_privs and the seccomp filter; execve is the next call
+            step = "install the seccomp filter"
+            security.before_exec(sec)
+            step = "start the workload"
         os.execve(program, argv, env)
     except BaseException as exc:  # noqa: BLE001
         if isinstance(exc, OSError) and not isinstance(exc, StepError) and step == "start the workload":

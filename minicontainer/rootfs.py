@@ -131,10 +131,14 @@ def pivot_into(new_root: str | Path, old_dir: str = ".old-root") -> None:
 # workload starts), so none of these mounts is ever visible on the host, and all of them vanish
 # with the namespace when the container's last process exits.
 
-# runc's defaults: files a container must not read (host secrets, kernel memory) are covered by
-# /dev/null, directories by an empty read-only tmpfs; others are made read-only.
-MASKED_PATHS = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"]
+# runc's and Docker's defaults: files a container must not read (host secrets, kernel memory) are
+# covered by /dev/null, directories by an empty read-only tmpfs; others are made read-only. Docker
+# adds /proc/interrupts, powercap (energy counters: a side channel) and each CPU's thermal_throttle
+# (THERMAL_THROTTLE_GLOB, expanded when masking) to runc's list. Lesson 08: --privileged masks nothing.
+MASKED_PATHS = ["/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+                "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                "/sys/devices/virtual/powercap", "/sys/firmware"]
+THERMAL_THROTTLE = "/sys/devices/system/cpu/{}/thermal_throttle"
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
 # The minimal /dev of the OCI runtime spec: name -> (type, major, minor, mode).
@@ -228,18 +232,19 @@ def mount_proc(rootfs: str) -> None:
     syscalls.mount("proc", _inside(rootfs, "/proc"), "proc", _NOSUID_NODEV_NOEXEC)
 
 
-def mount_sys(rootfs: str) -> None:
-    """sysfs, read-only (the container must not reconfigure the host's devices)."""
-    syscalls.mount("sysfs", _inside(rootfs, "/sys"), "sysfs", _NOSUID_NODEV_NOEXEC | syscalls.MS_RDONLY)
+def mount_sys(rootfs: str, read_only: bool = True) -> None:
+    """sysfs, read-only (the container must not reconfigure the host's devices; --privileged: writable)."""
+    syscalls.mount("sysfs", _inside(rootfs, "/sys"), "sysfs",
+                   _NOSUID_NODEV_NOEXEC | (syscalls.MS_RDONLY if read_only else 0))
 
 
-def mount_cgroups(rootfs: str, mounts: list[tuple[str, str, str]]) -> None:
+def mount_cgroups(rootfs: str, mounts: list[tuple[str, str, str]], read_only: bool = True) -> None:
     """/sys/fs/cgroup: the container's own cgroup, read-only (cgroups.namespace_mounts() says what).
 
     PID 1 mounts it after unsharing its cgroup namespace, so the mount's root is the container's
     group: `cat /sys/fs/cgroup/memory.max` inside shows the container's own limit."""
     where = _inside(rootfs, "/sys/fs/cgroup")
-    flags = _NOSUID_NODEV_NOEXEC | syscalls.MS_RDONLY
+    flags = _NOSUID_NODEV_NOEXEC | (syscalls.MS_RDONLY if read_only else 0)  # --privileged: writable
     if [name for name, _, _ in mounts] == [""]:  # v2: one tree
         _, fstype, options = mounts[0]
         syscalls.mount("cgroup", where, fstype, flags, options or None)
@@ -278,6 +283,18 @@ def mount_dev(rootfs: str) -> None:
     syscalls.mount("mqueue", f"{dev}/mqueue", "mqueue", _NOSUID_NODEV_NOEXEC)
 
 
+def make_device_node(rootfs: str, target: str, kind: str, major: int, minor: int) -> None:
+    """`--device`: a node for the host's device (type "c" or "b", major:minor) at `target` (lesson 08).
+
+    The node alone is not enough: the container's cgroup must allow the device (security/devices.py)."""
+    where = _inside(rootfs, target)
+    os.makedirs(os.path.dirname(where), exist_ok=True)
+    if os.path.lexists(where):
+        os.unlink(where)
+    os.mknod(where, 0o666 | (0o060000 if kind == "b" else 0o020000), os.makedev(major, minor))
+    os.chmod(where, 0o666)
+
+
 def bind_mount(rootfs: str, source: str, target: str, read_only: bool = False) -> None:
     """`-v SOURCE:TARGET[:ro]`: make a host file or directory appear inside the container."""
     if not os.path.exists(source):
@@ -298,9 +315,19 @@ def mount_tmpfs(rootfs: str, target: str, options: str = "") -> None:
     syscalls.mount("tmpfs", where, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_NODEV, options or None)
 
 
+def thermal_throttle_paths(cpu_dir: str = "/sys/devices/system/cpu") -> list[str]:
+    """Docker masks each CPU's thermal_throttle directory (its counters leak what other tenants run)."""
+    try:
+        names = os.listdir(cpu_dir)
+    except OSError:
+        return []
+    return [THERMAL_THROTTLE.format(n) for n in sorted(names) if n[3:].isdigit() and n.startswith("cpu")
+            and os.path.isdir(THERMAL_THROTTLE.format(n))]
+
+
 def mask_paths(masked: list[str] = MASKED_PATHS, readonly: list[str] = READONLY_PATHS) -> None:
     """After pivot_root: hide host-revealing files under /proc and /sys as runc does."""
-    for path in masked:
+    for path in masked + (thermal_throttle_paths() if masked is MASKED_PATHS else []):
         if os.path.isdir(path):
             syscalls.mount("tmpfs", path, "tmpfs", syscalls.MS_RDONLY)
         elif os.path.exists(path):

@@ -38,6 +38,7 @@ from .record import Record  # a dataclass without importing dataclasses: saves ~
 
 STATE_FILE = "state.json"
 LOG_FILE = "container.log"
+SECCOMP_FILE = "seccomp.bpf"  # [security] the container's filter program (hex), for exec (lesson 08)
 NEW_PREFIX = ".new-"
 
 CREATED, RUNNING, EXITED = "created", "running", "exited"

@@ -109,6 +109,8 @@ SAME = [
      "--read-only", "--no-init", "--net", "none", "-p", "1:1", "--userns", "host", "--entrypoint", "sh",
      "-m", "16m", "--memory-swap", "32m", "--cpus", "1", "-c", "100", "--cpuset-cpus", "0", "--pids-limit", "9",
      "busybox", "-c", "echo", "-e", "--rm"],
+    ["--privileged", "--cap-add", "NET_ADMIN", "--cap-drop=ALL", "--security-opt", "seccomp=unconfined",
+     "--security-opt=no-new-privileges", "--device", "/dev/null:/dev/n:r", "busybox"],
 ]
 
 

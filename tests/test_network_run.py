@@ -299,3 +299,44 @@ def test_picture_degrades_to_text_without_ipywidgets(paths, monkeypatch, capsys)
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # `import ipywidgets` now fails
     assert picture.show(paths, bridges=["mcnothing"]) is None
     assert "no minicontainer bridge yet" in capsys.readouterr().out
+
+
+def test_a_bridge_drops_new_connections_to_loopback_from_other_devices(bridge):
+    """CVE-2020-8558: route_localnet=1 on the bridge (for -p from 127.0.0.1) must not let containers
+    reach services bound to the host's 127.0.0.1; the drop rule lives and goes with the bridge."""
+    assert mc("run", "--rm", "--network", "bridge", "--rootfs", bridge["rootfs"], "true").returncode == 0
+    mine = [r for r in nat.rules() if r.tag("br") == bridge["name"] and r.chain == "input"]
+    assert len(mine) == 1, f"no input rule for {bridge['name']}: {nat.rules()}"
+    assert "127.0.0.0/8" in mine[0].text and "lo" in mine[0].text
+
+
+def test_a_container_cannot_reach_the_hosts_loopback_through_the_bridge(bridge):
+    """The attack itself: the container routes 127.0.0.1 to its gateway (done from the host with
+    nsenter, the way a container with CAP_NET_ADMIN would) and connects to a server on the host's
+    127.0.0.1. (On kernels that also refuse such packets for other reasons this passes without the rule.)"""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(0.5)
+    port = server.getsockname()[1]
+    name = f"mct-attacker-{uuid.uuid4().hex[:6]}"
+    assert mc("run", "-d", "--name", name, "--network", "bridge", "--rootfs", bridge["rootfs"], "sleep", "60").returncode == 0
+    try:
+        import json
+        pid = json.loads(mc("inspect", name).stdout)[0]["pid"]
+        setup = ("sysctl -qw net.ipv4.conf.eth0.route_localnet=1; ip route del local 127.0.0.1 dev lo table local; "
+                 f"ip route del local 127.0.0.0/8 dev lo table local; ip route add 127.0.0.1/32 via {bridge['gateway']}")
+        subprocess.run(["nsenter", "-t", str(pid), "-n", "sh", "-c", setup], check=True, timeout=30)
+        probe = (f"import socket; s = socket.socket(); s.settimeout(2)\n"
+                 f"try:\n    s.connect(('127.0.0.1', {port})); print('connected')\nexcept OSError as e: print(e)")
+        out = subprocess.run(["nsenter", "-t", str(pid), "-n", sys.executable, "-c", probe], capture_output=True,
+                             text=True, timeout=30).stdout
+        try:
+            server.accept()[0].close()
+            reached = True
+        except OSError:
+            reached = False
+    finally:
+        mc("rm", "-f", name)
+        server.close()
+    assert "connected" not in out and not reached

@@ -47,9 +47,10 @@ if TYPE_CHECKING:
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 # The v1 controllers the runtime uses (each is its own hierarchy: /sys/fs/cgroup/<controller>).
-V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids")
+# [security] lesson 08: `devices` holds the container's device allow list (security/devices.py).
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "devices")
 # Other v1 hierarchies a host may mount; the runtime does not use them (the doctor lists them).
-V1_OTHERS = ("freezer", "devices", "blkio")
+V1_OTHERS = ("freezer", "blkio")
 
 # Docker's minimum memory limit: below this a container cannot even start its first process.
 MIN_MEMORY = 6 * 1024 * 1024

@@ -98,6 +98,13 @@ RUN_FLAGS = (
          help="publish a container's port to the host (lesson 07)"),
     Flag(("--userns",), default="", help="'host' or 'private' (default: private only when not root)"),
     Flag(("--entrypoint",), help="overwrite the default ENTRYPOINT of the image (lesson 05)"),
+    Flag(("--privileged",), kind="bool",
+         help="give extended privileges: every capability, no seccomp filter, every device (lesson 08)"),
+    Flag(("--cap-add",), kind="list", metavar="CAP", help="add a Linux capability (NET_ADMIN, CAP_SYS_PTRACE, ALL)"),
+    Flag(("--cap-drop",), kind="list", metavar="CAP", help="drop a Linux capability (MKNOD, ALL)"),
+    Flag(("--security-opt",), kind="list", metavar="OPT",
+         help="security options (seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false])"),
+    Flag(("--device",), kind="list", metavar="HOST[:CONTAINER][:rwm]", help="add a host device to the container"),
 )
 
 

@@ -2,9 +2,10 @@
 
 nft is the tool of today (nat.py). On a host that lacks it but has `iptables` (on Debian 12 and
 Ubuntu 22.04 that is iptables-nft, which writes nftables rules itself), the runtime keeps its rules
-in three chains of the `nat` table that only it uses, entered by one jump from each built-in chain:
+in chains that only it uses, entered by one jump from each built-in chain:
 
-    PREROUTING  -> MC-PREROUTING       OUTPUT -> MC-OUTPUT       POSTROUTING -> MC-POSTROUTING
+    nat:     PREROUTING  -> MC-PREROUTING       OUTPUT -> MC-OUTPUT       POSTROUTING -> MC-POSTROUTING
+    filter:  INPUT       -> MC-INPUT            (lesson 08: no 127.0.0.0/8 from outside, see nat.py)
 
 Rules are written in nft syntax by ports.py and nat.py; `translate()` turns the few shapes they use
 into iptables arguments. Each rule carries the same owner comment (`-m comment --comment`).
@@ -18,12 +19,15 @@ import subprocess
 
 from ..errors import ContainerError
 
-CHAINS = {"prerouting": "PREROUTING", "output": "OUTPUT", "postrouting": "POSTROUTING"}
+CHAINS = {"prerouting": "PREROUTING", "output": "OUTPUT", "postrouting": "POSTROUTING", "input": "INPUT"}
+TABLE_OF = {"INPUT": "filter"}  # the others are in the nat table
 PREFIX = "MC-"
 
 
 def iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run(["iptables", "-w", "-t", "nat", *args], capture_output=True, text=True)
+    chain = next((a for a in args if a.removeprefix(PREFIX) in CHAINS.values()), "")
+    table = TABLE_OF.get(chain.removeprefix(PREFIX), "nat")
+    done = subprocess.run(["iptables", "-w", "-t", table, *args], capture_output=True, text=True)
     if check and done.returncode != 0:
         raise ContainerError(f"iptables {' '.join(args)} failed: {done.stderr.strip()}",
                              step="change the iptables rules", fix="is iptables working? (iptables -t nat -S)")
@@ -42,6 +46,9 @@ def translate(text: str) -> list[str]:
             i += 3
         elif w[:4] == ["fib", "daddr", "type", "local"]:
             args += ["-m", "addrtype", "--dst-type", "LOCAL"]
+            i += 4
+        elif w[:3] == ["ip", "saddr", "!="]:
+            args += ["!", "-s", w[3]]
             i += 4
         elif w[:2] == ["ip", "daddr"]:
             args += ["-d", w[2]]
@@ -63,6 +70,15 @@ def translate(text: str) -> list[str]:
             i += 3
         elif w[0] == "masquerade":
             args += ["-j", "MASQUERADE"]
+            i += 1
+        elif w[:2] == ["iifname", "!="]:
+            args += ["!", "-i", w[2]]
+            i += 3
+        elif w[:3] == ["ct", "state", "new"]:
+            args += ["-m", "conntrack", "--ctstate", "NEW"]
+            i += 3
+        elif w[0] == "drop":
+            args += ["-j", "DROP"]
             i += 1
         else:
             raise ValueError(f"cannot translate {text!r} to iptables (at {' '.join(w)!r})")

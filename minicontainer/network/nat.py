@@ -6,6 +6,7 @@ three NAT chains (the hooks are where the kernel consults them):
     prerouting   dstnat  packets arriving from outside: published ports (DNAT)
     output       dstnat  packets the host itself sends: published ports from 127.0.0.1 too
     postrouting  srcnat  packets leaving: containers' traffic masqueraded behind the host
+    input        filter  (lesson 08) packets for 127.0.0.0/8 that did not come from lo: dropped
 
 Each rule carries a comment naming its owner (`mc id=<container>` or `mc bridge=<bridge>`), so
 removing a container removes exactly its rules (found with `nft -j`, deleted by handle), and the
@@ -38,6 +39,7 @@ CHAINS = {
     "prerouting": "type nat hook prerouting priority dstnat; policy accept;",
     "output": "type nat hook output priority -100; policy accept;",
     "postrouting": "type nat hook postrouting priority srcnat; policy accept;",
+    "input": "type filter hook input priority filter; policy accept;",
 }
 
 
@@ -115,7 +117,10 @@ def _text(rule: dict) -> str:
         if "match" in e:
             left, right = e["match"]["left"], e["match"]["right"]
             key = left.get("payload", {}).get("field") or left.get("meta", {}).get("key") or \
+                ("ct " + left["ct"]["key"] if "ct" in left else "") or \
                 ("fib " + "/".join(left["fib"]["flags"]) if "fib" in left else "?")
+            if isinstance(right, dict) and "prefix" in right:  # 127.0.0.0/8
+                right = f"{right['prefix']['addr']}/{right['prefix']['len']}"
             parts.append(f"{key} {e['match']['op']} {json.dumps(right) if isinstance(right, dict) else right}")
         elif "dnat" in e:
             parts.append(f"dnat to {e['dnat'].get('addr')}:{e['dnat'].get('port')}")
@@ -182,6 +187,14 @@ def table_exists() -> bool:
         ["nft", "list", "table", FAMILY, TABLE], capture_output=True).returncode == 0
 
 
+def localnet_rule() -> tuple[str, str]:
+    """CVE-2020-8558: `route_localnet=1` on the bridge (for -p from 127.0.0.1) also lets a container
+    send packets *to* 127.0.0.1 through the bridge, reaching services the host keeps on loopback
+    (the lab registry, a database, an admin port). A new connection to 127.0.0.0/8 must come from
+    `lo`: drop the others (Kubernetes' fix; answers of published ports are not new connections)."""
+    return ("input", 'iifname != "lo" ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 ct state new drop')
+
+
 def masquerade_rules(bridge: str, subnet: str) -> list[tuple[str, str]]:
     """Outbound NAT for a bridge's containers; and masquerade for packets sent to a container through a
     published port from the host's loopback or from a container (even itself: "hairpin"), so that
@@ -190,4 +203,5 @@ def masquerade_rules(bridge: str, subnet: str) -> list[tuple[str, str]]:
         ("postrouting", f'ip saddr {subnet} oifname != "{bridge}" masquerade'),
         ("postrouting", f'ip saddr 127.0.0.0/8 oifname "{bridge}" masquerade'),
         ("postrouting", f'ct status dnat ip saddr {subnet} oifname "{bridge}" masquerade'),
+        localnet_rule(),  # [security] lesson 08: route_localnet must not open the host's loopback
     ]
