@@ -42,16 +42,18 @@ import time
 
 from .errors import ContainerError, UsageError
 from .launcher import ensure_site_packages
-from .lifecycle import exec_in, kill, logs_path, rm, stop, wait_exited
+from .lifecycle import exec_in, kill, logs_path, restart, rm, start, stop, wait_exited
 from .monitor import collect_crashed, supervise, sweep
 from .paths import Paths, default_paths
 from .proc import alive, start_time
 from .record import Record  # a dataclass without the 10-15 ms import of `dataclasses` (see record.py)
-from .state import SECCOMP_FILE, CREATED, Container, all_containers, find, is_running, load, new_dir, publish, remove, state_dir
+from .state import (SECCOMP_FILE, CREATED, Container, all_containers, find, is_running, load, new_dir, publish, remove,
+                    save_config, state_dir)
 
 # The container's verbs by name, for Python callers (the CLI, notebooks, tests): `container.run(spec)`,
 # `container.stop(paths, "web")`, `container.find(paths, "web")` ... each written in the module of its step.
-__all__ = ["RunSpec", "Container", "validate", "create", "run", "run_printed", "exec_in", "stop", "kill", "rm",
+__all__ = ["RunSpec", "Container", "validate", "create", "create_held", "run", "run_printed", "exec_in", "start",
+           "restart", "stop", "kill", "rm",
            "wait_exited", "logs_path", "find", "load", "all_containers", "is_running", "alive", "collect_crashed",
            "sweep", "default_paths", "state_dir"]
 
@@ -76,7 +78,8 @@ class RunSpec(Record):
     volume: list[str] = []   # -v, --volume HOST:CONTAINER[:ro]
     tmpfs: list[str] = []    # --tmpfs PATH[:OPTIONS]
     read_only: bool = False              # --read-only
-    init: bool = True                    # --init / --no-init: a reaping PID 1 (Docker's default is off)
+    init: bool = False                   # --init: mc-init as PID 1, reaping and forwarding (Docker's default: off)
+    restart: str = "no"                  # --restart no|on-failure[:N]|always|unless-stopped (lesson 09)
     network: str = "none"                # --network: "none" = loopback only (lesson 07 adds "bridge")
     publish: list[str] = []  # -p, --publish HOST:CONTAINER (lesson 07)
     resources: object | None = None      # --memory/--cpus/--pids-limit, filled by lesson 03 (cgroups)
@@ -158,6 +161,12 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
     if not spec.command:
         raise UsageError("requires at least a command to run", step="parse arguments",
                          fix="minicontainer run [OPTIONS] IMAGE COMMAND [ARG...]")
+    if spec.restart not in ("", "no"):  # [lesson 09] a restart policy, kept by the container's monitor
+        from .restart import parse
+        parse(spec.restart)
+        if spec.rm:
+            raise UsageError("can't create 'AutoRemove' container with restart policy", step="parse --restart",
+                             fix="use --rm or --restart, not both")
     if spec.name and not _valid_name(spec.name):
         raise UsageError(f"Invalid container name ({spec.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
                          step="parse --name", fix="pick a name made of letters, digits, '_', '.' and '-'")
@@ -277,6 +286,7 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     if parsed["layers"]:  # [unionfs] decided here, where it is cheaper than in PID 1 (see unionfs.plan)
         from . import unionfs
         cfg.update(unionfs.plan(building))
+    save_config(building, cfg)  # [lesson 09] every later `start` begins from it
     publish(paths, building, c)
     return c, cfg
 
@@ -300,6 +310,20 @@ def run(spec: RunSpec, paths: Paths | None = None, output: int | None = None) ->
     except BaseException:
         if spec.rm or c.status == CREATED:
             remove(paths, c)
+        raise
+
+
+def create_held(spec: RunSpec, paths: Paths | None = None) -> Container:
+    """`minicontainer create` (lesson 09): the container made, its PID 1 waiting for `start` (runc's
+    create): a monitor of its own holds it (detach.py). `lifecycle.start()` lets it run."""
+    from .detach import start_detached
+    paths = paths or default_paths()
+    collect_crashed(paths)
+    c, cfg = create(spec, paths)
+    try:
+        return start_detached(c, cfg, paths, hold=True)
+    except BaseException:
+        remove(paths, c)
         raise
 
 

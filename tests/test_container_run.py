@@ -56,7 +56,14 @@ def test_hostname_is_the_containers_own(paths, busybox_rootfs):
 
 @pytest.mark.parametrize("script, code", [("exit 0", 0), ("exit 1", 1), ("kill -9 $$", 137), ("exit 42", 42)])
 def test_exit_codes_propagate(paths, busybox_rootfs, script, code):
-    assert run_sh(script).returncode == code
+    # --init: a shell that is PID 1 itself cannot be killed from inside its namespace (Docker's too)
+    assert run_sh(script, "--init").returncode == code
+
+
+def test_a_workload_that_is_pid_1_ignores_a_sigkill_from_inside(paths, busybox_rootfs):
+    """Docker's default: no init, the workload is PID 1, and the kernel protects PID 1 from signals
+    sent inside its namespace that it has no handler for: even SIGKILL."""
+    assert run_sh("kill -9 $$; echo survived").stdout.strip() == "survived"
 
 
 def test_command_not_found_is_127_with_dockers_message(paths, busybox_rootfs):

@@ -36,8 +36,8 @@ def threaded():
 
 
 def test_detached_from_a_threaded_process_uses_a_spawned_monitor(paths, busybox_rootfs, threaded):
-    c = container.run(RunSpec(rootfs=str(busybox_rootfs), command=["sleep", "30"], detach=True, hostname="nb"),
-                      paths)
+    c = container.run(RunSpec(rootfs=str(busybox_rootfs), command=["sleep", "30"], detach=True, hostname="nb",
+                              init=True), paths)
     try:
         assert container.is_running(c)
         rows = {r.name: r for r in explorer.compare(c.pid)}

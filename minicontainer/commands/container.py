@@ -1,4 +1,5 @@
-"""Container commands with Docker's flags: run, exec, ps, logs, stop, kill, rm, inspect (lesson 02).
+"""Container commands with Docker's flags: run, create, start, restart, exec, ps, logs, stop, kill, rm, inspect
+(lessons 02 and 09).
 
 The handlers are thin: they turn flags into a RunSpec (or a container reference) and call
 minicontainer.container, which a notebook can call directly too.
@@ -29,6 +30,27 @@ def register(sub: argparse._SubParsersAction, only: str | None = None) -> None:
         add_run_options(p)
         p.add_argument("args", nargs=argparse.REMAINDER, metavar="IMAGE COMMAND [ARG...]")
         p.set_defaults(handler=_run)
+
+    if only in (None, "create"):
+        p = sub.add_parser("create", help="create a new container: PID 1 set up, waiting for `start`", add_help=False,
+                           usage="minicontainer create [OPTIONS] IMAGE|--rootfs DIR COMMAND [ARG...]")
+        p.add_argument("--help", action="help", help="show this help message and exit")
+        add_run_options(p)
+        p.add_argument("args", nargs=argparse.REMAINDER, metavar="IMAGE COMMAND [ARG...]")
+        p.set_defaults(handler=_create)
+
+    if only in (None, "start"):
+        p = sub.add_parser("start", help="start one or more created or stopped containers")
+        p.add_argument("-a", "--attach", action="store_true", help="attach STDOUT/STDERR and wait for the exit")
+        p.add_argument("containers", nargs="+", metavar="CONTAINER")
+        p.set_defaults(handler=_start)
+
+    if only in (None, "restart"):
+        p = sub.add_parser("restart", help="restart one or more containers (stop, then start)")
+        p.add_argument("-t", "--time", "--timeout", type=float, default=10.0, dest="time",
+                       help="seconds to wait before killing the container (default 10)")
+        p.add_argument("containers", nargs="+", metavar="CONTAINER")
+        p.set_defaults(handler=_restart)
 
     if only in (None, "exec"):
         p = sub.add_parser("exec", help="run a command in a running container")
@@ -91,8 +113,11 @@ RUN_FLAGS = (
     Flag(("-v", "--volume"), kind="list", metavar="HOST:CONTAINER[:ro]", help="bind mount a host file or directory"),
     Flag(("--tmpfs",), kind="list", metavar="PATH[:OPTIONS]", help="mount a tmpfs"),
     Flag(("--read-only",), kind="bool", help="mount the container's root filesystem read-only"),
-    Flag(("--init",), kind="negatable", default=True,
-         help="run a PID 1 that reaps zombies and forwards signals (default: yes)"),
+    Flag(("--init",), kind="negatable", default=False,
+         help="run an init (mc-init) as PID 1 that forwards signals and reaps processes (default: the "
+              "workload is PID 1, as in Docker)"),
+    Flag(("--restart",), default="no", metavar="POLICY",
+         help="what its monitor does when the workload exits (no, always, unless-stopped, on-failure[:N]: lesson 09)"),
     Flag(("--network", "--net"), default="none", help="network to connect to (default: none, loopback only)"),
     Flag(("-p", "--publish"), kind="list", metavar="HOST:CONTAINER",
          help="publish a container's port to the host (lesson 07)"),
@@ -113,12 +138,12 @@ EXEC_FLAGS = tuple(f for f in RUN_FLAGS if f.names[0] in ("-i", "-t", "-e", "-w"
 
 
 def parse_fast(command: str, argv: list[str]):
-    """`run` or `exec` read by flags.parse, without argparse: the values argparse would give (as
-    attributes, with `command` and `handler`), or None when argparse must read the line."""
+    """`run`, `create` or `exec` read by flags.parse, without argparse: the values argparse would give
+    (as attributes, with `command` and `handler`), or None when argparse must read the line."""
     from ..flags import parse
 
-    if command == "run":
-        args, handler = parse(run_flags(), argv), _run
+    if command in ("run", "create"):
+        args, handler = parse(run_flags(), argv), (_run if command == "run" else _create)
     else:
         args, handler = parse(EXEC_FLAGS, argv), _exec
         if args is None or not args.args or args.args[0] == "--":
@@ -168,8 +193,10 @@ def spec_from_args(args: argparse.Namespace):
     elif rest:
         image, command = rest[0], rest[1:]
     else:
-        raise UsageError('"run" requires at least 1 argument', step="parse arguments",
-                         fix="minicontainer run [OPTIONS] IMAGE COMMAND [ARG...]  (or --rootfs DIR COMMAND)")
+        err = UsageError(f"'minicontainer {args.command}' requires at least 1 argument", step="parse arguments",
+                         fix=f"minicontainer {args.command} [OPTIONS] IMAGE COMMAND [ARG...]  (or --rootfs DIR COMMAND)")
+        err.exit_status = 1  # (Docker's cobra: a missing argument is a plain error)
+        raise err
     fields = {k: v for k, v in vars(args).items() if k in RunSpec.FIELDS and k not in ("image", "command")}
     from .cgroups import limits_from_args  # lesson 03: the resource flags become a cgroups.Limits
     fields["resources"] = limits_from_args(args)
@@ -188,6 +215,49 @@ def _run(args: argparse.Namespace) -> int:
         print("minicontainer run: a process of the container was killed by the OOM killer "
               "(memory limit reached)", file=sys.stderr)
     return c.exit_code or 0
+
+
+def _create(args: argparse.Namespace) -> int:
+    """`create`: print the new container's id (its PID 1 waits for `start`)."""
+    from .. import container
+
+    print(container.create_held(spec_from_args(args)).id)
+    return 0
+
+
+def _start(args: argparse.Namespace) -> int:
+    """`start`: print each container's name as given; `-a`: follow its output and exit with its status."""
+    from .. import container
+    from ..lifecycle import AlreadyRunning
+
+    paths = _paths()
+    if args.attach:
+        if len(args.containers) > 1:
+            from ..errors import ContainerError
+            raise ContainerError("you cannot start and attach multiple containers at once", step="start")
+        c = container.find(paths, args.containers[0])
+        log = container.logs_path(paths, c)
+        offset = log.stat().st_size if log.exists() else 0  # what this start writes, not the earlier runs'
+        try:
+            container.start(paths, c.id)
+        except AlreadyRunning:
+            pass
+        _follow(paths, c, offset=offset)
+        return container.wait_exited(paths, c).exit_code or 0
+
+    def start_one(ref: str) -> None:
+        try:
+            container.start(paths, ref)
+        except AlreadyRunning as exc:  # Docker: 304 Not Modified, the name printed, exit 0
+            print(f"minicontainer start: {ref}: {exc.message}", file=sys.stderr)
+    return _each(args, start_one)
+
+
+def _restart(args: argparse.Namespace) -> int:
+    from .. import container
+
+    paths = _paths()
+    return _each(args, lambda ref: container.restart(paths, ref, args.time))
 
 
 def _exec(args: argparse.Namespace) -> int:
@@ -213,16 +283,29 @@ def _ps(args: argparse.Namespace) -> int:
         command = " ".join(c.command)
         if not args.no_trunc and len(command) > 20:
             command = command[:19] + "…"
-        if container.is_running(c):
-            status = f"Up {_ago(time.time() - c.started)}"
-        else:
-            status = f"Exited ({c.exit_code}) {_ago(time.time() - (c.finished or c.created))} ago"
+        status = _status(c)
         rows.append((c.id if args.no_trunc else c.short_id, c.image or c.rootfs, f'"{command}"',
                      f"{_ago(time.time() - c.created)} ago", status, c.name))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("   ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
     return 0
+
+
+def _status(c) -> str:
+    """Docker's STATUS column: Created, Up 5 seconds, Restarting (1) 2 seconds ago, Exited (0) 3 minutes ago."""
+    import time
+
+    from .. import container
+    from ..state import CREATED, RESTARTING
+
+    if container.is_running(c):
+        return f"Up {_ago(time.time() - c.started)}"
+    if c.status == CREATED:
+        return "Created"
+    if c.status == RESTARTING:
+        return f"Restarting ({c.exit_code}) {_ago(time.time() - (c.finished or c.created))} ago"
+    return f"Exited ({c.exit_code}) {_ago(time.time() - (c.finished or c.created))} ago"
 
 
 def _ago(seconds: float) -> str:
@@ -234,29 +317,36 @@ def _ago(seconds: float) -> str:
 
 
 def _logs(args: argparse.Namespace) -> int:
+    from .. import container
+
+    paths = _paths()
+    return _follow(paths, container.find(paths, args.container), args.follow)
+
+
+def _follow(paths, c, follow: bool = True, offset: int = 0) -> int:
+    """Copy the container's log to stdout from `offset`; `follow`: until the container has exited."""
     import os
     import time
 
     from .. import container
 
-    paths = _paths()
-    c = container.find(paths, args.container)
     path = container.logs_path(paths, c)
     if not path.exists():
         return 0  # a foreground container's output went to the terminal
     with open(path, "rb") as f:
+        f.seek(offset)
         while True:
             data = f.read(65536)
             if data:
                 os.write(1, data)
                 continue
-            if not args.follow:
+            if not follow:
                 return 0
             try:
                 c = container.load(paths, c.id)
             except FileNotFoundError:
                 return 0
-            if not container.is_running(c):
+            if c.status == "exited" or (not container.is_running(c) and not container.has_monitor(c)):
                 os.write(1, f.read())
                 return 0
             time.sleep(0.05)
