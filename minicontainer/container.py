@@ -195,6 +195,11 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                              fix="run as root without --userns private, or use --rootfs DIR with a copy")
     binds = [_parse_volume(v) for v in spec.volume]
     tmpfs = [_parse_tmpfs(t) for t in spec.tmpfs]
+    if layers is None:  # [lesson 09] --rootfs DIR is shared: a mount point it lacks must not be made in it,
+        from .rootfs import MOUNT_POINTS, missing_mount_points  # so it gets a layer of its own (an overlay
+        targets = [*MOUNT_POINTS, *(t for _, t, _ in binds), *(t for t, _ in tmpfs)]  # with DIR as its only
+        if missing_mount_points(rootfs, targets):  # lower layer) to make them in, as an image does
+            layers = [rootfs]
     # [security] lesson 08: capabilities, the seccomp program, no_new_privs, device rules (security/)
     from . import security
     sec = security.plan(spec.privileged, spec.cap_add, spec.cap_drop, spec.security_opt, spec.device,

@@ -218,7 +218,7 @@ def setup_rootfs(cfg: dict) -> None:
     rootfs_mod.mount_sys(root, read_only=not privileged)
     if cfg.get("cgroup_mounts"):  # [cgroups] the container's own group at /sys/fs/cgroup, read-only
         rootfs_mod.mount_cgroups(root, cfg["cgroup_mounts"], read_only=not privileged)
-    rootfs_mod.bind_etc_files(root, cfg["etc_files"])
+    rootfs_mod.bind_etc_files(root, cfg["etc_files"], create=bool(cfg.get("layers")))
     for source, target, read_only in cfg["binds"]:
         rootfs_mod.bind_mount(root, source, target, read_only)
     for target, options in cfg["tmpfs"]:

@@ -329,6 +329,7 @@ def _follow(paths, c, follow: bool = True, offset: int = 0) -> int:
     import time
 
     from .. import container
+    from ..state import has_monitor
 
     path = container.logs_path(paths, c)
     if not path.exists():
@@ -346,7 +347,7 @@ def _follow(paths, c, follow: bool = True, offset: int = 0) -> int:
                 c = container.load(paths, c.id)
             except FileNotFoundError:
                 return 0
-            if c.status == "exited" or (not container.is_running(c) and not container.has_monitor(c)):
+            if c.status == "exited" or not has_monitor(c):  # (ended; or created and never to run)
                 os.write(1, f.read())
                 return 0
             time.sleep(0.05)
