@@ -115,8 +115,8 @@ def stop(paths: Paths, ref: str, timeout: float = 10.0) -> Container:
     return c
 
 
-def rm(paths: Paths, ref: str, force: bool = False) -> Container:
-    """Remove a stopped (or created) container's state (-f: kill it first)."""
+def rm(paths: Paths, ref: str, force: bool = False, volumes: bool = False) -> Container:
+    """Remove a stopped (or created) container's state (-f: kill it first; -v: its anonymous volumes too)."""
     c = find(paths, ref)
     if is_running(c) or (c.status == RESTARTING and has_monitor(c)):
         if not force:
@@ -132,6 +132,9 @@ def rm(paths: Paths, ref: str, force: bool = False) -> Container:
         c = wait_exited(paths, c, 5.0)
     teardown(c, paths)
     remove(paths, c)
+    if volumes and c.spec.get("anonymous_volumes"):
+        from .volumes import remove_anonymous
+        remove_anonymous(paths, c.spec["anonymous_volumes"])
     return c
 
 

@@ -44,7 +44,6 @@ import time
 import _signal as signal
 
 from . import spawn
-from .launcher import ensure_site_packages
 from .paths import Paths
 from .proc import alive, start_time
 from .state import (CREATED, EXITED, START_FIFO, Container, all_containers, collect_unfinished, remove, save,
@@ -102,7 +101,6 @@ def release_cgroup(c: Container, paths: Paths) -> None:
 def release_network(c: Container, paths: Paths) -> None:
     """[network] The veth, the address lease, the nft rules of published ports."""
     if c.spec.get("network") == "bridge":
-        ensure_site_packages()  # pyroute2 lives in site-packages, which the fast launcher skips
         from .network import detach
         detach(c.id, paths)
 
@@ -293,6 +291,9 @@ def finish(c: Container, paths: Paths) -> None:
         transition(c, "exit")
     if c.spec.get("rm"):
         remove(paths, c)
+        if c.spec.get("anonymous_volumes"):  # [lesson 09] --rm takes its anonymous volumes too
+            from .volumes import remove_anonymous
+            remove_anonymous(paths, c.spec["anonymous_volumes"])
     else:
         save(paths, c)
 

@@ -219,6 +219,10 @@ def setup_rootfs(cfg: dict) -> None:
     if cfg.get("cgroup_mounts"):  # [cgroups] the container's own group at /sys/fs/cgroup, read-only
         rootfs_mod.mount_cgroups(root, cfg["cgroup_mounts"], read_only=not privileged)
     rootfs_mod.bind_etc_files(root, cfg["etc_files"], create=bool(cfg.get("layers")))
+    if cfg.get("volumes"):  # [lesson 09] a new, empty volume gets what the image has there (Docker's rule)
+        from .volumes import populate
+        for source, target in cfg["volumes"]:
+            populate(source, rootfs_mod.mount_point(root, target))
     for source, target, read_only in cfg["binds"]:
         rootfs_mod.bind_mount(root, source, target, read_only)
     for target, options in cfg["tmpfs"]:

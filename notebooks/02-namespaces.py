@@ -99,7 +99,7 @@ check("2.1")
 #
 # A new PID namespace numbers its processes from 1. `unshare(CLONE_NEWPID)` is special: the
 # caller stays where it is, and its **next child** becomes PID 1 of the new namespace. (That is
-# why our runtime has a *helper* that unshares, then forks PID 1.)
+# why our runtime unshares and then forks: its child is the container's PID 1.)
 #
 # `ps` reads `/proc`, so a PID namespace also needs its own `/proc`, mounted from inside it:
 
@@ -122,8 +122,9 @@ check("2.2")
 #    or a server that never expected to be PID 1 may ignore `SIGTERM`, so `stop` would hang.
 #
 # Many programs are not written to be PID 1, so runtimes can put a small *init* there (Docker's
-# `--init`, tini). Ours is on by default: `mc-init` forwards SIGTERM/SIGINT/SIGHUP to the
-# workload, reaps every child, and exits with the workload's status.
+# `--init`, tini). As in Docker, ours is off by default: the workload itself is PID 1. With
+# `--init`, `mc-init` is PID 1: it forwards SIGTERM/SIGINT/SIGHUP to the workload, reaps every
+# child, and exits with the workload's status.
 #
 # See the difference. Without init, `sleep` is PID 1 and never waits for anyone: the orphan
 # `sleep 0.3` stays a zombie (`Z`). `minicontainer exec` runs `ps` inside the container:
@@ -134,7 +135,7 @@ import sys
 MC = f"{sys.executable} -m minicontainer"  # the `minicontainer` command of this environment
 
 # !{MC} run -d --name no-init --no-init busybox sh -c '(sleep 0.3 &); exec sleep 30' > /dev/null
-# !{MC} run -d --name with-init busybox sh -c '(sleep 0.3 &); exec sleep 30' > /dev/null
+# !{MC} run -d --name with-init --init busybox sh -c '(sleep 0.3 &); exec sleep 30' > /dev/null
 # !sleep 1.5
 # !echo "without init:"; {MC} exec no-init ps -o pid,stat,comm
 # !echo "with init:"; {MC} exec with-init ps -o pid,stat,comm
@@ -239,9 +240,10 @@ explorer = show(web.pid)  # display(explorer) to see the widget
 # %% [markdown]
 # ## 9. All together: `minicontainer.run`
 #
-# `run` is the whole lesson in one call: a helper unshares the namespaces, PID 1 waits until the
-# runtime has placed it (cgroups, network), mounts the rootfs, pivots, names the host, starts the
-# workload and reaps. The exit status comes back to you:
+# `run` is the whole lesson in one call: the runtime forks PID 1 into a new PID namespace, PID 1
+# unshares the other namespaces and waits until the runtime has placed it (cgroups, network), mounts
+# the rootfs, pivots, names the host and becomes the workload (or, with `--init`, starts it and
+# reaps). The exit status comes back to you:
 
 # %%
 c = minicontainer.run("busybox", "sh", "-c", "echo I am $(id -un) on $(hostname) as PID $$; exit 3",

@@ -51,11 +51,13 @@ def test_sigterm_stops_a_detached_container(paths, rootfs):
     wait_for_log(paths, cid, "ready")
     assert "web" in mc("ps").stdout
     assert mc("stop", "web").returncode == 0
-    state = json.loads(mc("inspect", "web").stdout)[0]
-    assert state["status"] == "exited" and state["exit_code"] == 0
+    state = json.loads(mc("inspect", "web").stdout)[0]["State"]  # Docker's shape
+    assert state["Status"] == "exited" and state["ExitCode"] == 0 and not state["Running"]
+    assert mc("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "web").stdout == "exited 0\n"
     assert "got-TERM" in mc("logs", "web").stdout
     assert "web" not in mc("ps").stdout and "web" in mc("ps", "-a").stdout
-    assert not container.alive(state["pid"], state["pid_start"])
+    c = container.find(paths, "web")
+    assert not container.alive(c.pid, c.pid_start)
     assert mc("rm", "web").returncode == 0
     assert "web" not in mc("ps", "-a").stdout
     gone = mc("inspect", "web")  # Docker: `[]`, an error line, exit 1
@@ -71,7 +73,7 @@ def test_stop_kills_a_container_that_ignores_sigterm(paths, rootfs):
     # Any time below stop's default grace of 10 s proves -t 0.3 was used; the rest is the start-up of
     # `stop` and the monitor recording the exit, which a loaded CI machine stretches (hence not 5 s).
     assert time.monotonic() - t < 9
-    assert json.loads(mc("inspect", cid).stdout)[0]["exit_code"] == 137
+    assert json.loads(mc("inspect", cid).stdout)[0]["State"]["ExitCode"] == 137
     mc("rm", cid)
 
 

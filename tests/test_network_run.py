@@ -323,7 +323,7 @@ def test_a_container_cannot_reach_the_hosts_loopback_through_the_bridge(bridge):
     assert mc("run", "-d", "--name", name, "--network", "bridge", "--rootfs", bridge["rootfs"], "sleep", "60").returncode == 0
     try:
         import json
-        pid = json.loads(mc("inspect", name).stdout)[0]["pid"]
+        pid = json.loads(mc("inspect", name).stdout)[0]["State"]["Pid"]
         setup = ("sysctl -qw net.ipv4.conf.eth0.route_localnet=1; ip route del local 127.0.0.1 dev lo table local; "
                  f"ip route del local 127.0.0.0/8 dev lo table local; ip route add 127.0.0.1/32 via {bridge['gateway']}")
         subprocess.run(["nsenter", "-t", str(pid), "-n", "sh", "-c", setup], check=True, timeout=30)

@@ -88,11 +88,13 @@ def register(sub: argparse._SubParsersAction, only: str | None = None) -> None:
     if only in (None, "rm"):
         p = sub.add_parser("rm", help="remove containers")
         p.add_argument("-f", "--force", action="store_true", help="force the removal of a running container (SIGKILL)")
+        p.add_argument("-v", "--volumes", action="store_true", help="remove its anonymous volumes too")
         p.add_argument("containers", nargs="+", metavar="CONTAINER")
         p.set_defaults(handler=_rm)
 
     if only in (None, "inspect"):
-        p = sub.add_parser("inspect", help="show the state of containers as JSON")
+        p = sub.add_parser("inspect", help="show containers as Docker does (JSON), or one field (-f)")
+        p.add_argument("-f", "--format", default="", help="a Go template's field path, e.g. '{{.State.Status}}'")
         p.add_argument("containers", nargs="+", metavar="CONTAINER")
         p.set_defaults(handler=_inspect)
 
@@ -118,9 +120,12 @@ RUN_FLAGS = (
               "workload is PID 1, as in Docker)"),
     Flag(("--restart",), default="no", metavar="POLICY",
          help="what its monitor does when the workload exits (no, always, unless-stopped, on-failure[:N]: lesson 09)"),
-    Flag(("--network", "--net"), default="none", help="network to connect to (default: none, loopback only)"),
+    Flag(("--network", "--net"), default="default",
+         help="network to connect to: bridge (the default, as Docker's; none when rootless), none, host, "
+              "container:NAME"),
     Flag(("-p", "--publish"), kind="list", metavar="HOST:CONTAINER",
          help="publish a container's port to the host (lesson 07)"),
+    Flag(("-P", "--publish-all"), kind="bool", help="publish every port the image exposes on a free host port"),
     Flag(("--userns",), default="", help="'host' or 'private' (default: private only when not root)"),
     Flag(("--entrypoint",), help="overwrite the default ENTRYPOINT of the image (lesson 05)"),
     Flag(("--privileged",), kind="bool",
@@ -278,18 +283,30 @@ def _ps(args: argparse.Namespace) -> int:
         for c in shown:
             print(c.id if args.no_trunc else c.short_id)
         return 0
-    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES")]
+    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")]
     for c in reversed(shown):
         command = " ".join(c.command)
         if not args.no_trunc and len(command) > 20:
             command = command[:19] + "…"
         status = _status(c)
         rows.append((c.id if args.no_trunc else c.short_id, c.image or c.rootfs, f'"{command}"',
-                     f"{_ago(time.time() - c.created)} ago", status, c.name))
+                     f"{_ago(time.time() - c.created)} ago", status, _ports(c), c.name))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("   ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
     return 0
+
+
+def _ports(c) -> str:
+    """Docker's PORTS column: `0.0.0.0:8080->80/tcp, ...` while the container runs."""
+    from .. import container
+
+    published = (c.spec.get("network_state") or {}).get("publish") or []
+    if not published or not container.is_running(c):
+        return ""
+    from ..network.ports import parse_publish
+    return ", ".join(f"{m.host_ip or '0.0.0.0'}:{m.host_port}->{m.container_port}/{m.proto}"
+                     for m in map(parse_publish, published))
 
 
 def _status(c) -> str:
@@ -401,23 +418,29 @@ def _rm(args: argparse.Namespace) -> int:
     from .. import container
 
     paths = _paths()
-    return _each(args, lambda ref: container.rm(paths, ref, args.force))
+    return _each(args, lambda ref: container.rm(paths, ref, args.force, args.volumes))
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    """Docker's shape (inspection.py); `-f`: one line per container from the template."""
     import json
 
     from .. import container
-
     from ..errors import ContainerError
+    from ..inspection import TemplateError, docker_view, render
 
     paths = _paths()
     found, status = [], 0
-    for ref in args.containers:  # as Docker: the ones found as JSON, an error line for each other, exit 1
+    for ref in args.containers:  # as Docker: the ones found, an error line for each other, exit 1
         try:
-            found.append(container.find(paths, ref).to_dict())
-        except ContainerError as exc:
+            view = docker_view(container.find(paths, ref))
+            if args.format:
+                print(render(args.format, view))
+            else:
+                found.append(view)
+        except (ContainerError, TemplateError) as exc:
             print(f"minicontainer inspect: error: {exc}", file=sys.stderr)
             status = 1
-    print(json.dumps(found, indent=4))
+    if not args.format:
+        print(json.dumps(found, indent=4))
     return status
