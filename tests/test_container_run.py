@@ -141,8 +141,10 @@ def test_unknown_rootfs_is_a_clear_error_and_leaves_nothing(paths, tmp_path):
 
 
 def test_bad_flag_values_are_rejected(paths, busybox_rootfs):
-    result = mc("run", "--rm", "-v", "relative:/x", ROOTFS[0], "true")
+    result = mc("run", "--rm", "-v", "/a:/b:/c:/d", ROOTFS[0], "true")
     assert result.returncode == 125 and "invalid volume specification" in result.stderr
+    result = mc("run", "--rm", "-v", "relative/dir:/x", ROOTFS[0], "true")  # (`-v name:/x` is a named volume)
+    assert result.returncode == 125 and "includes invalid characters for a local volume name" in result.stderr
     result = mc("run", "--rm", "--name", "bad name!", ROOTFS[0], "true")
     assert result.returncode == 125 and "Invalid container name" in result.stderr
 

@@ -76,6 +76,8 @@ SAME = [
     ["--init", "--no-init", "busybox"],
     ["--restart", "on-failure:2", "busybox"],
     ["--restart=always", "-d", "busybox"],
+    ["-P", "busybox"],
+    ["-dP", "--publish-all", "busybox"],
     ["--network", "host", "busybox"],
     ["--net=bridge", "-p", "8080:80", "-p8443:443", "--publish=53:53", "busybox"],
     ["--userns", "host", "busybox"],
