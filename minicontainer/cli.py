@@ -43,7 +43,8 @@ def exit_status(command: str, exc: BaseException) -> int:
 
 # The container commands (commands/container.py) are the latency of `run`: for them, only that
 # module's subcommands are built (the others' parsers cost several ms of start-up).
-CONTAINER_COMMANDS = ("run", "create", "start", "restart", "exec", "ps", "logs", "stop", "kill", "rm", "inspect")
+CONTAINER_COMMANDS = ("run", "create", "start", "restart", "exec", "ps", "logs", "stop", "kill", "rm", "inspect",
+                      "top", "cp")
 
 
 def _parser_class() -> type:

@@ -62,7 +62,7 @@ def monitor(job: dict) -> int:
         log = os.path.join(state_dir(paths, job["id"]), LOG_FILE)
         out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
         supervise(load(paths, job["id"]), job["helper"], paths, (null, out, out), notify=ready_w,
-                  hold=job.get("hold", False))
+                  hold=job.get("hold", False), log_fd=None if job["helper"]["tty"] else out)
     except BaseException as exc:  # noqa: BLE001 - report anything to the waiting command (if it still waits:
         spawn.send_error(ready_w, "start the container", exc)  # once told, it reads no more)
     finally:

@@ -56,11 +56,14 @@ def docker_view(c: Container) -> dict:
     state = status(c)
     running = state == RUNNING
     mounts = []
+    anonymous = list(spec.get("anonymous_volumes") or [])
     for v in spec.get("volume", []):
         parts = v.split(":")
+        if len(parts) == 1:  # -v /path: an anonymous volume, named at create (volumes.py)
+            parts = [anonymous.pop(0) if anonymous else "", parts[0]]
         source, target = parts[0], parts[1]
         mode = parts[2] if len(parts) > 2 else ""
-        if source.startswith("/"):
+        if source.startswith(("/", ".")):
             mounts.append({"Type": "bind", "Source": source, "Destination": target, "Mode": mode,
                            "RW": mode != "ro", "Propagation": "rprivate"})
         else:  # a named volume (volumes.py)

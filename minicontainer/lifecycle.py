@@ -39,8 +39,8 @@ def wait_exited(paths: Paths, c: Container, timeout: float | None = None) -> Con
     while True:
         try:
             c = load(paths, c.id)
-        except FileNotFoundError:  # --rm: the monitor removed the record
-            return transition(c, "exit")
+        except FileNotFoundError:  # --rm: the monitor removed the record (or `rm -f` did)
+            return c if c.status == EXITED else transition(c, "exit")
         if c.status == EXITED:
             return c
         if not alive(c.monitor_pid, c.monitor_start):

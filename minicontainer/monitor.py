@@ -117,12 +117,14 @@ def teardown(c: Container, paths: Paths) -> None:
 # --- supervising ------------------------------------------------------------------------------
 
 def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int],
-              notify: int | None = None, hold: bool = False) -> Container:
+              notify: int | None = None, hold: bool = False, log_fd: int | None = None) -> Container:
     """Start the container created by container.create(), wait for it, release everything; again
     while its restart policy says so (restart.py). Returns the record as it ended.
 
     `notify` (a detached monitor's pipe to `run -d` or `start`) gets "started" once the workload
-    runs. `hold` (`create`): stop after prepare(), tell `notify` "created", and wait for `start`."""
+    runs. `hold` (`create`): stop after prepare(), tell `notify` "created", and wait for `start`.
+    `log_fd` (-d): the workload's stdout and stderr come to us through pipes and go there, each line
+    with its time (logs.py)."""
     with Undo() as undo:
         # Who supervises, on disk before anything else exists: a later command that finds this record
         # with a dead monitor collects it at once (collect_crashed). create() wrote our PID already; a
@@ -141,7 +143,7 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             tty.slave = -1
         policy, pause = c.spec.get("restart") or "no", 0.0
         while True:
-            ran_for = run_once(c, cfg, paths, stdio, tty, notify, hold)
+            ran_for = run_once(c, cfg, paths, stdio, tty, notify, hold, log_fd)
             notify, hold = None, False
             if ran_for is None:
                 break  # a held container that was removed before `start`
@@ -158,18 +160,24 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
 
 
 def run_once(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int], tty, notify: int | None,
-             hold: bool) -> float | None:
+             hold: bool, log_fd: int | None = None) -> float | None:
     """One run of PID 1: prepare, (hold,) launch, wait. Returns how long the workload ran, in
     seconds; None when it never started (a held container that was removed)."""
     with Undo() as undo:
-        if tty is not None:  # each run's PID 1 gets the terminal's slave side, which we then close:
-            slave = os.open(cfg["console"], os.O_RDWR | os.O_NOCTTY)  # pump() ends when the last
-            stdio = (slave, slave, slave)                              # holder of a slave closes it
+        ours: list[int] = []  # the ends PID 1 gets, which we close once it has them
+        if tty is not None:  # each run's PID 1 gets the terminal's slave side: pump() ends when the
+            slave = os.open(cfg["console"], os.O_RDWR | os.O_NOCTTY)  # last holder of a slave closes it
+            stdio, ours = (slave, slave, slave), [slave]
+        elif log_fd is not None:  # [lesson 09] -d: its output through us, into the log with times (logs.py)
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            undo.push(lambda: [os.close(fd) for fd in (out_r, err_r) if _is_open(fd)])
+            stdio, ours = (stdio[0], out_w, err_w), [out_w, err_w]
         try:
             helper = prepare(c, cfg, paths, stdio, undo)
         finally:
-            if tty is not None:
-                os.close(slave)
+            for fd in ours:
+                os.close(fd)
         if hold:
             save(paths, c)  # the record names PID 1 while it waits: `rm` and collect_crashed find it
             tell(notify, "created")
@@ -181,8 +189,19 @@ def run_once(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int],
         undo.push(forward_signals(c.pid))
         if tty is not None:
             tty.pump()
+        elif log_fd is not None:
+            from .logs import pump
+            pump(out_r, err_r, log_fd)  # (it closes them at their end)
         c.exit_code = helper.wait()
     return time.time() - c.started
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def prepare(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int], undo: Undo) -> spawn.Helper:

@@ -69,6 +69,10 @@ def register(sub: argparse._SubParsersAction, only: str | None = None) -> None:
     if only in (None, "logs"):
         p = sub.add_parser("logs", help="fetch the output of a detached container")
         p.add_argument("-f", "--follow", action="store_true", help="follow log output")
+        p.add_argument("-n", "--tail", default="all", type=_tail, help="number of lines to show from the end (default all)")
+        p.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
+        p.add_argument("--since", default="", help="show logs since a time (2013-01-02T13:23:37Z) or a duration (42m)")
+        p.add_argument("--until", default="", help="show logs before a time or a duration ago")
         p.add_argument("container", metavar="CONTAINER")
         p.set_defaults(handler=_logs)
 
@@ -91,6 +95,22 @@ def register(sub: argparse._SubParsersAction, only: str | None = None) -> None:
         p.add_argument("-v", "--volumes", action="store_true", help="remove its anonymous volumes too")
         p.add_argument("containers", nargs="+", metavar="CONTAINER")
         p.set_defaults(handler=_rm)
+
+    if only in (None, "top"):
+        p = sub.add_parser("top", help="display the running processes of a container (the host's ps)",
+                           usage="minicontainer top CONTAINER [ps OPTIONS]")
+        p.add_argument("container", metavar="CONTAINER")
+        p.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="ps OPTIONS")
+        p.set_defaults(handler=_top)
+
+    if only in (None, "cp"):
+        p = sub.add_parser("cp", help="copy files between a container and the host (CONTAINER:PATH)",
+                           usage="minicontainer cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH | SRC_PATH CONTAINER:DEST_PATH")
+        p.add_argument("-a", "--archive", action="store_true", help="archive mode (copy all uid/gid information)")
+        p.add_argument("-L", "--follow-link", action="store_true", help="always follow a symbol link in SRC_PATH")
+        p.add_argument("src", metavar="SRC")
+        p.add_argument("dest", metavar="DEST")
+        p.set_defaults(handler=_cp)
 
     if only in (None, "inspect"):
         p = sub.add_parser("inspect", help="show containers as Docker does (JSON), or one field (-f)")
@@ -334,40 +354,39 @@ def _ago(seconds: float) -> str:
 
 
 def _logs(args: argparse.Namespace) -> int:
+    """`logs [-f] [-t] [--tail N] [--since T] [--until T]`: the lines its monitor kept (logs.py)."""
     from .. import container
+    from ..logs import parse_since
 
     paths = _paths()
-    return _follow(paths, container.find(paths, args.container), args.follow)
+    c = container.find(paths, args.container)
+    tail = -1 if args.tail in ("all", "-1") else int(args.tail)
+    return _follow(paths, c, args.follow, tail=tail, timestamps=args.timestamps,
+                   since=parse_since(args.since), until=parse_since(args.until))
 
 
-def _follow(paths, c, follow: bool = True, offset: int = 0) -> int:
-    """Copy the container's log to stdout from `offset`; `follow`: until the container has exited."""
-    import os
-    import time
+def _tail(text: str) -> str:
+    if text != "all" and not text.lstrip("-").isdigit():
+        import argparse
+        raise argparse.ArgumentTypeError(f"invalid tail value {text!r}: a number of lines, or all")
+    return text
 
+
+def _follow(paths, c, follow: bool = True, offset: int = 0, **options) -> int:
+    """Print the container's log from `offset`; `follow`: until the container has exited."""
     from .. import container
+    from ..logs import show
     from ..state import has_monitor
 
-    path = container.logs_path(paths, c)
-    if not path.exists():
-        return 0  # a foreground container's output went to the terminal
-    with open(path, "rb") as f:
-        f.seek(offset)
-        while True:
-            data = f.read(65536)
-            if data:
-                os.write(1, data)
-                continue
-            if not follow:
-                return 0
-            try:
-                c = container.load(paths, c.id)
-            except FileNotFoundError:
-                return 0
-            if c.status == "exited" or not has_monitor(c):  # (ended; or created and never to run)
-                os.write(1, f.read())
-                return 0
-            time.sleep(0.05)
+    def done() -> bool:
+        try:
+            now = container.load(paths, c.id)
+        except FileNotFoundError:
+            return True
+        return now.status == "exited" or not has_monitor(now)  # (ended; or created and never to run)
+
+    show(str(container.logs_path(paths, c)), follow=follow, done=done, offset=offset, **options)
+    return 0
 
 
 def _parse_signal(text: str) -> int:
@@ -419,6 +438,31 @@ def _rm(args: argparse.Namespace) -> int:
 
     paths = _paths()
     return _each(args, lambda ref: container.rm(paths, ref, args.force, args.volumes))
+
+
+def _top(args: argparse.Namespace) -> int:
+    """`top`: Docker's table, the host's ps rows of the container's processes (system.top)."""
+    from .. import container
+    from ..errors import ContainerError
+    from ..system import top
+
+    paths = _paths()
+    c = container.find(paths, args.container)
+    if not container.is_running(c):
+        raise ContainerError(f"container {c.id} is not running", step="top", fix="start it first")
+    rows = top(c.pid, args.ps_args)
+    widths = [max(len(r[i]) for r in rows if len(r) > i) for i in range(len(rows[0]))]
+    for r in rows:
+        print("   ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def _cp(args: argparse.Namespace) -> int:
+    """`cp`: one of SRC and DEST is CONTAINER:PATH (cp.py)."""
+    from ..cp import copy
+
+    copy(_paths(), args.src, args.dest, archive=args.archive, follow=args.follow_link)
+    return 0
 
 
 def _inspect(args: argparse.Namespace) -> int:
