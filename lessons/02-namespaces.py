@@ -17,9 +17,15 @@
 # 本课逐个创建它们：容器里的第一个进程是 PID 1，它要回收僵尸进程、转发信号；挂载命名空间让主机的挂载消失；
 # 用户命名空间让容器里的 root 在主机上只是普通用户。再用 `setns` 实现 `exec`（进入正在运行的容器），
 # 最后把这一切组合成 `minicontainer run`。对应教程“底层实现：命名空间”“安全：内核命名空间”和“操作容器：进入容器”。
+#
+# 本课构建的模块：`minicontainer/namespaces.py`；它周围的运行时依次读 `container.py`、`spawn.py`、`process.py`、`monitor.py`、`state.py`。
 
 # %% [markdown]
 # # 02 · Namespaces: an isolated process, PID 1, and `exec`
+#
+# **The module this lesson builds: `minicontainer/namespaces.py`.** The runtime around it, read in this order:
+# `container.py` (run: validate, create), `spawn.py` (the helper and its handshake), `process.py` (PID 1
+# and the workload), `monitor.py` (waiting, tearing down) and `state.py` (the record and its states).
 #
 # In lesson 01 a process got its own `/`. It could still see every process of the host, change
 # the host's hostname, and reach the host's network. **Namespaces** close those doors one by one:
@@ -160,13 +166,23 @@ check("2.3")
 #
 # Then the runtime mounts what a Linux program expects: `/proc`, a minimal `/dev` (a tmpfs with
 # `null`, `zero`, `full`, `random`, `urandom`, `tty`, a private `devpts`, `shm`, `mqueue`),
-# `/sys` read-only, and it hides `/proc/kcore`, `/proc/keys` and friends as runc does. These are
-# all the mount points the container sees:
+# `/sys` read-only, its own cgroup at `/sys/fs/cgroup` (lesson 03), and it hides `/proc/kcore`,
+# `/proc/keys` and friends as runc does (lesson 08). These are the mount points the container sees:
 
 # %%
 import minicontainer
 
-c = minicontainer.run("busybox", "sh", "-c", "cut -d' ' -f5 /proc/self/mountinfo | sort | tr '\\n' ' '")
+from minicontainer.rootfs import MASKED_PATHS, READONLY_PATHS
+
+LIST_MOUNTS = (
+    "m=$(cut -d' ' -f5 /proc/self/mountinfo | sort); "
+    # every mount point, but one line for the masked /proc and /sys paths (which exist depends on the kernel)
+    # and for /sys/fs/cgroup's own mounts (one per v1 hierarchy, or a single v2 tree)
+    "echo $(echo \"$m\" | grep -v -e '^/proc/.' -e '^/sys/firmware' -e '^/sys/fs/cgroup/.'); hidden=yes; "
+    f"for p in {' '.join(MASKED_PATHS + READONLY_PATHS)}; do "
+    "  if [ -e $p ] && ! echo \"$m\" | grep -qx $p; then echo \"not hidden: $p\"; hidden=no; fi; done; "
+    "echo \"every masked or read-only path this kernel has is covered: $hidden\"")
+c = minicontainer.run("busybox", "sh", "-c", LIST_MOUNTS)
 
 # %% [markdown]
 # All of them live in the container's mount namespace: when its last process exits, the kernel
@@ -186,7 +202,7 @@ c = minicontainer.run("busybox", "sh", "-c", "ls /sys/class/net; ping -c 1 -W 1 
 # cgroup namespace makes the container's own cgroup look like the root `/` (lesson 03):
 
 # %%
-c = minicontainer.run("busybox", "sh", "-c", "cat /proc/self/cgroup | head -3")
+c = minicontainer.run("busybox", "sh", "-c", "echo the container is in: $(cut -d: -f3 /proc/self/cgroup | sort -u)")
 
 # %% [markdown]
 # ## 6. User: root inside, nobody outside

@@ -17,9 +17,14 @@
 # 把 Docker 的单位（`-m 512m`、`--cpus 0.5`、`--pids-limit`）换算成内核文件；看内存超限时 OOM 杀手出手、
 # CPU 被限流、fork 炸弹撞上 `pids.max`，并对比 cgroup v1 和 v2；`minicontainer stats` 实时显示用量。
 # 对应教程“底层实现：控制组”和“安全：控制组”。
+#
+# 本课构建的包：`minicontainer/cgroups/`。
 
 # %% [markdown]
 # # 03 · Cgroups: limits a container cannot exceed
+#
+# **The package this lesson builds: `minicontainer/cgroups/`** (`__init__.py`: limits, stats, the one
+# interface; `v1.py` and `v2.py`: the two drivers).
 #
 # Namespaces (lesson 02) decide what a process can *see*. They do not decide how much it can
 # *use*: a container could still eat all the memory of the host, spin every CPU, or fork until
@@ -69,8 +74,8 @@ from minicontainer import cgroups
 
 setup = cgroups.detect()
 print(setup.version, "-> driver", setup.driver)
-for name, hierarchy in sorted(setup.controllers.items()):
-    print(f"  {name:8} {hierarchy}")
+for name in ("memory", "cpu", "pids"):  # v1: a hierarchy each; v2: all in /sys/fs/cgroup
+    print(f"  {name:8} {setup.controllers[name]}")
 
 # %% [markdown]
 # ## 2. A group by hand
@@ -105,7 +110,8 @@ print(sorted(f.name for f in by_hand.iterdir() if f.name.startswith(("pids", "cg
 shell = subprocess.Popen(["sh", "-c", "read go; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done 2>/dev/null; wait"],
                          stdin=subprocess.PIPE, text=True)
 (by_hand / "cgroup.procs").write_text(str(shell.pid))
-print("the shell's pids line:", [l for l in Path(f"/proc/{shell.pid}/cgroup").read_text().splitlines() if "pids" in l or l.startswith("0::")][0].split(":", 1)[1])
+line = [l for l in Path(f"/proc/{shell.pid}/cgroup").read_text().splitlines() if ":pids:" in l or l.startswith("0::")][0]
+print("the shell's group:", line.split(":", 2)[2])  # the path: the last field of its pids (v1) or unified (v2) line
 shell.stdin.write("go\n")
 shell.stdin.flush()
 for _ in range(300):  # until the kernel refuses a fork: a moment (at most 30 s on a very busy machine)

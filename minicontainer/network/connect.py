@@ -9,7 +9,7 @@
 namespace and before it execs the workload, and returns an `Attachment` whose `release()` undoes
 everything (also after a crash: `sweep(paths)`, and stale leases are collected at every attach).
 Each step is one module: bridge.py, veth.py, ipam.py, nat.py, ports.py, hosts.py.
-pyroute2 is imported only here, inside the functions, when a container really uses the bridge.
+The requests go through rtnl.py (the standard library); pyroute2 only makes a missing bridge, once.
 """
 
 from __future__ import annotations
@@ -18,22 +18,15 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..errors import ContainerError, UsageError
 from ..paths import Paths
 from .offloop import off_loop
-
-# Type names used in annotations only (strings, never imported at run time: PID 1 imports this
-# package for loopback.py, and every millisecond of start-up counts): PortMapping (ports.py), Callable.
+from .ports import PortMapping, parse_publish
 
 MODES = ("none", "bridge", "host")
 DEFAULT_BRIDGE = "mc0"
-
-
-def parse_publish(spec: str) -> "PortMapping":
-    """Parse one -p value (see ports.py)."""
-    from .ports import parse_publish as parse
-    return parse(spec)
 
 
 def bridge_from_env() -> tuple[str, str | None]:
@@ -57,7 +50,7 @@ class NetworkOptions:
     """How one container is to be connected."""
 
     mode: str = "none"
-    publish: list["PortMapping"] = field(default_factory=list)
+    publish: list[PortMapping] = field(default_factory=list)
     name: str = ""                   # the container's name: its peers reach it by this name
     hostname: str = ""               # its hostname (defaults to the name)
     etc_dir: Path | None = None      # where its `hosts` and `resolv.conf` are (rootfs/etc, or the files
@@ -78,7 +71,7 @@ class Attachment:
     address: str = ""                # "10.88.0.2/16"
     gateway: str = ""                # "10.88.0.1"
     host_veth: str = ""
-    publish: list["PortMapping"] = field(default_factory=list)
+    publish: list[PortMapping] = field(default_factory=list)
     released: bool = False
 
     @property
@@ -132,7 +125,7 @@ def attach(container_id: str, pid: int, options: NetworkOptions) -> Attachment:
 def _attach_bridge(container_id: str, pid: int, options: NetworkOptions, paths: Paths) -> Attachment:
     import ipaddress
 
-    from . import bridge, ipam, ports, veth
+    from . import ipam, ports, veth
     from .rtnl import RTNL  # pyroute2's calls in the standard library: `run` does not wait for pyroute2's import
 
     pool_dir = paths.run_dir / "network" / options.bridge
