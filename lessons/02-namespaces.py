@@ -274,10 +274,12 @@ print("exit code:", c.exit_code)
 # every `import` adds to it: `import json` looks free, but it imports `re`, which imports `enum`,
 # `functools` and `collections`, about 5 ms together. So the modules on the way of `run` import only
 # small ones (paths are strings and `os.path`, JSON goes through `quickjson`, flags through
-# `flags.py`), and what PID 1 needs is imported before the fork. The whole `run --rm busybox true`
-# then takes less time than runc's (`make bench` measures both, side by side).
+# `flags.py`), and what PID 1 needs is imported before the fork. The whole `run --rm --network none
+# busybox true` then takes less time than runc's (`make bench` measures both, side by side; runc's
+# container has a network namespace with only `lo` too). Docker's default network, the bridge
+# (lessons 07 and 09), adds a virtual cable, an address and its bookkeeping: about one more runc run.
 #
-# What does a fresh interpreter load for a few imports, and for a whole `run`?
+# What does a fresh interpreter load for a few imports, and for a whole `run` without a network?
 
 # %%
 import subprocess
@@ -297,7 +299,8 @@ def heavy_modules_after(code: str) -> list[str]:
 
 print("import json         ->", heavy_modules_after("import json"))
 print("import pathlib      ->", heavy_modules_after("import pathlib"))
-print("minicontainer run   ->", heavy_modules_after("from minicontainer.cli import main; main(['run', '--rm', 'busybox', 'true'])"))
+print("minicontainer run   ->", heavy_modules_after(
+    "from minicontainer.cli import main; main(['run', '--rm', '--network', 'none', 'busybox', 'true'])"))
 
 # %% [markdown]
 # ## Clean up

@@ -157,7 +157,7 @@ def locked_flags(path: str) -> int:
     return flags | (MS_RELATIME if f & 4096 else 0)  # ST_RELATIME is 4096, MS_RELATIME is 1 << 21
 
 
-def _inside(rootfs: str, path: str, max_links: int = 40) -> str:
+def inside(rootfs: str, path: str, max_links: int = 40) -> str:
     """`path`, as the container sees it, as a host path under `rootfs` (a "secure join", as runc does).
 
     The image's symlinks are followed as if `rootfs` were `/`: an image with `/mnt -> /etc` must
@@ -189,6 +189,9 @@ def _inside(rootfs: str, path: str, max_links: int = 40) -> str:
     return os.path.join(root, *done)
 
 
+_inside = inside  # (its name before lesson 09 made it public: exercise 9.3 uses it)
+
+
 def _mkmountpoint(target: str, is_dir: bool = True) -> None:
     """Create an empty directory (or file) to mount on, when the image lacks it."""
     if os.path.lexists(target):
@@ -214,10 +217,10 @@ MOUNT_POINTS = ("/proc", "/dev", "/sys")  # what every container mounts
 def mount_point(rootfs: str, target: str, is_dir: bool = True) -> str:
     """The host path of `target` (a path in the container) under `rootfs`, made if it is missing: an
     empty directory, or an empty file to mount a file on (`is_dir=False`). Symlinks on the way are
-    followed as the container would see them (_inside), so an image cannot aim it at the host.
+    followed as the container would see them (inside), so an image cannot aim it at the host.
 
     Called by PID 1 on its copy-on-write root for /proc, /dev, /sys, -v and --tmpfs (exercise 9.3)."""
-    where = _inside(rootfs, target)
+    where = inside(rootfs, target)
     _mkmountpoint(where, is_dir)
     return where
 
@@ -225,7 +228,7 @@ def mount_point(rootfs: str, target: str, is_dir: bool = True) -> str:
 def missing_mount_points(rootfs: str, targets: list[str] | tuple[str, ...]) -> list[str]:
     """The targets (paths in the container) that `rootfs` lacks: a --rootfs directory that lacks one
     gets an overlay (the container's own layer to make them in) instead of being used as it is."""
-    return [t for t in targets if not os.path.lexists(_inside(rootfs, t))]
+    return [t for t in targets if not os.path.lexists(inside(rootfs, t))]
 
 
 def bind_root(root: str, read_only: bool = False, in_userns: bool = False) -> None:
@@ -271,7 +274,7 @@ def mount_cgroups(rootfs: str, mounts: list[tuple[str, str, str]], read_only: bo
 
     PID 1 mounts it after unsharing its cgroup namespace, so the mount's root is the container's
     group: `cat /sys/fs/cgroup/memory.max` inside shows the container's own limit."""
-    where = _inside(rootfs, "/sys/fs/cgroup")
+    where = inside(rootfs, "/sys/fs/cgroup")
     flags = _NOSUID_NODEV_NOEXEC | (syscalls.MS_RDONLY if read_only else 0)  # --privileged: writable
     if [name for name, _, _ in mounts] == [""]:  # v2: one tree
         _, fstype, options = mounts[0]
@@ -315,7 +318,7 @@ def make_device_node(rootfs: str, target: str, kind: str, major: int, minor: int
     """`--device`: a node for the host's device (type "c" or "b", major:minor) at `target` (lesson 08).
 
     The node alone is not enough: the container's cgroup must allow the device (security/devices.py)."""
-    where = _inside(rootfs, target)
+    where = inside(rootfs, target)
     os.makedirs(os.path.dirname(where), exist_ok=True)
     if os.path.lexists(where):
         os.unlink(where)
@@ -407,6 +410,6 @@ def bind_etc_files(rootfs: str, files: dict[str, str], create: bool = False) -> 
     `files` maps a name ('hosts') to the host path of the container's copy.
     """
     for name, source in files.items():
-        target = mount_point(rootfs, f"/etc/{name}", is_dir=False) if create else _inside(rootfs, f"/etc/{name}")
+        target = mount_point(rootfs, f"/etc/{name}", is_dir=False) if create else inside(rootfs, f"/etc/{name}")
         if os.path.isfile(target):
             syscalls.mount(source, target, None, syscalls.MS_BIND)
