@@ -21,13 +21,15 @@
 # 自己的监控进程执行；数据放在容器层里会随 `rm` 消失，放在数据卷（volume）里才能保留；`cp` 在主机和容器之间复制
 # 文件，并拒绝指向容器外的路径。最后指出教程里已经过时的说法（LXC、AUFS、bootfs）。
 # 练习 9.1–9.4 都是运行时真正调用的函数：状态转换表、重启决策、挂载点的创建、`cp` 的路径检查。
+#
+# 本课构建的模块：`minicontainer/state.py`、`minicontainer/restart.py`、`minicontainer/volumes.py`、`minicontainer/cp.py`。
 
 # %% [markdown]
 # # 09 · The container's life, and the architecture around it
 #
 # **The modules this lesson builds: `minicontainer/state.py` (the table of states),
-# `restart.py` (restart policies), `monitor.py` (create = prepare, start = launch), `volumes.py`,
-# `cp.py`.**
+# `minicontainer/restart.py` (restart policies), `minicontainer/monitor.py` (create = prepare,
+# start = launch), `minicontainer/volumes.py`, `minicontainer/cp.py`.**
 #
 # Docker primers spend half their pages on what a container *is*: not a virtual machine; images,
 # containers and registries; a client that talks to a daemon; the life of a container from `create`
