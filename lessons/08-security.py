@@ -171,7 +171,7 @@ echo "$upper/payload" > /cg/release_agent
 mkdir /cg/mc-escape && echo 1 > /cg/mc-escape/notify_on_release
 sh -c 'echo $$ > /cg/mc-escape/cgroup.procs'
 for i in $(seq 50); do [ -e {marker} ] && break; sleep 0.1; done
-rmdir /cg/mc-escape; echo "$old" > /cg/release_agent; umount /cg
+rmdir /cg/mc-escape 2>/dev/null; echo "$old" > /cg/release_agent; umount /cg
 echo "release_agent set and triggered"
 """
 
@@ -180,12 +180,18 @@ if not v1_hierarchies():
 else:
     host_dir = Path(tempfile.mkdtemp(prefix="mc-lab-"))
     before = release_agents()
-    for flags in ((), ("--privileged",)):
-        marker = host_dir / ("escaped" + "-privileged" * bool(flags))
-        said = sh(RELEASE_AGENT.format(hierarchies=" ".join(v1_hierarchies()), marker=marker), *flags)
-        print(f"{'--privileged' if flags else 'default':>12}: {said.splitlines()[-1]}; "
-              f"the host ran the container's file as root: {marker.exists()}")
-    print("host release_agent files as before:", release_agents() == before)
+    try:
+        for flags in ((), ("--privileged",)):
+            marker = host_dir / ("escaped" + "-privileged" * bool(flags))
+            said = sh(RELEASE_AGENT.format(hierarchies=" ".join(v1_hierarchies()), marker=marker), *flags)
+            print(f"{'--privileged' if flags else 'default':>12}: {said.splitlines()[-1]}; "
+                  f"the host ran the container's file as root: {marker.exists()}")
+        print("host release_agent files as before:", release_agents() == before)
+    finally:  # whatever happened in there (a container killed half-way), the host gets its settings back
+        for h, value in before.items():
+            path = Path("/sys/fs/cgroup") / h.removeprefix("name=") / "release_agent"
+            if path.read_text() != value:
+                path.write_text(value or "\n")
     for f in host_dir.iterdir():
         f.unlink()
     host_dir.rmdir()
