@@ -1,9 +1,15 @@
-"""`minicontainer run --rm ... /bin/true` beside `runc run` on the same busybox rootfs (lesson 02).
+"""`minicontainer run --rm ... /bin/true` beside `runc run` on the same busybox rootfs (lessons 02 and 09).
 
 Both start a container with its own mount, UTS, IPC, PID and network namespaces, /proc, /dev and
 /sys, run /bin/true and clean up. Timed A B A B ... so a busy machine slows both alike.
-Two pairs: `--rootfs DIR` (exactly runc's job: the same read-only directory) and the default
-image `busybox` (which adds the image lookup and a copy-on-write overlay root). Target: ratio <= 1.0.
+Two pairs against runc: `--rootfs DIR` (exactly runc's job: the same read-only directory) and the
+default image `busybox` (which adds the image lookup and a copy-on-write overlay root), both with
+`--network none`: runc's default is a network namespace with only `lo`, which is what `none` is.
+Target: ratio <= 1.0.
+
+A third pair is what Docker's default network, the bridge, costs a plain `run` (lesson 09):
+`run busybox true` (a veth on the bridge, an address, a route, the hosts files) beside the same with
+`--network none`, on a bridge of the benchmark's own (MC_BRIDGE) that is removed at the end.
 """
 
 from __future__ import annotations
@@ -52,16 +58,21 @@ def main(rounds: int = 30) -> None:
     if not launcher.exists():
         launcher = Path(sys.executable).parent / "minicontainer"
     tmp = Path(tempfile.mkdtemp(prefix="mc-bench-"))
-    env = dict(os.environ, MC_RUN_DIR=str(tmp / "run"))
+    env = dict(os.environ, MC_RUN_DIR=str(tmp / "run"), MC_BRIDGE="mcbench1", MC_SUBNET="10.213.8.0/24",
+               MC_DAEMON_JSON=str(tmp / "no-daemon.json"))
     try:
         bundle = runc_bundle(rootfs, tmp / "bundle")
         counter = iter(range(10**9))
 
         def mc_rootfs() -> None:  # the same directory as runc's bundle, read-only like it
-            subprocess.run([str(launcher), "run", "--rm", "--read-only", "--rootfs", str(rootfs), "/bin/true"],
-                           check=True, env=env)
+            subprocess.run([str(launcher), "run", "--rm", "--network", "none", "--read-only", "--rootfs", str(rootfs),
+                            "/bin/true"], check=True, env=env)
 
         def mc_image() -> None:  # the default image: a copy-on-write overlay root on top (lesson 04)
+            subprocess.run([str(launcher), "run", "--rm", "--network", "none", "busybox", "/bin/true"], check=True,
+                           env=env)
+
+        def mc_bridge() -> None:  # Docker's default network: the bridge (lesson 09)
             subprocess.run([str(launcher), "run", "--rm", "busybox", "/bin/true"], check=True, env=env)
 
         def runc() -> None:
@@ -69,12 +80,21 @@ def main(rounds: int = 30) -> None:
                             f"mc-bench-{next(counter)}"], check=True, stdout=subprocess.DEVNULL)
 
         cpu: dict[str, list[float]] = {}
-        for name, a, b in (("minicontainer run --rootfs", mc_rootfs, runc), ("minicontainer run busybox", mc_image, runc)):
+        for name, a, b in (("minicontainer run --network none --rootfs", mc_rootfs, runc),
+                           ("minicontainer run --network none busybox", mc_image, runc)):
             pair = alternate(name, with_cpu(cpu, name, a), "runc run", with_cpu(cpu, "runc run", b), rounds=rounds)
             print(pair.report())
+        mc_bridge()  # (the first run makes the bridge: not what every run pays)
+        pair = alternate("minicontainer run busybox (bridge)", mc_bridge, "minicontainer run --network none busybox",
+                         mc_image, rounds=rounds)
+        print(pair.report() + f"  |  the bridge costs {(pair.median_a - pair.median_b) * 1000:.1f} ms")
         # CPU time (user + sys of every process of the run) depends less on how busy the machine is.
         print("CPU time, medians: " + "  |  ".join(f"{k}: {statistics.median(v) * 1000:.1f} ms" for k, v in cpu.items()))
     finally:
+        sys.path.insert(0, str(ROOT))
+        from minicontainer.network import sweep
+        from minicontainer.paths import Paths
+        sweep(Paths(os.environ.get("MC_LIB_DIR", "/var/lib/minicontainer"), tmp / "run"))  # the benchmark's bridge
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -102,7 +102,7 @@ print("outside, unchanged:", socket.gethostname() == host_name_before)
 #
 # A new PID namespace numbers its processes from 1. `unshare(CLONE_NEWPID)` is special: the
 # caller stays where it is, and its **next child** becomes PID 1 of the new namespace. (That is
-# why our runtime has a *helper* that unshares, then forks PID 1.)
+# why our runtime unshares and then forks: its child is the container's PID 1.)
 #
 # `ps` reads `/proc`, so a PID namespace also needs its own `/proc`, mounted from inside it:
 
@@ -118,10 +118,10 @@ print("outside, unchanged:", socket.gethostname() == host_name_before)
 #    or a server that never expected to be PID 1 may ignore `SIGTERM`, so `stop` would hang.
 #
 # Many programs are not written to be PID 1, so runtimes can put a small *init* there (Docker's
-# `--init`, tini). Ours is on by default: `mc-init` forwards SIGTERM/SIGINT/SIGHUP to the
-# workload, reaps every child, and exits with the workload's status. The signals are *blocked* from
-# just before it forks the workload until its loop has handlers for them: one sent in between waits
-# instead of being lost.
+# `--init`, tini). As in Docker, ours is off by default: the workload itself is PID 1. With
+# `--init`, `mc-init` is PID 1: it forwards SIGTERM/SIGINT/SIGHUP to the workload, reaps every
+# child, and exits with the workload's status. The signals are *blocked* from just before it forks
+# the workload until its loop has handlers for them: one sent in between waits instead of being lost.
 #
 # See the difference. Without init, `sleep` is PID 1 and never waits for anyone: the orphan
 # `sleep 0.3` stays a zombie (`Z`). `minicontainer exec` runs `ps` inside the container:
@@ -132,7 +132,7 @@ import sys
 MC = f"{sys.executable} -m minicontainer"  # the `minicontainer` command of this environment
 
 # !{MC} run -d --name no-init --no-init busybox sh -c '(sleep 0.3 &); exec sleep 30' > /dev/null
-# !{MC} run -d --name with-init busybox sh -c '(sleep 0.3 &); exec sleep 30' > /dev/null
+# !{MC} run -d --name with-init --init busybox sh -c '(sleep 0.3 &); exec sleep 30' > /dev/null
 # !sleep 1.5
 # !echo "without init:"; {MC} exec no-init ps -o pid,stat,comm
 # !echo "with init:"; {MC} exec with-init ps -o pid,stat,comm
@@ -272,9 +272,10 @@ show(web.pid)  # Refresh reads /proc again; after the clean-up below it says the
 # %% [markdown]
 # ## 9. All together: `minicontainer.run`
 #
-# `run` is the whole lesson in one call: a helper unshares the namespaces, PID 1 waits until the
-# runtime has placed it (cgroups, network), mounts the rootfs, pivots, names the host, starts the
-# workload and reaps. The exit status comes back to you:
+# `run` is the whole lesson in one call: the runtime forks PID 1 into a new PID namespace, PID 1
+# unshares the other namespaces and waits until the runtime has placed it (cgroups, network), mounts
+# the rootfs, pivots, names the host and becomes the workload (or, with `--init`, starts it and
+# reaps). The exit status comes back to you:
 
 # %%
 c = minicontainer.run("busybox", "sh", "-c", "echo I am $(id -un) on $(hostname) as PID $$; exit 3",
@@ -289,10 +290,12 @@ print("exit code:", c.exit_code)
 # every `import` adds to it: `import json` looks free, but it imports `re`, which imports `enum`,
 # `functools` and `collections`, about 5 ms together. So the modules on the way of `run` import only
 # small ones (paths are strings and `os.path`, JSON goes through `quickjson`, flags through
-# `flags.py`), and what PID 1 needs is imported before the fork. The whole `run --rm busybox true`
-# then takes less time than runc's (`make bench` measures both, side by side).
+# `flags.py`), and what PID 1 needs is imported before the fork. The whole `run --rm --network none
+# busybox true` then takes less time than runc's (`make bench` measures both, side by side; runc's
+# container has a network namespace with only `lo` too). Docker's default network, the bridge
+# (lessons 07 and 09), adds a virtual cable, an address and its bookkeeping: about one more runc run.
 #
-# What does a fresh interpreter load for a few imports, and for a whole `run`?
+# What does a fresh interpreter load for a few imports, and for a whole `run` without a network?
 
 # %%
 import subprocess
@@ -312,7 +315,8 @@ def heavy_modules_after(code: str) -> list[str]:
 
 print("import json         ->", heavy_modules_after("import json"))
 print("import pathlib      ->", heavy_modules_after("import pathlib"))
-print("minicontainer run   ->", heavy_modules_after("from minicontainer.cli import main; main(['run', '--rm', 'busybox', 'true'])"))
+print("minicontainer run   ->", heavy_modules_after(
+    "from minicontainer.cli import main; main(['run', '--rm', '--network', 'none', 'busybox', 'true'])"))
 
 # %% [markdown]
 # ## 11. Your runtime

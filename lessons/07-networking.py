@@ -326,6 +326,9 @@ print("left:", [link for link in await links() if link[0].startswith("mcdemo")],
 # workload starts, writes the container's `/etc/hosts` (its peers by name) and `/etc/resolv.conf`,
 # and for each `-p` adds DNAT rules to one nftables table, `ip minicontainer`. When the container
 # ends, all of it goes; if the runtime itself is killed, the next command collects what it left.
+# (The runtime sends the same netlink requests as pyroute2 with a small module of its own,
+# `minicontainer/network/rtnl.py`: importing pyroute2 takes a quarter of a second, and since
+# lesson 09 every `run` pays for the network, as Docker's bridge is the default.)
 #
 # The lesson uses its own bridge (`MC_BRIDGE`, `MC_SUBNET`) so that it does not disturb your `mc0`:
 
@@ -368,10 +371,11 @@ print(render_text(snapshot(bridges=["mcnb0"])))
 show(bridges=["mcnb0"])
 
 # %% [markdown]
-# And `--network none` (the default) still has only its loopback device:
+# And `--network none` still has only its loopback device. (Docker's default is the bridge: a
+# container started without `--network` is plugged into the default bridge `mc0`, lesson 09.)
 
 # %%
-print(mc("run", "--rm", "busybox", "ls", "/sys/class/net"))
+print(mc("run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net"))
 
 # %% [markdown]
 # The same with **your** functions (`--yours=07`): your address, your `-p` reading and rules, your

@@ -112,7 +112,7 @@ print(len(capabilities.all_names()), "capabilities for --privileged on this host
 import json
 
 mc("run", "-d", "--name", "lab-chroot", "busybox", "sleep", "300")
-pid = json.loads(mc("inspect", "lab-chroot"))[0]["pid"]
+pid = json.loads(mc("inspect", "lab-chroot"))[0]["State"]["Pid"]
 ESCAPE = f"""
 import os, sys
 sys.path.insert(0, {str(Path(capabilities.__file__).parents[2])!r})

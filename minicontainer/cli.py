@@ -23,13 +23,28 @@ TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing)
 if TYPE_CHECKING:
     import argparse  # for the annotations only: `run` never imports argparse
 
-# Docker's exit statuses for errors of the runtime itself (not of the workload).
+# Docker's exit statuses for errors of the runtime itself (not of the workload): `run` exits 125
+# (126/127 for a command that cannot run, as `exec`); `create` 125 for a bad flag or value, 1 for the
+# rest; every other command 1 (docker/cli: a plain error is 1, its StatusErrors carry 125); a flag
+# the parser does not know, or a value it cannot read, 125 everywhere (cobra's FlagErrorFunc).
 EXIT_RUNTIME_ERROR = 125
+EXIT_ERROR = 1
+
+
+def exit_status(command: str, exc: BaseException) -> int:
+    """The exit status of `minicontainer COMMAND` that failed with `exc`, as Docker's for the same failure."""
+    explicit = getattr(exc, "exit_status", None)  # 126/127 from the workload's start; 1 for a missing argument
+    if command in ("run", "exec") and explicit is not None:
+        return explicit
+    if command == "run" or (command == "create" and isinstance(exc, UsageError)):
+        return EXIT_RUNTIME_ERROR
+    return explicit if explicit == EXIT_ERROR else EXIT_ERROR
 
 
 # The container commands (commands/container.py) are the latency of `run`: for them, only that
 # module's subcommands are built (the others' parsers cost several ms of start-up).
-CONTAINER_COMMANDS = ("run", "exec", "ps", "logs", "stop", "kill", "rm", "inspect")
+CONTAINER_COMMANDS = ("run", "create", "start", "restart", "exec", "ps", "logs", "stop", "kill", "rm", "inspect",
+                      "top", "cp")
 
 
 def _parser_class() -> type:
@@ -49,10 +64,17 @@ def _parser_class() -> type:
             super().__init__(prog, **kwargs)
 
     class _Parser(argparse.ArgumentParser):
-        """An ArgumentParser (and subcommand parser) using _HelpFormatter unless told otherwise."""
+        """An ArgumentParser (and subcommand parser) using _HelpFormatter unless told otherwise, which
+        exits as Docker's parser does: 125 for a flag it does not know or cannot read, 1 for a
+        missing argument (argparse itself exits 2)."""
 
         def __init__(self, *args, formatter_class=_HelpFormatter, **kwargs) -> None:
             super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+        def error(self, message: str) -> None:
+            self.print_usage(sys.stderr)
+            missing = message.startswith("the following arguments are required")
+            self.exit(EXIT_ERROR if missing else EXIT_RUNTIME_ERROR, f"{self.prog}: error: {message}\n")
 
     return _Parser
 
@@ -87,7 +109,7 @@ def build_parser(only: str | None = None, command: str | None = None) -> argpars
 
 def _parse_fast(argv: list[str]):
     """`run` and `exec` read by minicontainer/flags.py (no argparse), or None when argparse must read them."""
-    if argv[:1] not in (["run"], ["exec"]):
+    if argv[:1] not in (["run"], ["create"], ["exec"]):
         return None
     from .commands import container
 
@@ -125,15 +147,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     try:
         result = args.handler(args)
-    except UsageError as exc:
+    except (ContainerError, OSError) as exc:  # (a SyscallError already names the call and the fix)
         print(f"minicontainer {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_RUNTIME_ERROR
-    except ContainerError as exc:
-        print(f"minicontainer {args.command}: error: {exc}", file=sys.stderr)
-        return getattr(exc, "exit_status", EXIT_RUNTIME_ERROR)  # 126/127: the command could not start
-    except OSError as exc:  # a SyscallError already names the call and the fix
-        print(f"minicontainer {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_RUNTIME_ERROR
+        return exit_status(args.command, exc)
     except KeyboardInterrupt:
         return 130
     return int(result or 0)

@@ -42,17 +42,18 @@ import time
 
 from .errors import ContainerError, UsageError
 from .launcher import ensure_site_packages
-from .lifecycle import exec_in, kill, logs_path, rm, stop, wait_exited
+from .lifecycle import exec_in, kill, logs_path, restart, rm, start, stop, wait_exited
 from .monitor import collect_crashed, supervise, sweep, teardown
 from .paths import Paths, default_paths
 from .proc import alive, start_time
 from .record import Record  # a dataclass without importing dataclasses: saves ~13 ms a run (bench/bench_start_tricks.py)
 from .state import (CREATED, SECCOMP_FILE, Container, all_containers, find, is_running, load, new_dir, publish, remove,
-                    state_dir)
+                    save_config, state_dir)
 
 # The container's verbs by name, for Python callers (the CLI, notebooks, tests): `container.run(spec)`,
 # `container.stop(paths, "web")`, `container.find(paths, "web")` ... each written in the module of its step.
-__all__ = ["RunSpec", "Container", "validate", "create", "run", "run_printed", "exec_in", "stop", "kill", "rm",
+__all__ = ["RunSpec", "Container", "validate", "create", "create_held", "run", "run_printed", "exec_in", "start",
+           "restart", "stop", "kill", "rm",
            "wait_exited", "logs_path", "find", "load", "all_containers", "is_running", "alive", "collect_crashed",
            "sweep", "default_paths", "state_dir"]
 
@@ -78,9 +79,12 @@ class RunSpec(Record):
     tmpfs: list[str] = []    # --tmpfs PATH[:OPTIONS]
     read_only: bool = False              # --read-only
     no_pivot: bool = False               # --no-pivot: chroot into the root instead of pivot_root (runc's flag)
-    init: bool = True                    # --init / --no-init: a reaping PID 1 (Docker's default is off)
-    network: str = "none"                # --network: "none" = loopback only (lesson 07 adds "bridge")
+    init: bool = False                   # --init: mc-init as PID 1, reaping and forwarding (Docker's default: off)
+    restart: str = "no"                  # --restart no|on-failure[:N]|always|unless-stopped (lesson 09)
+    network: str = "default"             # --network: Docker's default, the bridge (see default_network); none,
+                                         # host, container:NAME (lesson 07)
     publish: list[str] = []  # -p, --publish HOST:CONTAINER (lesson 07)
+    publish_all: bool = False            # -P, --publish-all: each port the image EXPOSEs, on a free host port
     resources: object | None = None      # --memory/--cpus/--pids-limit, filled by lesson 03 (cgroups)
     userns: str = ""                     # --userns: "" = a user namespace only when not root; "host"; "private"
     entrypoint: str | None = None        # --entrypoint (lesson 05: overrides the image's Entrypoint and Cmd)
@@ -111,19 +115,28 @@ def resolve_rootfs(spec: RunSpec, paths: Paths) -> str:
     return os.path.realpath(candidate)
 
 
-def _parse_volume(text: str) -> tuple[str, str, bool]:
+def _parse_volume(text: str) -> tuple[str, str, bool, str, bool]:
+    """-v HOST:CONTAINER[:ro], -v NAME:CONTAINER[:ro] (a named volume, lesson 09) or -v CONTAINER (an
+    anonymous one). Returns (host source, target, read-only, volume name, anonymous); a volume's
+    source is "" until create() makes it."""
     parts = text.split(":")
+    fix = "use -v /host/path:/container/path[:ro], -v NAME:/container/path or -v /container/path"
+    if len(parts) == 1 and parts[0].startswith("/"):  # -v /data: an anonymous volume
+        return "", os.path.normpath(parts[0]), False, os.urandom(32).hex(), True
     if len(parts) not in (2, 3) or not parts[0] or not parts[1] or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
-        raise UsageError(f"invalid volume specification: '{text}'", step="parse -v",
-                         fix="use -v /host/path:/container/path[:ro]")
-    source, target = parts[0], parts[1]
-    if not os.path.isabs(source) or not os.path.isabs(target):
-        raise UsageError(f"invalid volume specification: '{text}': paths must be absolute", step="parse -v",
-                         fix="use absolute paths: -v /host/path:/container/path")
+        raise UsageError(f"invalid volume specification: '{text}'", step="parse -v", fix=fix)
+    source, target, read_only = parts[0], parts[1], len(parts) == 3 and parts[2] == "ro"
+    if not os.path.isabs(target):
+        raise UsageError(f"invalid volume specification: '{text}': paths must be absolute", step="parse -v", fix=fix)
+    if not source.startswith(("/", ".")):  # a name: a volume the runtime keeps (volumes.py)
+        from .volumes import check_name
+        check_name(source)
+        return "", os.path.normpath(target), read_only, source, False
+    source = os.path.abspath(source)  # (Docker's CLI makes ./dir absolute too)
     if not os.path.exists(source):
         raise ContainerError("bind source path does not exist", step="parse -v", path=source,
                              fix="create it on the host first")
-    return os.path.realpath(source), os.path.normpath(target), len(parts) == 3 and parts[2] == "ro"
+    return os.path.realpath(source), os.path.normpath(target), read_only, "", False
 
 
 def _parse_tmpfs(text: str) -> tuple[str, str]:
@@ -157,15 +170,24 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
             spec.env = from_image.env + list(spec.env)
             spec.workdir = spec.workdir or from_image.workdir
             spec.user = spec.user or from_image.user
+            if spec.publish_all:  # -P: every exposed port on a host port the kernel picks (as `-p 80`)
+                spec.publish = list(spec.publish) + list(from_image.exposed)
     if not spec.command:
         raise UsageError("requires at least a command to run", step="parse arguments",
                          fix="minicontainer run [OPTIONS] IMAGE COMMAND [ARG...]")
+    if spec.restart not in ("", "no"):  # [lesson 09] a restart policy, kept by the container's monitor
+        from .restart import parse
+        parse(spec.restart)
+        if spec.rm:
+            raise UsageError("can't create 'AutoRemove' container with restart policy", step="parse --restart",
+                             fix="use --rm or --restart, not both")
     if spec.name and not _valid_name(spec.name):
         raise UsageError(f"Invalid container name ({spec.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
                          step="parse --name", fix="pick a name made of letters, digits, '_', '.' and '-'")
     network_pid = 0
+    if spec.network == "default":
+        spec.network = default_network(_uses_userns(spec))
     if spec.network != "none" or spec.publish:  # lesson 07: --network and -p (nothing imported for "none")
-        ensure_site_packages()  # pyroute2 lives in site-packages, which the fast launcher skips
         from .network import check_run_options
         network_pid = check_run_options(spec.network, spec.publish, lambda ref: _running_pid(paths, ref))
     userns = _uses_userns(spec)
@@ -188,6 +210,11 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
                              fix="run as root without --userns private, or use --rootfs DIR with a copy")
     binds = [_parse_volume(v) for v in spec.volume]
     tmpfs = [_parse_tmpfs(t) for t in spec.tmpfs]
+    if layers is None:  # [lesson 09] --rootfs DIR is shared: a mount point it lacks must not be made in it,
+        from .rootfs import MOUNT_POINTS, missing_mount_points  # so it gets a layer of its own (an overlay
+        targets = [*MOUNT_POINTS, *(b[1] for b in binds), *(t for t, _ in tmpfs)]  # with DIR as its only
+        if missing_mount_points(rootfs, targets):  # lower layer) to make them in, as an image does
+            layers = [rootfs]
     # [security] lesson 08: capabilities, the seccomp program, no_new_privs, device rules (security/)
     from . import security
     sec = security.plan(spec.privileged, spec.cap_add, spec.cap_drop, spec.security_opt, spec.device,
@@ -202,6 +229,22 @@ def validate(spec: RunSpec, paths: Paths) -> dict:
             "cgroup": not userns and (bool(_resources(spec)) or _cgroups_available()),
             "network_pid": network_pid, "image_digest": from_image.manifest_digest if from_image else "",
             "security": sec}
+
+
+def default_network(rootless: bool, daemon_json: str | None = None) -> str:
+    """--network's default: the bridge, as Docker's. "none" when rootless (a bridge needs root; Docker's
+    rootless mode brings slirp4netns instead), or when daemon.json says `"bridge": "none"` (Docker's
+    knob for a daemon without a default bridge: dockerd --bridge=none; MC_DAEMON_JSON names the file)."""
+    if rootless:
+        return "none"
+    path = daemon_json or os.environ.get("MC_DAEMON_JSON") or "/etc/docker/daemon.json"
+    try:
+        with open(path, "rb") as f:
+            from .quickjson import loads
+            settings = loads(f.read())
+    except (OSError, ValueError):
+        settings = {}
+    return "none" if isinstance(settings, dict) and settings.get("bridge") == "none" else "bridge"
 
 
 def _running_pid(paths: Paths, ref: str) -> int:
@@ -260,6 +303,15 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     if parsed["layers"]:  # [unionfs] PID 1 mounts the layers here, in its own mount namespace
         parsed["rootfs"] = os.path.join(d, "rootfs")
         spec_dict["layers"] = parsed["layers"]
+    binds, volume_dirs, anonymous = [], {}, []
+    for source, target, read_only, volume, unnamed in parsed["binds"]:  # [lesson 09] named and anonymous volumes
+        if volume:
+            from . import volumes
+            source = volume_dirs[volume] = volumes.data_dir(paths, volumes.create(paths, volume))
+            if unnamed:
+                anonymous.append(volume)  # (`run --rm` and `rm -v` delete it with the container)
+        binds.append((source, target, read_only))
+    spec_dict["volume_dirs"], spec_dict["anonymous_volumes"] = volume_dirs, anonymous
     c = Container(id=cid, name=name, image=spec.rootfs or spec.image, command=list(spec.command),
                   rootfs=parsed["rootfs"], created=time.time(), spec=spec_dict, monitor_pid=me,
                   monitor_start=my_start)
@@ -271,7 +323,8 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     cfg = {
         "rootfs": parsed["rootfs"], "argv": list(spec.command), "env": env,
         "workdir": spec.workdir, "user": spec.user, "hostname": hostname, "namespaces": namespaces,
-        "userns": parsed["userns"], "init": spec.init, "tty": spec.tty, "binds": parsed["binds"],
+        "userns": parsed["userns"], "init": spec.init, "tty": spec.tty, "binds": binds,
+        "volumes": [[source, target] for source, target, _ in binds if source in volume_dirs.values()],
         "tmpfs": parsed["tmpfs"], "etc_files": etc, "read_only": spec.read_only, "console": "",
         "no_pivot": spec.no_pivot,
         "layers": parsed["layers"], "container_dir": str(d),
@@ -280,6 +333,7 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     if parsed["layers"]:  # [unionfs] decided here, where it is cheaper than in PID 1 (see unionfs.plan)
         from . import unionfs
         cfg.update(unionfs.plan(building))
+    save_config(building, cfg)  # [lesson 09] every later `start` begins from it
     publish(paths, building, c)
     return c, cfg
 
@@ -321,6 +375,20 @@ def run(spec: RunSpec, paths: Paths | None = None, output: int | None = None) ->
         raise
 
 
+def create_held(spec: RunSpec, paths: Paths | None = None) -> Container:
+    """`minicontainer create` (lesson 09): the container made, its PID 1 waiting for `start` (runc's
+    create): a monitor of its own holds it (detach.py). `lifecycle.start()` lets it run."""
+    from .detach import start_detached
+    paths = paths or default_paths()
+    collect_crashed(paths)
+    c, cfg = create(spec, paths)
+    try:
+        return start_detached(c, cfg, paths, hold=True)
+    except BaseException:
+        remove(paths, c)
+        raise
+
+
 def run_printed(image: str = DEFAULT_IMAGE, command: list[str] | None = None, paths: Paths | None = None,
                 **flags: object) -> Container:
     """`minicontainer.run(...)` for notebooks: run (with --rm unless rm=False), print the output, return the state.
@@ -329,6 +397,7 @@ def run_printed(image: str = DEFAULT_IMAGE, command: list[str] | None = None, pa
     stdout; so the workload writes to a temporary file, printed when it exits."""
     import tempfile
     flags.setdefault("rm", True)
+    flags.setdefault("network", "none")  # the lessons' containers get a network when they ask (lesson 07)
     if image.startswith("/") and "rootfs" not in flags:
         flags["rootfs"] = image
     spec = RunSpec(image=image, command=list(command or []), **flags)

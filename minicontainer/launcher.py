@@ -21,7 +21,7 @@ import os
 import sys
 
 # Commands whose code path is standard-library only: they start without site-packages.
-FAST_COMMANDS = ("run", "exec", "ps", "logs", "stop", "kill", "rm", "inspect",
+FAST_COMMANDS = ("run", "create", "start", "restart", "exec", "ps", "logs", "stop", "kill", "rm", "inspect",
                  "pull", "push", "tags")  # [registry] lesson 06: stdlib-only too (tqdm is loaded on demand)
 
 TEMPLATE = '''#!{python} -IS

@@ -1,20 +1,29 @@
 """The monitor: the runtime process that starts a container, waits for it, and cleans up (lesson 02).
 
-A foreground `run` is its container's monitor; with `-d` a monitor process of its own does the same
-job (detach.py, like Docker's containerd-shim or podman's conmon). `supervise()` is that job:
+A foreground `run` is its container's monitor; with `-d` (and `create`, `start`) a monitor process
+of its own does the same job (detach.py, like Docker's containerd-shim or podman's conmon). There
+is no daemon: one monitor per container, and only while the container lives. `supervise()` is
+its job, one *run* of PID 1 after the other while the restart policy asks for another (lesson 09):
 
     set up (in this order)                       released (in reverse, by `undo`)
     ──────────────────────                       ────────────────────────────────
     the record names us as its monitor           the record says how it ended (or goes, with --rm)
     a terminal (-t)                              the terminal is restored
+      each run:  prepare()
     [unionfs] the copy-on-write root             unionfs.release (PID 1 mounts it in its own
                                                  namespace: the kernel drops it; this is for one
                                                  left on the host)
     [cgroups] the container's cgroup             cgroups.remove (kills what is left, notes OOM kills)
-    the helper and PID 1 (spawn.py)              killed if still there, reaped
+    PID 1, waiting for "go" (spawn.py)           killed if still there, reaped
     [network] a veth on the bridge, an address   network.detach
+                 launch()
     "go": the workload runs; we wait
     signals forwarded to PID 1                   our own handlers back
+      then restart.should_restart()? wait (back-off), next run
+
+`prepare()` and `launch()` are runc's `create` and `start`: after prepare() the container exists
+(namespaces, cgroup, network) and PID 1 waits; launch() lets it run the workload. A container made
+by `minicontainer create` stays between the two (hold_until_start) until `start` asks.
 
 Each resource has one release function here, in set-up order in RESOURCES; supervise() pushes it
 on its undo stack the moment the resource exists, so whatever fails half-way, exactly what was made
@@ -33,10 +42,10 @@ import time
 import _signal as signal  # `signal` without its enum classes: saves ~4 ms a run (bench/bench_start_tricks.py)
 
 from . import spawn
-from .launcher import ensure_site_packages
 from .paths import Paths
 from .proc import alive, start_time
-from .state import EXITED, Container, all_containers, collect_unfinished, remove, save, state_dir, transition
+from .state import (CREATED, EXITED, START_FIFO, Container, all_containers, collect_unfinished, remove, save,
+                    state_dir, transition, was_stopped)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -90,7 +99,6 @@ def release_cgroup(c: Container, paths: Paths) -> None:
 def release_network(c: Container, paths: Paths) -> None:
     """[network] The veth, the address lease, the nft rules of published ports."""
     if c.spec.get("network") == "bridge":
-        ensure_site_packages()  # pyroute2 lives in site-packages, which the fast launcher skips
         from .network import detach
         detach(c.id, paths)
 
@@ -107,11 +115,14 @@ def teardown(c: Container, paths: Paths) -> None:
 # --- supervising ------------------------------------------------------------------------------
 
 def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int],
-              notify: int | None = None) -> Container:
-    """Start the container created by container.create(), wait for it, release everything.
+              notify: int | None = None, hold: bool = False, log_fd: int | None = None) -> Container:
+    """Start the container created by container.create(), wait for it, release everything; again
+    while its restart policy says so (restart.py). Returns the record as it ended.
 
-    `notify` (the detached monitor's pipe to `run -d`) gets "started" once the workload runs."""
-    from . import process
+    `notify` (a detached monitor's pipe to `run -d` or `start`) gets "started" once the workload
+    runs. `hold` (`create`): stop after prepare(), tell `notify` "created", and wait for `start`.
+    `log_fd` (-d): the workload's stdout and stderr come to us through pipes and go there, each line
+    with its time (logs.py)."""
     with Undo() as undo:
         # Who supervises, on disk before anything else exists: a later command that finds this record
         # with a dead monitor collects it at once (collect_crashed). create() wrote our PID already; a
@@ -120,53 +131,169 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             c.monitor_pid, c.monitor_start = os.getpid(), start_time(os.getpid())
             save(paths, c)
         undo.push(lambda: finish(c, paths, undo))
+        tty = None
         if cfg["tty"]:
             from .terminal import Terminal
             tty = Terminal.open(stdio)
             undo.push(tty.close)
-            stdio = (tty.slave, tty.slave, tty.slave)
             cfg["console"] = os.ttyname(tty.slave)
-        if cfg.get("layers"):  # [unionfs] PID 1 mounts the layers; imported here, before the fork
-            from . import unionfs  # noqa: F401
-            undo.push(lambda: release_rootfs(c, paths))
-        if c.spec.get("cgroup"):  # [cgroups] the group exists before PID 1 does; PID 1 joins it itself
-            from . import cgroups  # (writing "0" moves the writer: no waiting, as when moving another process)
-            group = cgroups.create(c.id, cgroups.Limits.from_dict(c.spec["resources"]))
-            undo.push(lambda: release_cgroup(c, paths))
-            cfg["cgroup_files"] = group.join_files()
-            cfg["cgroup_mounts"] = cgroups.namespace_mounts(group.setup)  # its own group at /sys/fs/cgroup
-            rules = security_rules(c.spec)  # [security] lesson 08: the device allow list, before PID 1 joins
-            if rules is not None:
-                from .security import devices
-                devices.apply(group, rules)
-        helper = spawn.start(process.helper, cfg, stdio)
-        undo.push(helper.close)
-        if cfg["tty"]:
-            os.close(tty.slave)  # (the workload has it now)
-        c.pid = helper.child_pid("create namespaces", on_userns=write_rootless_maps)
-        c.pid_start = start_time(c.pid)
-        undo.push(lambda: kill_container(c))  # (if it is still there when we leave)
-        if c.spec["network"] == "bridge":  # [network] PID 1's network namespace exists now
-            from .network import attach_container
-            undo.push(lambda: release_network(c, paths))
-            c.spec["network_state"] = attach_container(c.id, c.pid, c.name, cfg["hostname"], c.spec["publish"],
-                                                       state_dir(paths, c.id), paths)
-        helper.go()
-        transition(c, "start")
-        save(paths, c)  # (after "go": PID 1 sets up the container meanwhile)
-        try:
-            helper.started("start the container")
-        finally:
-            c.exit_code = helper.exit_code  # a start that failed: the helper's status (Docker's 126/127)
-        if notify is not None:
-            spawn.send(notify, "started")
-            os.close(notify)
-        undo.push(forward_signals(c.pid))
-        if cfg["tty"]:
-            tty.pump()
-        c.exit_code = helper.wait()
-        transition(c, "exit")
+            os.close(tty.slave)  # each run opens it again by name (run_once)
+            tty.slave = -1
+        policy, pause = c.spec.get("restart") or "no", 0.0
+        while True:
+            ran_for = run_once(c, cfg, paths, stdio, tty, notify, hold, log_fd)
+            notify, hold = None, False
+            if ran_for is None:
+                break  # a held container that was removed before `start`
+            from .restart import delay, should_restart
+            if not should_restart(policy, c.exit_code or 0, c.restart_count, was_stopped(paths, c)):
+                break
+            transition(c, "restart")
+            save(paths, c)
+            pause = delay(pause, ran_for)
+            if not sleep_unless_stopped(c, paths, pause):
+                break
+            c.restart_count += 1
     return c
+
+
+def run_once(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int], tty, notify: int | None,
+             hold: bool, log_fd: int | None = None) -> float | None:
+    """One run of PID 1: prepare, (hold,) launch, wait. Returns how long the workload ran, in
+    seconds; None when it never started (a held container that was removed)."""
+    with Undo() as undo:
+        ours: list[int] = []  # the ends PID 1 gets, which we close once it has them
+        if tty is not None:  # each run's PID 1 gets the terminal's slave side: pump() ends when the
+            slave = os.open(cfg["console"], os.O_RDWR | os.O_NOCTTY)  # last holder of a slave closes it
+            stdio, ours = (slave, slave, slave), [slave]
+        elif log_fd is not None:  # [lesson 09] -d: its output through us, into the log with times (logs.py)
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            undo.push(lambda: [os.close(fd) for fd in (out_r, err_r) if _is_open(fd)])
+            stdio, ours = (stdio[0], out_w, err_w), [out_w, err_w]
+        try:
+            helper = prepare(c, cfg, paths, stdio, undo)
+        finally:
+            for fd in ours:
+                os.close(fd)
+        if hold:
+            save(paths, c)  # the record names PID 1 while it waits: `rm` and collect_crashed find it
+            tell(notify, "created")
+            notify = None
+            if not hold_until_start(c, paths):
+                return None
+        launch(c, helper, paths)
+        tell(notify, "started")
+        undo.push(forward_signals(c.pid))
+        if tty is not None:
+            tty.pump()
+        elif log_fd is not None:
+            from .logs import pump
+            pump(out_r, err_r, log_fd)  # (it closes them at their end)
+        c.exit_code = helper.wait()
+    return time.time() - c.started
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def prepare(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int], undo: Undo) -> spawn.Helper:
+    """runc's `create`: everything a run needs, up to PID 1 waiting for "go". What is made goes on `undo`.
+
+    Afterwards c.pid is PID 1 (on the host); the record is not saved (the caller decides when)."""
+    from . import process
+    if cfg.get("layers"):  # [unionfs] PID 1 mounts the layers; imported here, before the fork
+        from . import unionfs  # noqa: F401
+        undo.push(lambda: release_rootfs(c, paths))
+    if c.spec.get("cgroup"):  # [cgroups] the group exists before PID 1 does; PID 1 joins it itself
+        from . import cgroups  # (writing "0" moves the writer: no waiting, as when moving another process)
+        group = cgroups.create(c.id, cgroups.Limits.from_dict(c.spec["resources"]))
+        undo.push(lambda: release_cgroup(c, paths))
+        cfg["cgroup_files"] = group.join_files()
+        cfg["cgroup_mounts"] = cgroups.namespace_mounts(group.setup)  # its own group at /sys/fs/cgroup
+        rules = security_rules(c.spec)  # [security] lesson 08: the device allow list, before PID 1 joins
+        if rules is not None:
+            from .security import devices
+            devices.apply(group, rules)
+    helper = spawn.start(process.helper, cfg, stdio, pid1=process.pid1)
+    undo.push(helper.close)
+    c.pid = helper.child_pid("create namespaces", on_userns=write_rootless_maps)
+    c.pid_start = start_time(c.pid)
+    undo.push(lambda: kill_container(c))  # (if it is still there when we leave)
+    if c.spec["network"] == "bridge":  # [network] PID 1's network namespace exists now
+        from .network import attach_container
+        undo.push(lambda: release_network(c, paths))
+        c.spec["network_state"] = attach_container(c.id, c.pid, c.name, cfg["hostname"], c.spec["publish"],
+                                                   state_dir(paths, c.id), paths)
+    return helper
+
+
+def launch(c: Container, helper: spawn.Helper, paths: Paths) -> None:
+    """runc's `start`: "go" to PID 1; return once the workload runs (its execve), the record saved as running.
+
+    A workload that cannot start (command not found: Docker's 127) raises, with c.exit_code set."""
+    helper.go()
+    try:
+        helper.started("start the container")
+    except BaseException as exc:
+        c.error = str(exc)  # for `inspect`, and for a `start` that waits on the record (detach.request_start)
+        raise
+    finally:
+        c.exit_code = helper.exit_code  # a start that failed: the helper's status (Docker's 126/127)
+    transition(c, "start")
+    c.exit_code, c.error, c.oom_killed = None, "", False
+    save(paths, c)
+
+
+def tell(fd: int | None, message: str) -> None:
+    """One line to the process waiting for this monitor (`run -d`, `create`, `start`); it reads no more."""
+    if fd is not None:
+        try:
+            spawn.send(fd, message)
+        except OSError:  # it is gone (killed): nobody to tell
+            pass
+
+
+def hold_until_start(c: Container, paths: Paths) -> bool:
+    """`create`: PID 1 waits; so do we, on the container's START_FIFO, until `start` writes "start"
+    (True) or `rm` writes "stop" (False). False too if PID 1 was killed meanwhile."""
+    import select  # (a created container's monitor only)
+    fifo = os.path.join(state_dir(paths, c.id), START_FIFO)
+    try:
+        os.mkfifo(fifo, 0o600)
+    except FileExistsError:
+        pass
+    fd = os.open(fifo, os.O_RDWR | os.O_CLOEXEC)  # read and write: the open never blocks, no end-of-file
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                line = spawn.read_line(fd)
+                if line in ("start", "stop"):
+                    return line == "start"
+            if not alive(c.pid, c.pid_start):
+                return False
+    finally:
+        os.close(fd)
+        try:
+            os.unlink(fifo)
+        except FileNotFoundError:
+            pass
+
+
+def sleep_unless_stopped(c: Container, paths: Paths, seconds: float) -> bool:
+    """The restart policy's pause. False if `stop`/`kill`/`rm` asked for the end meanwhile."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if was_stopped(paths, c) or not os.path.isdir(state_dir(paths, c.id)):
+            return False
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    return not was_stopped(paths, c)
 
 
 def write_rootless_maps(helper_pid: int) -> None:
@@ -186,6 +313,9 @@ def finish(c: Container, paths: Paths, undo: Undo) -> None:
         transition(c, "exit")
     if c.spec.get("rm"):
         remove(paths, c)
+        if c.spec.get("anonymous_volumes"):  # [lesson 09] --rm takes its anonymous volumes too
+            from .volumes import remove_anonymous
+            remove_anonymous(paths, c.spec["anonymous_volumes"])
     else:
         save(paths, c)
 

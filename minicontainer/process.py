@@ -1,17 +1,21 @@
-"""The container's side of `run`: the helper, PID 1 and the workload (lesson 02).
+"""The container's side of `run`: PID 1 and the workload, and the helper when one is needed (lesson 02).
 
-Three processes, each with one job:
+The runtime's process (the monitor, monitor.py) starts the container's first process, PID 1, in a
+new PID namespace. unshare(CLONE_NEWPID) moves only the caller's *children* into a new PID
+namespace, so the monitor calls it and forks: its child is PID 1 (spawn.start). Then:
 
-    runtime (monitor.supervise, on the host)
-      └─ helper     unshare(user?, mnt, uts, ipc, net, pid); forks PID 1; waits for it; exits with its status
-          └─ init   PID 1 of the new PID namespace: waits for "go", sets up the root filesystem,
-              │     pivot_root, hostname; forks the workload, forwards signals, reaps zombies
-              └─ workload   setsid/tty, cwd, user; execve(argv)
+    monitor (the runtime, on the host: monitor.supervise)
+      └─ PID 1   pid1(): unshare(mnt, uts, ipc, net); "pid N"; waits for "go"; sets up the root
+                 filesystem, pivot_root, hostname; then, as Docker does by default, *becomes* the
+                 workload (execve). With --init it stays, as `mc-init`: forks the workload,
+                 forwards signals, reaps zombies (Docker's --init runs tini there).
 
-Why a helper? unshare(CLONE_NEWPID) only puts the *children* of the caller into the new PID
-namespace, and namespace work must never run in a multi-threaded process (a Jupyter kernel).
-spawn.py starts the helper (a fork, or a fresh `python -I -S`) and holds the runtime's end of the
-two pipes; the functions here are the container's end of the same handshake:
+Two cases need a *helper* process between them (helper()): a monitor with several threads (a
+Jupyter kernel) must not unshare or fork, so spawn.py starts a fresh single-threaded Python that
+does it; and a rootless container needs its user namespace first, made by a process that then
+waits for its uid/gid maps (the monitor must stay in the host's user namespace to write them).
+
+spawn.py holds the runtime's end of two pipes; the functions here are the container's end:
   go      runtime -> container: "maps" (after writing uid/gid maps), "go" (cgroup and network are ready)
   report  container -> runtime: "userns", "pid N", or one JSON error line. The write end is
           close-on-exec: when the workload's execve succeeds, the runtime reads end-of-file.
@@ -60,7 +64,8 @@ class StepError(Exception):
 # --- the helper -----------------------------------------------------------------------------
 
 def helper(cfg: dict) -> int:
-    """Create the namespaces, fork PID 1, wait for it. Runs in a fresh single-threaded process (spawn.start)."""
+    """Only when needed (see above): the user namespace (rootless), then the PID namespace for its
+    child, PID 1; wait for it and exit with its status. Runs in a fresh single-threaded process."""
     go_r, report_w = cfg["go_fd"], cfg["report_fd"]
     step = "create namespaces"
     try:
@@ -75,22 +80,18 @@ def helper(cfg: dict) -> int:
             send(report_w, "userns")
             if read_line(go_r) != "maps":
                 return 125
-        if cfg.get("network_pid"):  # --network container:NAME: share that container's network namespace
-            namespaces.join(cfg["network_pid"], ["net"])
-        # the user namespace came first (above); the cgroup namespace comes later, once PID 1 is in its group
-        syscalls.unshare(namespaces.clone_flags([n for n in cfg["namespaces"] if n not in ("user", "cgroup")]))
-        cfg["helper_pid"] = os.getpid()  # PID 1 checks that we are still its parent (init below)
+        syscalls.unshare(syscalls.CLONE_NEWPID)
+        cfg["parent_pid"] = os.getpid()  # PID 1 checks that we are still its parent (pid1 below)
         pid = os.fork()
     except BaseException as exc:  # noqa: BLE001 - everything must reach the runtime
         return send_error(report_w, step, exc)
     if pid == 0:
         code = 125
         try:
-            code = init(cfg, go_r, report_w)
+            code = pid1(cfg)
         finally:
             os._exit(code)
     os.close(go_r)
-    send(report_w, f"pid {pid}")
     os.close(report_w)
     return wait(pid)
 
@@ -101,18 +102,40 @@ def host_parent_pid() -> int:
     return parent_pid("self")
 
 
+def host_pid() -> int:
+    """Our own PID as the host sees it (os.getpid() says 1 in PID 1): /proc/self, before pivot_root."""
+    return int(os.readlink("/proc/self"))
+
+
 # --- PID 1 ----------------------------------------------------------------------------------
+
+def pid1(cfg: dict) -> int:
+    """PID 1 from its first instruction: its own namespaces, then init(). `cfg` names our ends of the
+    two pipes (go_fd, report_fd) and the process that forked us (parent_pid)."""
+    go_r, report_w = cfg["go_fd"], cfg["report_fd"]
+    step = "create namespaces"
+    try:
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+        # Our parent (the monitor, or the helper) may have died before that prctl: then no signal
+        # comes, and "go" may already be waiting in the pipe. So check that it is still our parent
+        # (os.getppid() says 0 in a new PID namespace; /proc is still the host's here).
+        if host_parent_pid() != cfg["parent_pid"]:
+            return 137
+        os.setsid()  # our own session: a terminal's Ctrl-C reaches the runtime, which forwards it
+        if cfg.get("network_pid"):  # --network container:NAME: share that container's network namespace
+            namespaces.join(cfg["network_pid"], ["net"])
+        # user: the helper made it; pid: our parent did (we are its first child); cgroup: init, once in its group
+        syscalls.unshare(namespaces.clone_flags([n for n in cfg["namespaces"] if n not in ("user", "pid", "cgroup")]))
+        send(report_w, f"pid {host_pid()}")  # the runtime attaches the network now, then says "go"
+    except BaseException as exc:  # noqa: BLE001 - everything must reach the runtime
+        return send_error(report_w, step, exc)
+    return init(cfg, go_r, report_w)
+
 
 def init(cfg: dict, go_r: int, report_w: int) -> int:
     """PID 1: wait for "go", build the container's view of the world, start the workload, reap."""
     step = "wait for the runtime"
     try:
-        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
-        # The helper may have died before that prctl: then no signal comes, and "go" may already
-        # be waiting in the pipe. So check that it is still our parent (os.getppid() says 0 in a
-        # new PID namespace; /proc is still the host's here and shows the parent's host PID).
-        if host_parent_pid() != cfg["helper_pid"]:
-            return 137
         if read_line(go_r) != "go":
             return 125
         os.close(go_r)
@@ -221,7 +244,11 @@ def mount_the_rest(root: str, cfg: dict) -> None:
     rootfs_mod.mount_sys(root, read_only=not privileged)
     if cfg.get("cgroup_mounts"):  # [cgroups] the container's own group at /sys/fs/cgroup, read-only
         rootfs_mod.mount_cgroups(root, cfg["cgroup_mounts"], read_only=not privileged)
-    rootfs_mod.bind_etc_files(root, cfg["etc_files"])
+    rootfs_mod.bind_etc_files(root, cfg["etc_files"], create=bool(cfg.get("layers")))
+    if cfg.get("volumes"):  # [lesson 09] a new, empty volume gets what the image has there (Docker's rule)
+        from .volumes import populate
+        for source, target in cfg["volumes"]:
+            populate(source, rootfs_mod.mount_point(root, target))
     for source, target, read_only in cfg["binds"]:
         rootfs_mod.bind_mount(root, source, target, read_only)
     for target, options in cfg["tmpfs"]:
@@ -326,7 +353,8 @@ def start_workload(cfg: dict, report_w: int) -> int:
         if cfg["tty"]:
             import fcntl
             import termios
-            os.setsid()
+            if os.getsid(0) != os.getpid():  # (a workload that is PID 1 made its session already: pid1)
+                os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         env = dict(e.split("=", 1) if "=" in e else (e, "") for e in cfg["env"])
         sec = cfg.get("security")

@@ -172,7 +172,7 @@ def locked_flags(path: str) -> int:
     return flags | (MS_RELATIME if f & 4096 else 0)  # ST_RELATIME is 4096, MS_RELATIME is 1 << 21
 
 
-def _inside(rootfs: str, path: str, max_links: int = 40) -> str:
+def inside(rootfs: str, path: str, max_links: int = 40) -> str:
     """`path`, as the container sees it, as a host path under `rootfs` (a "secure join", as runc does).
 
     The image's symlinks are followed as if `rootfs` were `/`: an image with `/mnt -> /etc` must
@@ -204,6 +204,9 @@ def _inside(rootfs: str, path: str, max_links: int = 40) -> str:
     return os.path.join(root, *done)
 
 
+_inside = inside  # (its name before lesson 09 made it public: exercise 9.3 uses it)
+
+
 def _mkmountpoint(target: str, is_dir: bool = True) -> None:
     """Create an empty directory (or file) to mount on, when the image lacks it."""
     if os.path.lexists(target):
@@ -213,6 +216,34 @@ def _mkmountpoint(target: str, is_dir: bool = True) -> None:
     else:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+
+
+# --- lesson 09: mount points, in the container's own layer ------------------------------------
+# An image need not have /proc, /dev or /sys (`FROM scratch` has nothing but its files), nor the
+# directory a `-v` names. runc creates what is missing before it mounts. Where it creates it matters:
+# an image's layers and a --rootfs directory are shared by every container made from them, so a
+# mount point goes into the container's own upper layer (the overlay's upper dir), never into them.
+# The runtime (container.validate) gives a --rootfs directory that lacks a mount point an overlay of
+# its own for that reason (missing_mount_points), with the directory as its only layer.
+
+MOUNT_POINTS = ("/proc", "/dev", "/sys")  # what every container mounts
+
+
+def mount_point(rootfs: str, target: str, is_dir: bool = True) -> str:
+    """The host path of `target` (a path in the container) under `rootfs`, made if it is missing: an
+    empty directory, or an empty file to mount a file on (`is_dir=False`). Symlinks on the way are
+    followed as the container would see them (inside), so an image cannot aim it at the host.
+
+    Called by PID 1 on its copy-on-write root for /proc, /dev, /sys, -v and --tmpfs (exercise 9.3)."""
+    where = inside(rootfs, target)
+    _mkmountpoint(where, is_dir)
+    return where
+
+
+def missing_mount_points(rootfs: str, targets: list[str] | tuple[str, ...]) -> list[str]:
+    """The targets (paths in the container) that `rootfs` lacks: a --rootfs directory that lacks one
+    gets an overlay (the container's own layer to make them in) instead of being used as it is."""
+    return [t for t in targets if not os.path.lexists(inside(rootfs, t))]
 
 
 def bind_root(root: str, read_only: bool = False, in_userns: bool = False) -> None:
@@ -244,12 +275,12 @@ def bind_root(root: str, read_only: bool = False, in_userns: bool = False) -> No
 
 def mount_proc(rootfs: str) -> None:
     """A fresh procfs: it shows the processes of the PID namespace of the process that mounts it."""
-    syscalls.mount("proc", _inside(rootfs, "/proc"), "proc", _NOSUID_NODEV_NOEXEC)
+    syscalls.mount("proc", mount_point(rootfs, "/proc"), "proc", _NOSUID_NODEV_NOEXEC)
 
 
 def mount_sys(rootfs: str, read_only: bool = True) -> None:
     """sysfs, read-only (the container must not reconfigure the host's devices; --privileged: writable)."""
-    syscalls.mount("sysfs", _inside(rootfs, "/sys"), "sysfs",
+    syscalls.mount("sysfs", mount_point(rootfs, "/sys"), "sysfs",
                    _NOSUID_NODEV_NOEXEC | (syscalls.MS_RDONLY if read_only else 0))
 
 
@@ -258,7 +289,7 @@ def mount_cgroups(rootfs: str, mounts: list[tuple[str, str, str]], read_only: bo
 
     PID 1 mounts it after unsharing its cgroup namespace, so the mount's root is the container's
     group: `cat /sys/fs/cgroup/memory.max` inside shows the container's own limit."""
-    where = _inside(rootfs, "/sys/fs/cgroup")
+    where = inside(rootfs, "/sys/fs/cgroup")
     flags = _NOSUID_NODEV_NOEXEC | (syscalls.MS_RDONLY if read_only else 0)  # --privileged: writable
     if [name for name, _, _ in mounts] == [""]:  # v2: one tree
         _, fstype, options = mounts[0]
@@ -283,7 +314,7 @@ def _make_device(path: str, major: int, minor: int) -> None:
 
 def mount_dev(rootfs: str) -> None:
     """A minimal /dev on a tmpfs: the six standard devices, a private devpts, shm, mqueue and the links."""
-    dev = _inside(rootfs, "/dev")
+    dev = mount_point(rootfs, "/dev")
     syscalls.mount("tmpfs", dev, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_STRICTATIME, "mode=755,size=65536k")
     for name, (major, minor) in DEVICES.items():
         _make_device(f"{dev}/{name}", major, minor)
@@ -302,7 +333,7 @@ def make_device_node(rootfs: str, target: str, kind: str, major: int, minor: int
     """`--device`: a node for the host's device (type "c" or "b", major:minor) at `target` (lesson 08).
 
     The node alone is not enough: the container's cgroup must allow the device (security/devices.py)."""
-    where = _inside(rootfs, target)
+    where = inside(rootfs, target)
     os.makedirs(os.path.dirname(where), exist_ok=True)
     if os.path.lexists(where):
         os.unlink(where)
@@ -315,8 +346,7 @@ def bind_mount(rootfs: str, source: str, target: str, read_only: bool = False) -
     if not os.path.exists(source):
         raise ContainerError("bind mount source does not exist", step="bind mount", path=source,
                              fix="create it on the host first, or correct the -v HOST:CONTAINER path")
-    where = _inside(rootfs, target)
-    _mkmountpoint(where, os.path.isdir(source))
+    where = mount_point(rootfs, target, os.path.isdir(source))
     syscalls.mount(source, where, None, syscalls.MS_BIND | syscalls.MS_REC)
     if read_only:  # a bind mount becomes read-only only by remounting it (keeping its locked flags)
         syscalls.mount(None, where, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY
@@ -325,8 +355,7 @@ def bind_mount(rootfs: str, source: str, target: str, read_only: bool = False) -
 
 def mount_tmpfs(rootfs: str, target: str, options: str = "") -> None:
     """`--tmpfs /path[:options]`: an empty in-memory filesystem at `target`."""
-    where = _inside(rootfs, target)
-    _mkmountpoint(where)
+    where = mount_point(rootfs, target)
     syscalls.mount("tmpfs", where, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_NODEV, options or None)
 
 
@@ -403,13 +432,14 @@ def etc_files(hostname: str, resolv_conf: str = "/etc/resolv.conf") -> dict[str,
     return {"hostname": hostname + "\n", "hosts": hosts, "resolv.conf": "".join(lines)}
 
 
-def bind_etc_files(rootfs: str, files: dict[str, str]) -> None:
-    """Bind the runtime's per-container copies over /etc/<name>, when the image has a file to mount on.
+def bind_etc_files(rootfs: str, files: dict[str, str], create: bool = False) -> None:
+    """Bind the runtime's per-container copies over /etc/<name>, when the image has a file to mount on
+    (or, with `create`: a copy-on-write root, the container's own layer gets one, as Docker's does).
 
-    The image is never written to (several containers may share the same rootfs directory).
+    A shared directory is never written to (several containers may share the same rootfs directory).
     `files` maps a name ('hosts') to the host path of the container's copy.
     """
     for name, source in files.items():
-        target = _inside(rootfs, f"/etc/{name}")
+        target = mount_point(rootfs, f"/etc/{name}", is_dir=False) if create else inside(rootfs, f"/etc/{name}")
         if os.path.isfile(target):
             syscalls.mount(source, target, None, syscalls.MS_BIND)

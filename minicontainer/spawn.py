@@ -1,24 +1,29 @@
 """Starting the container's first process, and the handshake with it (lesson 02).
 
-`run`, `run -d` and `exec` all start a container process the same way (runc's parentProcess.start()
-for its init and setns processes alike):
+`run`, `run -d`, `start` and `exec` all start a container process the same way (runc's
+parentProcess.start() for its init and setns processes alike):
 
   1. two pipes:  go      runtime -> container  "maps" (uid/gid maps written), "go" (all ready)
                  report  container -> runtime  "userns", "pid N", or one JSON error line
-  2. start():    a fresh single-threaded process, the *helper* (process.helper, or
-                 process.exec_helper for `exec`), which creates or joins the namespaces and forks
-                 the process that will become PID 1 (or the exec'd command). It stops before the
-                 workload and waits on the go pipe.
+  2. start():    the container's PID 1 (process.pid1), forked straight into a new PID namespace:
+                 unshare(CLONE_NEWPID) applies to the caller's next child, and we take it back at
+                 once (setns to our own PID namespace) so that our later children stay on the host.
+                 When that cannot be done here (a caller with several threads: a Jupyter kernel; a
+                 rootless container, whose user namespace must come first) a fresh single-threaded
+                 *helper* process (process.helper) does it and forks PID 1. For `exec` the helper is
+                 process.exec_helper, which joins the namespaces and forks the command.
+                 Either stops before the workload and waits on the go pipe.
   3. Helper.child_pid():  wait for "pid N" (answering "userns" with the uid/gid maps first)
   4. Helper.go():         send "go";  Helper.started(): read the report pipe to its end. Its write
                  end is close-on-exec: the workload's execve closes it, so end-of-file means "it
                  runs"; an error line instead means it never started (ContainerError, with its step).
-  5. Helper.wait():       the helper's exit status is the workload's (process.helper waits for it).
+  5. Helper.wait():       the exit status of the process we started (PID 1 itself, or the helper,
+                 which waits for it) is the workload's.
 
-Why a fresh process: namespace work (unshare, setns) must never run in a process with several
-threads (a Jupyter kernel has some), and fork() of such a process may deadlock. So a single-threaded
-caller forks (everything is imported already: fast), a threaded one starts `python -I -S` that
-imports the same function (fresh()).
+Why a fresh process in those cases: namespace work (unshare, setns) must never run in a process
+with several threads (a Jupyter kernel has some), and fork() of such a process may deadlock. So a
+single-threaded caller forks (everything is imported already: fast), a threaded one starts
+`python -I -S` that imports the same function (fresh()).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import sys
 import _signal as signal  # `signal` without its enum classes: saves ~4 ms a run (bench/bench_start_tricks.py)
 
 from . import quickjson  # json's C parser without json and re: saves ~8 ms a run (bench/bench_start_tricks.py)
+from . import syscalls
 from .errors import ContainerError
 from .proc import wait
 
@@ -106,14 +112,35 @@ def single_threaded() -> bool:
         return False
 
 
+def fork_in_new_pid_namespace() -> int:
+    """os.fork(), the child being PID 1 of a new PID namespace; our own later children stay in ours.
+
+    unshare(CLONE_NEWPID) changes only where our *children* go, and may be called once: after it,
+    the kernel refuses a second one until we point our children back at our own namespace, which
+    setns() on /proc/self/ns/pid does (a process may enter the PID namespace it is in)."""
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    pid = -1
+    try:
+        syscalls.unshare(syscalls.CLONE_NEWPID)
+        try:
+            pid = os.fork()
+        finally:
+            if pid != 0:  # (the child is where it should be)
+                syscalls.setns(own, syscalls.CLONE_NEWPID)
+    finally:
+        os.close(own)
+    return pid
+
+
 def fresh(target: Callable[[dict], int], cfg: dict, stdio: tuple[int, int, int] | None = None,
-          keep: tuple[int, ...] = (), close: tuple[int, ...] = ()) -> int:
+          keep: tuple[int, ...] = (), close: tuple[int, ...] = (), new_pid_namespace: bool = False) -> int:
     """Run `target(cfg)` in a new single-threaded process; returns its PID. It exits with what target returns.
 
     `stdio`: its fds 0-2 (None: ours). `keep`: fds it needs (by the same numbers); `close`: ours it
-    must not keep (the other ends of its pipes, or it would never see end-of-file on them)."""
+    must not keep (the other ends of its pipes, or it would never see end-of-file on them).
+    `new_pid_namespace`: fork it as PID 1 of a new PID namespace (only from a single-threaded process)."""
     if single_threaded():
-        pid = os.fork()
+        pid = fork_in_new_pid_namespace() if new_pid_namespace else os.fork()
         if pid == 0:
             code = 125
             try:
@@ -212,13 +239,22 @@ class Helper:
         self.go_w = self.report_r = -1
 
 
-def start(target: Callable[[dict], int], cfg: dict, stdio: tuple[int, int, int]) -> Helper:
-    """Steps 1-2: the pipes, and `target` (process.helper or process.exec_helper) in a fresh process."""
+def can_fork_pid_1(cfg: dict) -> bool:
+    """May this process fork a container's PID 1 itself? One thread, and no user namespace to make first."""
+    return not cfg.get("userns") and single_threaded()
+
+
+def start(target: Callable[[dict], int], cfg: dict, stdio: tuple[int, int, int],
+          pid1: Callable[[dict], int] | None = None) -> Helper:
+    """Steps 1-2: the pipes, and `target` (process.helper or process.exec_helper) in a fresh process;
+    or, given `pid1` (process.pid1) and when can_fork_pid_1(), PID 1 itself, forked by us."""
     go_r, go_w = os.pipe()
     report_r, report_w = os.pipe()
-    cfg = dict(cfg, go_fd=go_r, report_fd=report_w, runtime_pid=os.getpid())
+    direct = pid1 is not None and can_fork_pid_1(cfg)
+    cfg = dict(cfg, go_fd=go_r, report_fd=report_w, runtime_pid=os.getpid(), parent_pid=os.getpid())
     try:
-        pid = fresh(target, cfg, stdio, keep=(go_r, report_w), close=(go_w, report_r))
+        pid = fresh(pid1 if direct else target, cfg, stdio, keep=(go_r, report_w), close=(go_w, report_r),
+                    new_pid_namespace=direct)
     except BaseException:
         for fd in (go_r, go_w, report_r, report_w):
             os.close(fd)

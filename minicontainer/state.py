@@ -1,15 +1,20 @@
-"""A container's record, and its life as a small state machine (lesson 02; lesson 09 adds create/start/restart).
+"""A container's record, and its life as a small state machine (lesson 02; lesson 09 adds start/restart).
 
 Everything the runtime knows about a container is one JSON file, <containers_dir>/<id>/state.json
 (runc and youki keep the same: a state file per container, and states with allowed transitions):
 
-    created ──start──> running ──exit──> exited
-       └───────────────exit───────────────┘   (a start that failed, a runtime killed before it)
+                  start                       exit
+    created ──────────────> running ─────────────────────> exited
+       │                    │     ^                           │
+       │ exit       restart │     │ start                     │ start  (`minicontainer start` again:
+       v                    v     │                           v         a new PID 1, the same container)
+     exited              restarting ──exit──> exited        running
 
 `TRANSITIONS` below is that picture as data: `transition(c, "start")` changes a record only along
 a row of the table (and stamps the time), `describe()` prints it. A new verb is a new row, not a new
-`c.status = ...` somewhere: Docker's `start` of a created container uses the `start` row as it is,
-`restart` would add Transition(EXITED, "restart", RUNNING), and a checked `rm` rows to a removed state.
+`c.status = ...` somewhere: Docker's `start` of a created or exited container is the `start` row,
+a restart policy (restart.py) is the `restart` row and then `start` again, and `stop` of a
+restarting container is its `exit` row.
 
 A container's processes are recorded as (PID, start time) pairs: its PID 1, and its monitor (the runtime process
 that waits for it, monitor.py). PIDs are re-used, so a record is "running" only while that exact
@@ -20,6 +25,11 @@ container's directory is made under a temporary name, `.new-PID-START-ID` (PID a
 runtime making it), and renamed to its id once state.json is in it: a runtime killed half-way
 leaves no directory without a record, which no command would ever find; collect_unfinished()
 removes those of runtimes that died.
+
+Besides state.json the directory keeps what a later `start` needs (CONFIG_FILE: the configuration
+PID 1 is started with, made once by container.create) and two markers other commands leave for the
+monitor (STOP_FILE: `stop` or `kill` asked for the end, so no restart policy applies; START_FIFO:
+a monitor holding a created container waits there for `start`).
 
 (Paths here are strings joined with os.path: `run` does not import pathlib, see paths.py.)
 """
@@ -39,9 +49,12 @@ from .record import Record  # a dataclass without importing dataclasses: saves ~
 STATE_FILE = "state.json"
 LOG_FILE = "container.log"
 SECCOMP_FILE = "seccomp.bpf"  # [security] the container's filter program (hex), for exec (lesson 08)
+CONFIG_FILE = "config.json"   # what PID 1 is started with: made by create, read by every start (lesson 09)
+STOP_FILE = "stopped"         # `stop`/`kill` asked for the end: no restart policy applies (lesson 09)
+START_FIFO = "start.fifo"     # a held container's monitor waits here for `start` (lesson 09)
 NEW_PREFIX = ".new-"
 
-CREATED, RUNNING, EXITED = "created", "running", "exited"
+CREATED, RUNNING, RESTARTING, EXITED = "created", "running", "restarting", "exited"
 
 
 class Transition(Record, frozen=True):
@@ -55,11 +68,15 @@ class Transition(Record, frozen=True):
 
 TRANSITIONS = (
     Transition(CREATED, "start", RUNNING, "its PID 1 runs the workload"),
-    Transition(RUNNING, "exit", EXITED, "the workload ended (or was killed)"),
     Transition(CREATED, "exit", EXITED, "the start failed, or its runtime was killed before it"),
+    Transition(RUNNING, "exit", EXITED, "the workload ended (or was killed)"),
+    Transition(RUNNING, "restart", RESTARTING, "the workload ended; its restart policy starts it again"),
+    Transition(RESTARTING, "start", RUNNING, "a new PID 1 in the same container (its files, name, id)"),
+    Transition(RESTARTING, "exit", EXITED, "stopped while it waited, or the new start failed"),
+    Transition(EXITED, "start", RUNNING, "`start` again: a new PID 1 in the same container"),
 )
-# When a record enters a state, the time goes into this field.
-STAMPS = {RUNNING: "started", EXITED: "finished"}
+# When a record enters a state, the time goes into this field (Docker's StartedAt and FinishedAt).
+STAMPS = {RUNNING: "started", EXITED: "finished", RESTARTING: "finished"}
 
 
 class Container(Record):
@@ -82,6 +99,7 @@ class Container(Record):
     error: str = ""
     spec: dict = {}
     oom_killed: bool = False             # the OOM killer killed a process of it (lesson 03: --memory)
+    restart_count: int = 0               # how many times its restart policy started it again (lesson 09)
 
     @property
     def short_id(self) -> str:
@@ -117,12 +135,22 @@ def transition(c: Container, event: str) -> Container:
 
 def describe() -> str:
     """The table as text, one transition per line."""
-    return "\n".join(f"{t.source:8} --{t.event}-->{'':{9 - len(t.event)}}{t.target:9} {t.why}" for t in TRANSITIONS)
+    return "\n".join(f"{t.source:10} --{t.event}-->{'':{9 - len(t.event)}}{t.target:10} {t.why}" for t in TRANSITIONS)
 
 
 def is_running(c: Container) -> bool:
     """Running, and its PID 1 is that exact process still."""
     return c.status == RUNNING and alive(c.pid, c.pid_start)
+
+
+def is_held(c: Container) -> bool:
+    """Created by `create`: its monitor is alive and waits for `start` (detach.hold)."""
+    return c.status == CREATED and alive(c.monitor_pid, c.monitor_start)
+
+
+def has_monitor(c: Container) -> bool:
+    """A monitor process looks after it now (running, restarting, or held until `start`)."""
+    return c.status != EXITED and alive(c.monitor_pid, c.monitor_start)
 
 
 # --- on disk ----------------------------------------------------------------------------------
@@ -177,6 +205,36 @@ def find(paths: Paths, ref: str) -> Container:
                          fix="give more characters of the id, or the name")
     raise ContainerError(f"No such container: {ref}", step="find container",
                          fix="list containers with `minicontainer ps -a`")
+
+
+def mark_stopped(paths: Paths, c: Container) -> None:
+    """`stop` or `kill` ends the container: its restart policy must not start it again (restart.py)."""
+    try:
+        os.close(os.open(os.path.join(state_dir(paths, c.id), STOP_FILE), os.O_CREAT | os.O_WRONLY, 0o600))
+    except FileNotFoundError:
+        pass  # removed meanwhile (--rm)
+
+
+def was_stopped(paths: Paths, c: Container) -> bool:
+    return os.path.exists(os.path.join(state_dir(paths, c.id), STOP_FILE))
+
+
+def clear_stopped(paths: Paths, c: Container) -> None:
+    """`start`: the policy applies again (Docker resets HasBeenManuallyStopped the same way)."""
+    try:
+        os.unlink(os.path.join(state_dir(paths, c.id), STOP_FILE))
+    except FileNotFoundError:
+        pass
+
+
+def save_config(directory: str, cfg: dict) -> None:
+    """What PID 1 is started with (container.create makes it), kept for every later `start`."""
+    write_atomic(os.path.join(directory, CONFIG_FILE), quickjson.dumps(cfg))
+
+
+def load_config(paths: Paths, c: Container) -> dict:
+    with open(os.path.join(state_dir(paths, c.id), CONFIG_FILE)) as f:
+        return quickjson.loads(f.read())
 
 
 def new_dir(paths: Paths, cid: str, pid: int, start: int) -> str:

@@ -68,10 +68,14 @@ class SyscallError(OSError):
         self.call = call
         self.fix = fix
 
-    def __str__(self) -> str:
+    @property
+    def message(self) -> str:
+        """What failed, without the fix (ContainerError's fields: message, path, fix)."""
         name = errno.errorcode.get(self.errno, str(self.errno))
-        text = f"{self.call} failed: {name} ({self.strerror})"
-        return f"{text}. Fix: {self.fix}" if self.fix else text
+        return f"{self.call} failed: {name} ({self.strerror})"
+
+    def __str__(self) -> str:
+        return f"{self.message}. Fix: {self.fix}" if self.fix else self.message
 
 
 def _fix_for(call: str, err: int) -> str:

@@ -397,6 +397,12 @@ def mount_layers(lowers: list[Path] | list[str], container_dir: Path | str, driv
             os.makedirs(d, exist_ok=True)
             if tmpfs is None:
                 made.append(d)
+        if volatile and os.path.isdir(os.path.join(work, "work", "incompat")):
+            # A volatile mount leaves work/work/incompat/volatile behind, and the kernel refuses the
+            # next one until it is gone ("the upper dir may be stale after a crash"). The upper dir
+            # lives under the run directory, which a crash (a reboot) empties anyway: this is a
+            # container started again (`start`, a restart policy), with its files as it left them.
+            _remove([os.path.join(work, "work")])
         farm = os.path.join(container_dir, "l")
         made.append(farm)
         mount = RootfsMount("overlay", target, upper, work, lowers, container_dir, tmpfs=tmpfs, made=made)

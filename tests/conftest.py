@@ -24,12 +24,21 @@ settings.load_profile("minicontainer")
 
 @pytest.fixture
 def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
-    """A private lib/run directory pair, also exported to child processes via MC_LIB_DIR/MC_RUN_DIR."""
+    """A private lib/run directory pair, also exported to child processes via MC_LIB_DIR/MC_RUN_DIR.
+
+    And a daemon.json (MC_DAEMON_JSON) with `"bridge": "none"`, Docker's setting for a daemon without
+    a default bridge: a `run` that names no --network gets none here. Every test has its own run
+    directory, so its own address leases; tests running at the same time must not share one default
+    bridge (mc0) with separate leases. The tests of the network use their own bridges (MC_BRIDGE), and
+    the tests of the default itself clear this (test_default_network.py)."""
     p = Paths(lib_dir=tmp_path / "lib", run_dir=tmp_path / "run")
     p.lib_dir.mkdir()
     p.run_dir.mkdir()
     monkeypatch.setenv("MC_LIB_DIR", str(p.lib_dir))
     monkeypatch.setenv("MC_RUN_DIR", str(p.run_dir))
+    daemon_json = tmp_path / "daemon.json"
+    daemon_json.write_text('{"bridge": "none"}\n')
+    monkeypatch.setenv("MC_DAEMON_JSON", str(daemon_json))
     return p
 
 

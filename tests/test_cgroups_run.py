@@ -55,7 +55,7 @@ def test_memory_limit_oom_kills_a_hog_and_run_reports_it(paths):
     assert result.returncode == 137, result.stderr
     assert "OOM killer" in result.stderr
     assert container.find(paths, "hog").oom_killed, "state.json does not say oom_killed"
-    assert "oom_killed" in mc("inspect", "hog").stdout
+    assert mc("inspect", "-f", "{{.State.OOMKilled}}", "hog").stdout == "true\n"
 
 
 def test_filling_dev_shm_past_the_limit_is_oom_killed(paths):

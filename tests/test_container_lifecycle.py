@@ -51,11 +51,13 @@ def test_sigterm_stops_a_detached_container(paths, rootfs):
     wait_for_log(paths, cid, "ready")
     assert "web" in mc("ps").stdout
     assert mc("stop", "web").returncode == 0
-    state = json.loads(mc("inspect", "web").stdout)[0]
-    assert state["status"] == "exited" and state["exit_code"] == 0
+    state = json.loads(mc("inspect", "web").stdout)[0]["State"]  # Docker's shape
+    assert state["Status"] == "exited" and state["ExitCode"] == 0 and not state["Running"]
+    assert mc("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "web").stdout == "exited 0\n"
     assert "got-TERM" in mc("logs", "web").stdout
     assert "web" not in mc("ps").stdout and "web" in mc("ps", "-a").stdout
-    assert not container.alive(state["pid"], state["pid_start"])
+    c = container.find(paths, "web")
+    assert not container.alive(c.pid, c.pid_start)
     assert mc("rm", "web").returncode == 0
     assert "web" not in mc("ps", "-a").stdout
     gone = mc("inspect", "web")  # Docker: `[]`, an error line, exit 1
@@ -71,7 +73,7 @@ def test_stop_kills_a_container_that_ignores_sigterm(paths, rootfs):
     # Any time below stop's default grace of 10 s proves -t 0.3 was used; the rest is the start-up of
     # `stop` and the monitor recording the exit, which a loaded CI machine stretches (hence not 5 s).
     assert time.monotonic() - t < 9
-    assert json.loads(mc("inspect", cid).stdout)[0]["exit_code"] == 137
+    assert json.loads(mc("inspect", cid).stdout)[0]["State"]["ExitCode"] == 137
     mc("rm", cid)
 
 
@@ -110,7 +112,7 @@ def test_name_already_in_use_is_refused(paths, rootfs):
 
 
 def test_exec_sees_the_same_pid_namespace(paths, rootfs):
-    cid = start(rootfs, "echo ready; exec sleep 30", "--hostname", "box")
+    cid = start(rootfs, "echo ready; exec sleep 30", "--hostname", "box", "--init")
     wait_for_log(paths, cid, "ready")
     c = container.find(paths, cid)
     out = mc("exec", cid, "/bin/sh", "-c", "readlink /proc/self/ns/pid; hostname; ps -o pid,comm").stdout.split()
@@ -121,14 +123,14 @@ def test_exec_sees_the_same_pid_namespace(paths, rootfs):
     assert mc("exec", cid, "nope").returncode == 127
     mc("rm", "-f", cid)
     result = mc("exec", cid, "true")
-    assert result.returncode == 125 and "No such container" in result.stderr
+    assert result.returncode == 1 and "No such container" in result.stderr  # Docker's status
 
 
 def test_exec_into_a_stopped_container_is_an_error(paths, rootfs):
     cid = start(rootfs, "exit 3")
     container.wait_exited(paths, container.find(paths, cid), 15)
     result = mc("exec", cid, "true")
-    assert result.returncode == 125 and "is not running" in result.stderr
+    assert result.returncode == 1 and "is not running" in result.stderr  # Docker's status
     mc("rm", cid)
 
 
@@ -142,7 +144,7 @@ def test_zombies_are_reaped_by_pid_1(paths, rootfs):
               "n=0; while [ \"$(ps -o ppid,pid | grep -c '^ *1 ')\" -gt 1 ] && [ $n -lt 100 ]; do "
               "sleep 0.1; n=$((n+1)); done; "
               "ps -o stat,comm")
-    result = mc("run", "--rm", "--rootfs", rootfs, "/bin/sh", "-c", script)
+    result = mc("run", "--rm", "--init", "--rootfs", rootfs, "/bin/sh", "-c", script)
     states = [line.split()[0] for line in result.stdout.splitlines()[1:]]
     assert states and not any(s.startswith("Z") for s in states), f"zombies in the container: {result.stdout}"
 
@@ -193,7 +195,7 @@ for i in range(50):
     if kind in (0, 1):          # a normal run, then one that exits 1
         codes.append(mc("run", "--rm", "--rootfs", rootfs, "-v", "/tmp:/mnt", "sh", "-c", f"exit {kind}"))
     elif kind in (2, 3):        # the workload is SIGKILLed (by itself, and from outside by `kill`)
-        codes.append(mc("run", "--rm", "--rootfs", rootfs, "--tmpfs", "/run", "sh", "-c", "kill -9 $$"))
+        codes.append(mc("run", "--rm", "--init", "--rootfs", rootfs, "--tmpfs", "/run", "sh", "-c", "kill -9 $$"))
     else:                       # the runtime itself is SIGKILLed while the container runs
         p = subprocess.Popen([launcher, "run", "--rm", "--rootfs", rootfs, "sh", "-c", "echo up; sleep 29.25"],
                              env=env, stdout=subprocess.PIPE)

@@ -134,7 +134,7 @@ def test_a_path_missing_in_the_source_stage_names_the_line(paths, store, tmp_pat
 def test_cli_prints_one_line_with_file_and_line(paths, store, tmp_path):
     ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\n\nCOPY --from=ghost /a /b\n"})
     res = mc("build", "-t", "bad:1", str(ctx), check=False)
-    assert res.returncode == 125
+    assert res.returncode == 1  # Docker's status for a failed build
     assert res.stderr.count("\n") == 1 and "Dockerfile:3" in res.stderr and "ghost" in res.stderr
 
 

@@ -36,8 +36,8 @@ def threaded():
 
 
 def test_detached_from_a_threaded_process_uses_a_spawned_monitor(paths, busybox_rootfs, threaded):
-    c = container.run(RunSpec(rootfs=str(busybox_rootfs), command=["sleep", "30"], detach=True, hostname="nb"),
-                      paths)
+    c = container.run(RunSpec(rootfs=str(busybox_rootfs), command=["sleep", "30"], detach=True, hostname="nb",
+                              init=True), paths)
     try:
         assert container.is_running(c)
         rows = {r.name: r for r in explorer.compare(c.pid)}
@@ -67,7 +67,8 @@ def test_explorer_degrades_to_text_without_ipywidgets(paths, busybox_rootfs, mon
 
 def test_explorer_widget_refreshes_and_says_when_the_container_has_exited(paths, busybox_rootfs):
     pytest.importorskip("ipywidgets")  # the lab extra
-    c = container.run(RunSpec(rootfs=str(busybox_rootfs), command=["sleep", "30"], detach=True, rm=True), paths)
+    c = container.run(RunSpec(rootfs=str(busybox_rootfs), command=["sleep", "30"], detach=True, rm=True, init=True),
+                      paths)
     try:
         box = explorer.show(c.pid)
         (button, status), html = box.children[0].children, box.children[1]

@@ -64,7 +64,7 @@ def run_as(user, sandbox: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_rootless_container_is_root_inside_and_the_user_outside(user, sandbox, busybox_rootfs):
     script = "id -u; cat /proc/self/uid_map; hostname; ps -o pid,comm; ls /sys/class/net"
-    result = run_as(user, sandbox, "run", "--rm", "--hostname", "rootless", "--rootfs", str(busybox_rootfs),
+    result = run_as(user, sandbox, "run", "--rm", "--init", "--hostname", "rootless", "--rootfs", str(busybox_rootfs),
                     "/bin/sh", "-c", script)
     assert result.returncode == 0, result.stderr
     out = result.stdout.split()
@@ -78,7 +78,7 @@ def test_rootless_container_is_root_inside_and_the_user_outside(user, sandbox, b
 def test_rootless_exit_codes_and_errors(user, sandbox, busybox_rootfs):
     rootfs = str(busybox_rootfs)
     assert run_as(user, sandbox, "run", "--rm", "--rootfs", rootfs, "sh", "-c", "exit 1").returncode == 1
-    assert run_as(user, sandbox, "run", "--rm", "--rootfs", rootfs, "sh", "-c", "kill -9 $$").returncode == 137
+    assert run_as(user, sandbox, "run", "--rm", "--init", "--rootfs", rootfs, "sh", "-c", "kill -9 $$").returncode == 137
     result = run_as(user, sandbox, "run", "--rm", "--rootfs", rootfs, "nope")
     assert result.returncode == 127 and "executable file not found" in result.stderr
     assert not list((sandbox / "run" / "containers").iterdir())

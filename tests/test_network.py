@@ -203,7 +203,7 @@ def test_a_port_published_twice_is_refused(net, netns):
     port = free_port()
     first, second = netns(), netns()
     with attach(cid(), first.pid, NetworkOptions("bridge", publish=[parse_publish(f"{port}:80")], **net)):
-        with pytest.raises(ContainerError, match="already published"):
+        with pytest.raises(ContainerError, match=f"Bind for 0.0.0.0:{port} failed: port is already allocated"):
             attach(cid(), second.pid, NetworkOptions("bridge", publish=[parse_publish(f"{port}:81")], **net))
 
 

@@ -46,7 +46,7 @@ def test_a_host_port_in_use_is_refused_clearly():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        with pytest.raises(ContainerError, match=f"host port {port}/tcp is already in use"):
+        with pytest.raises(ContainerError, match=f"failed to bind host port 127.0.0.1:{port}/tcp: address already in use"):
             check_host_port_free(PortMapping(port, 80, "tcp", "127.0.0.1"))
     check_host_port_free(PortMapping(port, 80, "tcp", "127.0.0.1"))  # free again once closed
 

@@ -312,7 +312,7 @@ def test_an_error_at_teardown_still_removes_the_group(lab, tmp_path):
     try:
         assert done.returncode == 125 and "exercise 3.4" in done.stderr and "KeyError" in done.stderr, done.stderr
         assert f"{mine / name}:" in done.stderr, done.stderr
-        cid = json.loads(cli("inspect", "p34", env=lab, impl="").stdout)[0]["id"]
+        cid = cli("inspect", "-f", "{{.Id}}", "p34", env=lab, impl="").stdout.strip()
         assert cid not in cgroups.names(), "the container's cgroup is left after its read_usage failed"
     finally:
         cli("rm", "-f", "p34", env=lab, impl="")

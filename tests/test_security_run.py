@@ -218,7 +218,9 @@ def test_inspect_shows_what_a_container_got(image):
     name = f"mc-sec-{uuid.uuid4().hex[:8]}"
     assert mc("run", "--name", name, "--cap-drop", "MKNOD", image, "true").returncode == 0
     try:
-        state = json.loads(mc("inspect", name).stdout)[0]["spec"]["security"]
+        view = json.loads(mc("inspect", name).stdout)[0]
+        state = view["Minicontainer"]["Security"]
+        assert view["HostConfig"]["CapDrop"] == ["MKNOD"] and view["HostConfig"]["Privileged"] is False
     finally:
         mc("rm", name)
     assert "CAP_MKNOD" not in state["capabilities"] and len(state["capabilities"]) == 13

@@ -6,22 +6,37 @@ import pytest
 
 from minicontainer import state
 from minicontainer.errors import ContainerError
-from minicontainer.state import CREATED, EXITED, RUNNING, Container
+from minicontainer.state import CREATED, EXITED, RESTARTING, RUNNING, Container
 
 
 def record(status: str = CREATED) -> Container:
     return Container(id="ab" * 32, name="web", image="busybox", command=["true"], rootfs="/", status=status)
 
 
-def test_the_table_is_created_running_exited():
+def test_the_table_is_created_running_exited_with_restarts():
     allowed = {(t.source, t.event, t.target) for t in state.TRANSITIONS}
-    assert allowed == {(CREATED, "start", RUNNING), (RUNNING, "exit", EXITED), (CREATED, "exit", EXITED)}
+    assert allowed == {(CREATED, "start", RUNNING), (RUNNING, "exit", EXITED), (CREATED, "exit", EXITED),
+                       (RUNNING, "restart", RESTARTING), (RESTARTING, "start", RUNNING),
+                       (RESTARTING, "exit", EXITED), (EXITED, "start", RUNNING)}
 
 
 def test_the_table_prints_one_line_per_transition():
     lines = state.describe().splitlines()
-    assert len(lines) == 3
+    assert len(lines) == len(state.TRANSITIONS) == 7
     assert lines[0].split()[:3] == ["created", "--start-->", "running"]
+
+
+def test_a_restart_goes_through_restarting_and_stamps_the_end():
+    c = state.transition(record(), "start")
+    state.transition(c, "restart")
+    assert c.status == RESTARTING and c.finished >= c.started
+    state.transition(c, "start")
+    assert c.status == RUNNING
+
+
+def test_an_exited_container_may_start_again():
+    c = state.transition(state.transition(record(), "start"), "exit")
+    assert state.transition(c, "start").status == RUNNING
 
 
 def test_start_then_exit_stamps_the_times():
@@ -37,7 +52,8 @@ def test_a_start_that_failed_goes_from_created_to_exited():
     assert c.status == EXITED and c.started == 0
 
 
-@pytest.mark.parametrize("status, event", [(RUNNING, "start"), (EXITED, "start"), (EXITED, "exit")])
+@pytest.mark.parametrize("status, event", [(RUNNING, "start"), (EXITED, "restart"), (EXITED, "exit"),
+                                           (CREATED, "restart"), (RESTARTING, "restart")])
 def test_a_transition_the_table_does_not_have_is_refused(status, event):
     c = record(status)
     assert not state.can(c, event)

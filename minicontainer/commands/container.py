@@ -1,4 +1,5 @@
-"""Container commands with Docker's flags: run, exec, ps, logs, stop, kill, rm, inspect (lesson 02).
+"""Container commands with Docker's flags: run, create, start, restart, exec, ps, logs, stop, kill, rm, inspect
+(lessons 02 and 09).
 
 The handlers are thin: they turn flags into a RunSpec (or a container reference) and call
 minicontainer.container, which a notebook can call directly too.
@@ -30,6 +31,27 @@ def register(sub: argparse._SubParsersAction, only: str | None = None) -> None:
         p.add_argument("args", nargs=argparse.REMAINDER, metavar="IMAGE COMMAND [ARG...]")
         p.set_defaults(handler=_run)
 
+    if only in (None, "create"):
+        p = sub.add_parser("create", help="create a new container: PID 1 set up, waiting for `start`", add_help=False,
+                           usage="minicontainer create [OPTIONS] IMAGE|--rootfs DIR COMMAND [ARG...]")
+        p.add_argument("--help", action="help", help="show this help message and exit")
+        add_run_options(p)
+        p.add_argument("args", nargs=argparse.REMAINDER, metavar="IMAGE COMMAND [ARG...]")
+        p.set_defaults(handler=_create)
+
+    if only in (None, "start"):
+        p = sub.add_parser("start", help="start one or more created or stopped containers")
+        p.add_argument("-a", "--attach", action="store_true", help="attach STDOUT/STDERR and wait for the exit")
+        p.add_argument("containers", nargs="+", metavar="CONTAINER")
+        p.set_defaults(handler=_start)
+
+    if only in (None, "restart"):
+        p = sub.add_parser("restart", help="restart one or more containers (stop, then start)")
+        p.add_argument("-t", "--time", "--timeout", type=float, default=10.0, dest="time",
+                       help="seconds to wait before killing the container (default 10)")
+        p.add_argument("containers", nargs="+", metavar="CONTAINER")
+        p.set_defaults(handler=_restart)
+
     if only in (None, "exec"):
         p = sub.add_parser("exec", help="run a command in a running container")
         add_to_argparse(p, EXEC_FLAGS)
@@ -47,6 +69,10 @@ def register(sub: argparse._SubParsersAction, only: str | None = None) -> None:
     if only in (None, "logs"):
         p = sub.add_parser("logs", help="fetch the output of a detached container")
         p.add_argument("-f", "--follow", action="store_true", help="follow log output")
+        p.add_argument("-n", "--tail", default="all", type=_tail, help="number of lines to show from the end (default all)")
+        p.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
+        p.add_argument("--since", default="", help="show logs since a time (2013-01-02T13:23:37Z) or a duration (42m)")
+        p.add_argument("--until", default="", help="show logs before a time or a duration ago")
         p.add_argument("container", metavar="CONTAINER")
         p.set_defaults(handler=_logs)
 
@@ -66,11 +92,29 @@ def register(sub: argparse._SubParsersAction, only: str | None = None) -> None:
     if only in (None, "rm"):
         p = sub.add_parser("rm", help="remove containers")
         p.add_argument("-f", "--force", action="store_true", help="force the removal of a running container (SIGKILL)")
+        p.add_argument("-v", "--volumes", action="store_true", help="remove its anonymous volumes too")
         p.add_argument("containers", nargs="+", metavar="CONTAINER")
         p.set_defaults(handler=_rm)
 
+    if only in (None, "top"):
+        p = sub.add_parser("top", help="display the running processes of a container (the host's ps)",
+                           usage="minicontainer top CONTAINER [ps OPTIONS]")
+        p.add_argument("container", metavar="CONTAINER")
+        p.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="ps OPTIONS")
+        p.set_defaults(handler=_top)
+
+    if only in (None, "cp"):
+        p = sub.add_parser("cp", help="copy files between a container and the host (CONTAINER:PATH)",
+                           usage="minicontainer cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH | SRC_PATH CONTAINER:DEST_PATH")
+        p.add_argument("-a", "--archive", action="store_true", help="archive mode (copy all uid/gid information)")
+        p.add_argument("-L", "--follow-link", action="store_true", help="always follow a symbol link in SRC_PATH")
+        p.add_argument("src", metavar="SRC")
+        p.add_argument("dest", metavar="DEST")
+        p.set_defaults(handler=_cp)
+
     if only in (None, "inspect"):
-        p = sub.add_parser("inspect", help="show the state of containers as JSON")
+        p = sub.add_parser("inspect", help="show containers as Docker does (JSON), or one field (-f)")
+        p.add_argument("-f", "--format", default="", help="a Go template's field path, e.g. '{{.State.Status}}'")
         p.add_argument("containers", nargs="+", metavar="CONTAINER")
         p.set_defaults(handler=_inspect)
 
@@ -93,11 +137,17 @@ RUN_FLAGS = (
     Flag(("--read-only",), kind="bool", help="mount the container's root filesystem read-only"),
     Flag(("--no-pivot",), kind="bool",
          help="chroot into the root instead of pivot_root (for a root on a ramdisk; less safe: lesson 01)"),
-    Flag(("--init",), kind="negatable", default=True,
-         help="run a PID 1 that reaps zombies and forwards signals (default: yes)"),
-    Flag(("--network", "--net"), default="none", help="network to connect to (default: none, loopback only)"),
+    Flag(("--init",), kind="negatable", default=False,
+         help="run an init (mc-init) as PID 1 that forwards signals and reaps processes (default: the "
+              "workload is PID 1, as in Docker)"),
+    Flag(("--restart",), default="no", metavar="POLICY",
+         help="what its monitor does when the workload exits (no, always, unless-stopped, on-failure[:N]: lesson 09)"),
+    Flag(("--network", "--net"), default="default",
+         help="network to connect to: bridge (the default, as Docker's; none when rootless), none, host, "
+              "container:NAME"),
     Flag(("-p", "--publish"), kind="list", metavar="HOST:CONTAINER",
          help="publish a container's port to the host (lesson 07)"),
+    Flag(("-P", "--publish-all"), kind="bool", help="publish every port the image exposes on a free host port"),
     Flag(("--userns",), default="", help="'host' or 'private' (default: private only when not root)"),
     Flag(("--entrypoint",), help="overwrite the default ENTRYPOINT of the image (lesson 05)"),
     Flag(("--privileged",), kind="bool",
@@ -115,12 +165,12 @@ EXEC_FLAGS = tuple(f for f in RUN_FLAGS if f.names[0] in ("-i", "-t", "-e", "-w"
 
 
 def parse_fast(command: str, argv: list[str]):
-    """`run` or `exec` read by flags.parse, without argparse: the values argparse would give (as
-    attributes, with `command` and `handler`), or None when argparse must read the line."""
+    """`run`, `create` or `exec` read by flags.parse, without argparse: the values argparse would give
+    (as attributes, with `command` and `handler`), or None when argparse must read the line."""
     from ..flags import parse
 
-    if command == "run":
-        args, handler = parse(run_flags(), argv), _run
+    if command in ("run", "create"):
+        args, handler = parse(run_flags(), argv), (_run if command == "run" else _create)
     else:
         args, handler = parse(EXEC_FLAGS, argv), _exec
         if args is None or not args.args or args.args[0] == "--":
@@ -170,8 +220,10 @@ def spec_from_args(args: argparse.Namespace):
     elif rest:
         image, command = rest[0], rest[1:]
     else:
-        raise UsageError('"run" requires at least 1 argument', step="parse arguments",
-                         fix="minicontainer run [OPTIONS] IMAGE COMMAND [ARG...]  (or --rootfs DIR COMMAND)")
+        err = UsageError(f"'minicontainer {args.command}' requires at least 1 argument", step="parse arguments",
+                         fix=f"minicontainer {args.command} [OPTIONS] IMAGE COMMAND [ARG...]  (or --rootfs DIR COMMAND)")
+        err.exit_status = 1  # (Docker's cobra: a missing argument is a plain error)
+        raise err
     fields = {k: v for k, v in vars(args).items() if k in RunSpec.FIELDS and k not in ("image", "command")}
     from .cgroups import limits_from_args  # lesson 03: the resource flags become a cgroups.Limits
     fields["resources"] = limits_from_args(args)
@@ -192,6 +244,49 @@ def _run(args: argparse.Namespace) -> int:
     return c.exit_code or 0
 
 
+def _create(args: argparse.Namespace) -> int:
+    """`create`: print the new container's id (its PID 1 waits for `start`)."""
+    from .. import container
+
+    print(container.create_held(spec_from_args(args)).id)
+    return 0
+
+
+def _start(args: argparse.Namespace) -> int:
+    """`start`: print each container's name as given; `-a`: follow its output and exit with its status."""
+    from .. import container
+    from ..lifecycle import AlreadyRunning
+
+    paths = _paths()
+    if args.attach:
+        if len(args.containers) > 1:
+            from ..errors import ContainerError
+            raise ContainerError("you cannot start and attach multiple containers at once", step="start")
+        c = container.find(paths, args.containers[0])
+        log = container.logs_path(paths, c)
+        offset = log.stat().st_size if log.exists() else 0  # what this start writes, not the earlier runs'
+        try:
+            container.start(paths, c.id)
+        except AlreadyRunning:
+            pass
+        _follow(paths, c, offset=offset)
+        return container.wait_exited(paths, c).exit_code or 0
+
+    def start_one(ref: str) -> None:
+        try:
+            container.start(paths, ref)
+        except AlreadyRunning as exc:  # Docker: 304 Not Modified, the name printed, exit 0
+            print(f"minicontainer start: {ref}: {exc.message}", file=sys.stderr)
+    return _each(args, start_one)
+
+
+def _restart(args: argparse.Namespace) -> int:
+    from .. import container
+
+    paths = _paths()
+    return _each(args, lambda ref: container.restart(paths, ref, args.time))
+
+
 def _exec(args: argparse.Namespace) -> int:
     from .. import container
 
@@ -210,21 +305,46 @@ def _ps(args: argparse.Namespace) -> int:
         for c in shown:
             print(c.id if args.no_trunc else c.short_id)
         return 0
-    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES")]
+    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")]
     for c in reversed(shown):
         command = " ".join(c.command)
         if not args.no_trunc and len(command) > 20:
             command = command[:19] + "…"
-        if container.is_running(c):
-            status = f"Up {_ago(time.time() - c.started)}"
-        else:
-            status = f"Exited ({c.exit_code}) {_ago(time.time() - (c.finished or c.created))} ago"
+        status = _status(c)
         rows.append((c.id if args.no_trunc else c.short_id, c.image or c.rootfs, f'"{command}"',
-                     f"{_ago(time.time() - c.created)} ago", status, c.name))
+                     f"{_ago(time.time() - c.created)} ago", status, _ports(c), c.name))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("   ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
     return 0
+
+
+def _ports(c) -> str:
+    """Docker's PORTS column: `0.0.0.0:8080->80/tcp, ...` while the container runs."""
+    from .. import container
+
+    published = (c.spec.get("network_state") or {}).get("publish") or []
+    if not published or not container.is_running(c):
+        return ""
+    from ..network.ports import parse_publish
+    return ", ".join(f"{m.host_ip or '0.0.0.0'}:{m.host_port}->{m.container_port}/{m.proto}"
+                     for m in map(parse_publish, published))
+
+
+def _status(c) -> str:
+    """Docker's STATUS column: Created, Up 5 seconds, Restarting (1) 2 seconds ago, Exited (0) 3 minutes ago."""
+    import time
+
+    from .. import container
+    from ..state import CREATED, RESTARTING
+
+    if container.is_running(c):
+        return f"Up {_ago(time.time() - c.started)}"
+    if c.status == CREATED:
+        return "Created"
+    if c.status == RESTARTING:
+        return f"Restarting ({c.exit_code}) {_ago(time.time() - (c.finished or c.created))} ago"
+    return f"Exited ({c.exit_code}) {_ago(time.time() - (c.finished or c.created))} ago"
 
 
 def _ago(seconds: float) -> str:
@@ -236,32 +356,39 @@ def _ago(seconds: float) -> str:
 
 
 def _logs(args: argparse.Namespace) -> int:
-    import os
-    import time
-
+    """`logs [-f] [-t] [--tail N] [--since T] [--until T]`: the lines its monitor kept (logs.py)."""
     from .. import container
+    from ..logs import parse_since
 
     paths = _paths()
     c = container.find(paths, args.container)
-    path = container.logs_path(paths, c)
-    if not path.exists():
-        return 0  # a foreground container's output went to the terminal
-    with open(path, "rb") as f:
-        while True:
-            data = f.read(65536)
-            if data:
-                os.write(1, data)
-                continue
-            if not args.follow:
-                return 0
-            try:
-                c = container.load(paths, c.id)
-            except FileNotFoundError:
-                return 0
-            if not container.is_running(c):
-                os.write(1, f.read())
-                return 0
-            time.sleep(0.05)
+    tail = -1 if args.tail in ("all", "-1") else int(args.tail)
+    return _follow(paths, c, args.follow, tail=tail, timestamps=args.timestamps,
+                   since=parse_since(args.since), until=parse_since(args.until))
+
+
+def _tail(text: str) -> str:
+    if text != "all" and not text.lstrip("-").isdigit():
+        import argparse
+        raise argparse.ArgumentTypeError(f"invalid tail value {text!r}: a number of lines, or all")
+    return text
+
+
+def _follow(paths, c, follow: bool = True, offset: int = 0, **options) -> int:
+    """Print the container's log from `offset`; `follow`: until the container has exited."""
+    from .. import container
+    from ..logs import show
+    from ..state import has_monitor
+
+    def done() -> bool:
+        try:
+            now = container.load(paths, c.id)
+        except FileNotFoundError:
+            return True
+        return now.status == "exited" or not has_monitor(now)  # (ended; or created and never to run)
+
+    show(str(container.logs_path(paths, c)), follow=follow, done=done, offset=offset, **options)
+    return 0
 
 
 def _parse_signal(text: str) -> int:
@@ -312,23 +439,54 @@ def _rm(args: argparse.Namespace) -> int:
     from .. import container
 
     paths = _paths()
-    return _each(args, lambda ref: container.rm(paths, ref, args.force))
+    return _each(args, lambda ref: container.rm(paths, ref, args.force, args.volumes))
+
+
+def _top(args: argparse.Namespace) -> int:
+    """`top`: Docker's table, the host's ps rows of the container's processes (system.top)."""
+    from .. import container
+    from ..errors import ContainerError
+    from ..system import top
+
+    paths = _paths()
+    c = container.find(paths, args.container)
+    if not container.is_running(c):
+        raise ContainerError(f"container {c.id} is not running", step="top", fix="start it first")
+    rows = top(c.pid, args.ps_args)
+    widths = [max(len(r[i]) for r in rows if len(r) > i) for i in range(len(rows[0]))]
+    for r in rows:
+        print("   ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def _cp(args: argparse.Namespace) -> int:
+    """`cp`: one of SRC and DEST is CONTAINER:PATH (cp.py)."""
+    from ..cp import copy
+
+    copy(_paths(), args.src, args.dest, archive=args.archive, follow=args.follow_link)
+    return 0
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    """Docker's shape (inspection.py); `-f`: one line per container from the template."""
     import json
 
     from .. import container
-
     from ..errors import ContainerError
+    from ..inspection import TemplateError, docker_view, render
 
     paths = _paths()
     found, status = [], 0
-    for ref in args.containers:  # as Docker: the ones found as JSON, an error line for each other, exit 1
+    for ref in args.containers:  # as Docker: the ones found, an error line for each other, exit 1
         try:
-            found.append(container.find(paths, ref).to_dict())
-        except ContainerError as exc:
+            view = docker_view(container.find(paths, ref))
+            if args.format:
+                print(render(args.format, view))
+            else:
+                found.append(view)
+        except (ContainerError, TemplateError) as exc:
             print(f"minicontainer inspect: error: {exc}", file=sys.stderr)
             status = 1
-    print(json.dumps(found, indent=4))
+    if not args.format:
+        print(json.dumps(found, indent=4))
     return status

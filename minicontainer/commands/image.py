@@ -1,4 +1,5 @@
-"""Image commands with Docker's names: images, rmi, commit, build, history, save, load, image inspect/prune (lesson 05)."""
+"""Image commands with Docker's names: images, rmi, tag, commit, build, history, save, load, image inspect/prune
+(lessons 05 and 09)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-f", "--force", action="store_true", help="untag even an image a container uses")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.set_defaults(handler=_rmi)
+
+    p = sub.add_parser("tag", help="create a tag TARGET_IMAGE that refers to SOURCE_IMAGE")
+    p.add_argument("source", metavar="SOURCE_IMAGE[:TAG]")
+    p.add_argument("target", metavar="TARGET_IMAGE[:TAG]")
+    p.set_defaults(handler=_tag)
 
     p = sub.add_parser("commit", help="create a new image from a container's changes")
     p.add_argument("-m", "--message", default="", help="commit message")
@@ -134,6 +140,29 @@ def _rmi(args: argparse.Namespace) -> int:
             print(f"minicontainer rmi: error: {exc}", file=sys.stderr)
             status = 1
     return status
+
+
+def _tag(args: argparse.Namespace) -> int:
+    """`tag SOURCE TARGET`: one more name for the same manifest (nothing is copied); `push TARGET` then
+    sends it to the registry its name says (lesson 09: the primers' tag -> push walk)."""
+    from ..errors import ContainerError
+    from ..reference import parse_reference
+
+    store = _store()
+    found = store.lookup(args.source)
+    if found is None:
+        raise ContainerError(f"No such image: {args.source}", step="tag", fix="see `minicontainer images`")
+    try:
+        target = parse_reference(args.target)
+    except ContainerError as exc:  # (Docker's words, then which rule the name broke)
+        raise ContainerError(f'Error parsing reference: "{args.target}" is not a valid repository/tag: invalid '
+                             f"reference format ({exc.message.split(': ', 1)[-1]})", step="tag",
+                             fix="name it [REGISTRY/]REPOSITORY[:TAG], lower case, e.g. 127.0.0.1:5000/web:1") from None
+    if target.digest:
+        raise ContainerError("refusing to create a tag with a digest reference", step="tag",
+                             fix="give a tag (NAME:TAG) instead of a digest")
+    store.tag(args.target, found[1], found[2])
+    return 0
 
 
 def _commit(args: argparse.Namespace) -> int:

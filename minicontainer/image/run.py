@@ -16,7 +16,7 @@ is a plain OCI layout that skopeo and umoci read, so we keep the answer next to 
   <lib_dir>/cache/run.json   (not in images/: that directory belongs to the OCI layout)
     {"version": 1, "index": <the exact text of images/index.json the answers were computed from>,
      "images": {"busybox": {"name", "manifest_digest", "layers": [dir, ...], "blobs": {path: exists},
-                            "entrypoint", "cmd", "env", "workdir", "user"}, ...}}
+                            "entrypoint", "cmd", "env", "workdir", "user", "exposed"}, ...}}
 
 Why it is safe. The answer for a name depends on:
   - index.json, the only file of the store that changes (it maps names to manifest digests):
@@ -40,7 +40,7 @@ from ..paths import Paths
 from ..quickjson import dumps, loads  # json's C parser without json and re: saves ~8 ms a run (bench/bench_start_tricks.py)
 from ..record import Record  # a dataclass without importing dataclasses: saves ~13 ms a run (bench/bench_start_tricks.py)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: with the image's exposed ports (lesson 09: run -P)
 MAX_CACHED_NAMES = 64  # the oldest answers go first; the whole cache starts again when index.json changes
 
 
@@ -54,6 +54,7 @@ class ImageRun(Record):
     env: list[str]            # the image's Env (the user's -e values go on top)
     workdir: str
     user: str
+    exposed: list[str] = []   # the image's ExposedPorts ("80/tcp"): what `run -P` publishes (lesson 09)
 
 
 def cache_file(paths: Paths) -> str:
@@ -99,6 +100,7 @@ def for_run(paths: Paths, image: str, args: list[str], entrypoint: str | None = 
         env=list(process.env),
         workdir=process.cwd,
         user=process.user,
+        exposed=list(answer["exposed"]),
     )
 
 
@@ -120,7 +122,7 @@ def _still_valid(answer: object) -> bool:
         return (all(os.path.isfile(path) == bool(present) for path, present in answer["blobs"].items())
                 and all(os.path.isdir(d) for d in answer["layers"])
                 and all(isinstance(answer[k], str) for k in ("name", "manifest_digest", "workdir", "user"))
-                and isinstance(answer["env"], list))
+                and isinstance(answer["env"], list) and isinstance(answer["exposed"], list))
     except (TypeError, KeyError, AttributeError):
         return False
 
@@ -160,6 +162,7 @@ def _lookup_in_store(paths: Paths, image: str, index: str | None) -> dict | None
         "env": list(config.get("Env") or []),
         "workdir": config.get("WorkingDir") or "",
         "user": config.get("User") or "",
+        "exposed": sorted(config.get("ExposedPorts") or {}),
     }
 
 

@@ -348,10 +348,15 @@ def _umask() -> int:
 class Tree:
     """A directory we write into through file descriptors, never following a symlink."""
 
-    def __init__(self, root: Path, whiteouts: str = "overlay") -> None:
+    def __init__(self, root: Path | int, whiteouts: str = "overlay") -> None:
+        """`root`: a directory, or an open descriptor of one (lesson 09's `cp` opens a container's
+        directory safely first, cp.open_beneath); the Tree keeps its own copy of the descriptor."""
         self.root = root
         self.whiteouts = whiteouts            # "overlay": make overlay whiteouts; "apply": delete
-        self.root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        if isinstance(root, int):
+            self.root_fd = os.dup(root)
+        else:
+            self.root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         self.dirs: dict[tuple[str, ...], int] = {(): self.root_fd}
         self.created: set[tuple[str, ...]] = set()
         self.is_root = os.geteuid() == 0

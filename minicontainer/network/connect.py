@@ -9,7 +9,7 @@
 namespace and before it execs the workload, and returns an `Attachment` whose `release()` undoes
 everything (also after a crash: `sweep(paths)`, and stale leases are collected at every attach).
 Each step is one module: bridge.py, veth.py, ipam.py, nat.py, ports.py, hosts.py.
-pyroute2 is imported only here, inside the functions, when a container really uses the bridge.
+The requests go through rtnl.py (the standard library); pyroute2 only makes a missing bridge, once.
 """
 
 from __future__ import annotations
@@ -131,24 +131,25 @@ def attach(container_id: str, pid: int, options: NetworkOptions) -> Attachment:
 def _attach_bridge(container_id: str, pid: int, options: NetworkOptions, paths: Paths) -> Attachment:
     import ipaddress
 
-    from pyroute2 import IPRoute
-
-    from . import ipam, nat, ports, veth
+    from . import ipam, ports, veth
+    from .rtnl import RTNL  # pyroute2's calls in the standard library: `run` does not wait for pyroute2's import
 
     pool_dir = paths.run_dir / "network" / options.bridge
     att = Attachment(container_id, "bridge", paths.run_dir, bridge=options.bridge,
                      publish=list(options.publish))
-    with ipam.locked(pool_dir), IPRoute() as ipr:
+    with ipam.locked(pool_dir), RTNL() as ipr:
         _collect_stale(pool_dir)
         gateway = _ensure_bridge(ipr, options, pool_dir)
+        if options.publish:
+            from . import nat  # (nft: only for a container that publishes ports)
         taken = {r.tag("pub") for r in nat.rules()} if options.publish else set()
         options.publish = [ports.choose_host_port(m, taken) for m in options.publish]  # -p 80: a free one
         att.publish = list(options.publish)
         for mapping in options.publish:
             if mapping.key in taken or f"{mapping.proto}:0.0.0.0:{mapping.host_port}" in taken:
-                raise ContainerError(f"host port {mapping.host_port}/{mapping.proto} is already published "
-                                     "by another container", step="publish a port",
-                                     fix="choose another host port, or stop that container")
+                raise ContainerError(f"Bind for {mapping.host_ip or '0.0.0.0'}:{mapping.host_port} failed: port is "
+                                     "already allocated", step="publish a port",  # (Docker's words)
+                                     fix="choose another host port, or stop the container that publishes it")
             ports.check_host_port_free(mapping)
         pool = ipam.Pool(pool_dir, gateway.network)
         name = options.name or ""
@@ -183,38 +184,45 @@ def _ensure_bridge(ipr, options: NetworkOptions, pool_dir: Path):
     bridge.json records that we own the bridge (written first, so that a runtime killed half-way
     still leaves a record for sweep) and, once they are in place, its NAT rules.
     """
-    from . import bridge, nat
+    from . import bridge
 
     record = pool_dir / "bridge.json"
     state = json.loads(record.read_text()) if record.exists() else {}
     existing = bridge.bridge_interface(ipr, options.bridge)
     if existing is not None and (state.get("rules") or not state):  # complete, or not ours
         return bridge.ensure_bridge(ipr, options.bridge, options.subnet)
+    from ..launcher import ensure_site_packages
+    ensure_site_packages()  # pyroute2 lives in site-packages, which the fast launcher skips
+    from pyroute2 import IPRoute  # (making a bridge asks for the host's routes: pyroute2, once per bridge)
+
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps({"bridge": options.bridge}))
-    gateway = bridge.ensure_bridge(ipr, options.bridge, options.subnet)
-    try:
-        nat.delete_rules("br", options.bridge)  # leftovers of an earlier bridge of the same name
-        nat.add_rules([(c, r, f"mc br={options.bridge}")
-                       for c, r in nat.masquerade_rules(options.bridge, str(gateway.network))])
-    except BaseException:
-        bridge.remove_bridge(ipr, options.bridge)
-        record.unlink(missing_ok=True)
-        raise
+    from . import nat
+    with IPRoute() as full:
+        gateway = bridge.ensure_bridge(full, options.bridge, options.subnet)
+        try:
+            nat.delete_rules("br", options.bridge)  # leftovers of an earlier bridge of the same name
+            nat.add_rules([(c, r, f"mc br={options.bridge}")
+                           for c, r in nat.masquerade_rules(options.bridge, str(gateway.network))])
+        except BaseException:
+            bridge.remove_bridge(full, options.bridge)
+            record.unlink(missing_ok=True)
+            raise
     record.write_text(json.dumps({"bridge": options.bridge, "subnet": str(gateway.network), "rules": True}))
     return gateway
 
 
 def _forget(pool_dir: Path, container_id: str, address: str, host_veth: str, ipr=None, rules: bool = True) -> None:
     """Remove one container's rules, veth and lease (call with the pool locked)."""
-    from . import nat, veth
+    from . import veth
 
     if rules:  # (an nft call: skipped for a container that published no port)
+        from . import nat
         nat.delete_rules("id", container_id)
     if host_veth and Path(f"/sys/class/net/{host_veth}").exists():
         if ipr is None:
-            from pyroute2 import IPRoute
-            with IPRoute() as own:
+            from .rtnl import RTNL
+            with RTNL() as own:
                 veth.delete(own, host_veth)
         else:
             veth.delete(ipr, host_veth)
@@ -320,10 +328,9 @@ def remove_network(bridge: str, paths: Paths) -> list[str]:
             for rule in nat.delete_rules("br", bridge):
                 removed.append(f"removed nft rule {rule.chain} {rule.comment}")
             if Path(f"/sys/class/net/{bridge}").exists():
-                from pyroute2 import IPRoute
-
                 from .bridge import remove_bridge
-                with IPRoute() as ipr:
+                from .rtnl import RTNL
+                with RTNL() as ipr:
                     remove_bridge(ipr, bridge)
                 removed.append(f"removed bridge {bridge}")
     shutil.rmtree(pool_dir, ignore_errors=True)

@@ -80,9 +80,9 @@ def check_host_port_free(mapping: PortMapping) -> None:
         try:
             probe.bind((mapping.host_ip or "0.0.0.0", mapping.host_port))
         except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise ContainerError(f"host port {mapping.host_port}/{mapping.proto} is already in use",
-                                     step="publish a port",
+            if exc.errno == errno.EADDRINUSE:  # (Docker's words)
+                raise ContainerError(f"failed to bind host port {mapping.host_ip or '0.0.0.0'}:{mapping.host_port}/"
+                                     f"{mapping.proto}: address already in use", step="publish a port",
                                      fix=f"choose another host port, or stop what listens there "
                                          f"(ss -lntup | grep :{mapping.host_port})") from None
             if exc.errno == errno.EADDRNOTAVAIL:

@@ -50,9 +50,8 @@ def create_pair(ipr, host: str, pid: int, bridge_index: int | None, inside: str 
 def configure_inside(pid: int, address: ipaddress.IPv4Interface | None, gateway: str | None,
                      inside: str = "eth0") -> None:
     """In pid's namespace: lo up; and if given, the address on `inside`, up, default route via gateway."""
-    from pyroute2 import IPRoute
-
     from .. import syscalls
+    from .rtnl import RTNL  # pyroute2's IPRoute calls, without its import time (rtnl.py)
 
     # A netlink socket belongs to the network namespace it was created in. Create ours inside
     # pid's namespace (setns this thread there and straight back): the same as
@@ -62,8 +61,8 @@ def configure_inside(pid: int, address: ipaddress.IPv4Interface | None, gateway:
     try:
         syscalls.setns(target, syscalls.CLONE_NEWNET)
         try:
-            ns = IPRoute()
-            lo = ns.link_lookup(ifname="lo")[0]  # the first request opens the socket, in there
+            ns = RTNL()
+            lo = ns.link_lookup(ifname="lo")[0]
         finally:
             syscalls.setns(own, syscalls.CLONE_NEWNET)
     finally:
@@ -86,15 +85,13 @@ def delete(ipr, name: str) -> bool:
     The kernel deletes the pair by itself when the container's namespace dies, a moment after its
     last process: the device may vanish between our lookup and our request (ENODEV), which is fine.
     """
-    from pyroute2 import NetlinkError
-
     found = ipr.link_lookup(ifname=name)
     if not found:
         return False
     try:
         ipr.link("del", index=found[0])
-    except NetlinkError as exc:
-        if exc.code != errno.ENODEV:
+    except Exception as exc:  # NetlinkError, pyroute2's or rtnl's: `.code` is the errno
+        if getattr(exc, "code", None) != errno.ENODEV:
             raise
         return False
     return True

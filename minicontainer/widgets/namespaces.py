@@ -7,9 +7,11 @@
     ...
     as the container sees them          |  as the host sees them
                                         |  pid 13010 (the runtime, waiting)
-                                        |    pid 13011 (the helper, outside the PID namespace)
-    1   mc-init                         |      pid 13012
-      2   sh                            |        pid 13013
+    1   mc-init                         |    pid 13012
+      2   sh                            |      pid 13013
+
+(The runtime is the container's monitor, which forked PID 1; when a helper stands between them, a
+rootless container's or a notebook's, it shows on a line of its own.)
 
 Everything is read from /proc at the moment you call it: /proc/PID/ns/* (same inode = same
 namespace), /proc/PID/task/PID/children (the tree) and the NSpid line of /proc/PID/status (a
@@ -113,17 +115,30 @@ def render_text(pid: int, other: int | str = "self") -> str:
         lines.append(f"{r.name:10} {r.host:{width}}  {r.container:{width}}  {'yes' if r.shared else 'no'}")
     lines.append("")
     lines.append(f"{'as the container sees them':34}  |  as the host sees them")
-    helper = parent(pid)
-    runtime = parent(helper) if helper else 0
-    if runtime:  # invisible from inside: they are outside the container's PID namespace
-        lines.append(f"{'':34}  |  pid {runtime} (the runtime, waiting)")
+    first = parent(pid)  # the monitor, or a helper between the monitor and PID 1 (process.py says when)
+    monitor = monitor_of(pid) or first
+    helper = first if first != monitor else 0
+    base = ""
+    if monitor:  # invisible from inside: they are outside the container's PID namespace
+        lines.append(f"{'':34}  |  pid {monitor} (the runtime, waiting)")
+        base = "  "
     if helper:
         lines.append(f"{'':34}  |    pid {helper} (the helper, outside the PID namespace)")
-    base = "    " if helper else ""
+        base = "    "
     for p in tree(pid):
         indent = "  " * p.depth
         lines.append(f"{indent}{p.inner_pid:<3} {p.command[:30]:<{30 - len(indent)}}  |  {base}{indent}pid {p.host_pid}")
     return "\n".join(lines)
+
+
+def monitor_of(pid: int) -> int:
+    """The monitor of the container whose PID 1 is `pid`, from its record (0 if no record says so)."""
+    from ..paths import default_paths
+    from ..state import all_containers
+    for c in all_containers(default_paths()):
+        if c.pid == pid:
+            return c.monitor_pid
+    return 0
 
 
 def parent(pid: int, proc: str = "/proc") -> int:

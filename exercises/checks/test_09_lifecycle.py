@@ -1,0 +1,142 @@
+"""Checks for lesson 09 (the container's life). Run them with `make check EX=09`, or `check("9.2")` in the notebook.
+
+9.1 and 9.2 are plain functions of their arguments; 9.3 and 9.4 work in a temporary directory that
+plays a container's root filesystem, with the symlinks images and containers can hold.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from minicontainer.errors import ContainerError
+from minicontainer.state import CREATED, EXITED, RESTARTING, RUNNING, Container
+
+
+def record(status: str) -> Container:
+    return Container(id="c0ffee" * 10 + "c0ff", name="web", image="busybox", command=["true"], rootfs="/",
+                     status=status)
+
+
+# --- 9.1 transition ----------------------------------------------------------------------------
+
+@pytest.mark.exercise("9.1")
+def test_transition_follows_the_table_and_stamps_the_time(ex):
+    c = record(CREATED)
+    got = ex.transition(c, "start")
+    assert got is c, "transition() changes the record it is given and returns it"
+    assert c.status == RUNNING, f"created --start--> should give running, got {c.status!r}"
+    assert c.started > 0 and c.finished == 0, "entering running stamps `started` (STAMPS), and only that"
+    ex.transition(c, "restart")
+    assert c.status == RESTARTING and c.finished >= c.started, "running --restart--> restarting stamps `finished`"
+    ex.transition(c, "start")
+    ex.transition(c, "exit")
+    assert c.status == EXITED
+    assert ex.transition(c, "start").status == RUNNING, "an exited container may start again (exited --start-->)"
+
+
+@pytest.mark.exercise("9.1")
+@pytest.mark.parametrize("status, event", [(RUNNING, "start"), (EXITED, "exit"), (CREATED, "restart")])
+def test_transition_refuses_what_the_table_does_not_have(ex, status, event):
+    c = record(status)
+    with pytest.raises(ContainerError) as info:
+        ex.transition(c, event)
+    assert f"is {status}: it cannot {event}" in str(info.value), f"the message should say why: {info.value}"
+    assert c.status == status and c.started == 0, "a refused transition must leave the record as it was"
+
+
+# --- 9.2 should_restart --------------------------------------------------------------------------
+
+@pytest.mark.exercise("9.2")
+@pytest.mark.parametrize("policy, code, count, stopped, want", [
+    ("no", 1, 0, False, False),
+    ("always", 0, 0, False, True),
+    ("always", 1, 7, False, True),
+    ("always", 1, 0, True, False),
+    ("unless-stopped", 0, 3, False, True),
+    ("unless-stopped", 0, 3, True, False),
+    ("on-failure", 0, 0, False, False),
+    ("on-failure", 3, 100, False, True),
+    ("on-failure:2", 3, 0, False, True),
+    ("on-failure:2", 3, 1, False, True),
+    ("on-failure:2", 3, 2, False, False),
+    ("on-failure:2", 3, 0, True, False),
+])
+def test_should_restart_is_dockers_rule(ex, policy, code, count, stopped, want):
+    got = ex.should_restart(policy, code, count, stopped)
+    assert got is want, (f"should_restart({policy!r}, exit_code={code}, restart_count={count}, stopped={stopped}) "
+                         f"returned {got!r}; Docker's answer is {want}")
+
+
+# --- 9.3 mount_point -------------------------------------------------------------------------------
+
+@pytest.mark.exercise("9.3")
+def test_mount_point_makes_what_is_missing_and_returns_it(ex, tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    got = ex.mount_point(str(root), "/proc")
+    assert got == str(root / "proc") and (root / "proc").is_dir(), f"mount_point(root, '/proc') returned {got!r}"
+    got = ex.mount_point(str(root), "/etc/hosts", is_dir=False)
+    assert got == str(root / "etc" / "hosts") and (root / "etc" / "hosts").is_file(), \
+        "is_dir=False makes an empty file to mount a file on (and its parent directories)"
+    (root / "data").mkdir()
+    (root / "data" / "keep").write_text("mine\n")
+    assert ex.mount_point(str(root), "/data/") == str(root / "data")
+    assert (root / "data" / "keep").read_text() == "mine\n", "what is there must be left as it is"
+
+
+@pytest.mark.exercise("9.3")
+def test_mount_point_follows_the_images_symlinks_inside_it(ex, tmp_path):
+    root, host = tmp_path / "root", tmp_path / "host"
+    root.mkdir()
+    host.mkdir()
+    os.symlink(str(host), root / "evil")            # an absolute link: /evil is the container's <host path>
+    os.symlink("../../../..", root / "up")          # a relative one that climbs: stops at the root
+    got = ex.mount_point(str(root), "/evil/sub")
+    assert not (host / "sub").exists(), "a mount point was made on the host through the image's symlink"
+    assert got == str(root / str(host).lstrip("/") / "sub") and os.path.isdir(got)
+    assert ex.mount_point(str(root), "/up/www") == str(root / "www"), "`..` stops at the container's root"
+
+
+# --- 9.4 resolve_in_container ----------------------------------------------------------------------
+
+@pytest.fixture
+def croot(tmp_path):
+    """A container's root with links inside it, and links that point out."""
+    root = tmp_path / "root"
+    (root / "data" / "sub").mkdir(parents=True)
+    os.symlink("/data/sub", root / "data" / "abs")
+    os.symlink("sub", root / "data" / "rel")
+    os.symlink("../../../../etc", root / "data" / "esc")
+    os.symlink("loop", root / "loop")
+    return root
+
+
+@pytest.mark.exercise("9.4")
+@pytest.mark.parametrize("path, want", [
+    ("/data/sub/f", "data/sub/f"),
+    ("data/./sub/", "data/sub"),
+    ("/data/abs/f", "data/sub/f"),
+    ("/data/rel/f", "data/sub/f"),
+    ("/data/sub/../rel/x", "data/sub/x"),
+    ("/", ""),
+])
+def test_resolve_in_container_follows_links_the_containers_way(ex, croot, path, want):
+    got = ex.resolve_in_container(str(croot), path)
+    expected = os.path.join(str(croot), *[p for p in want.split("/") if p])
+    assert got == expected, f"resolve_in_container(root, {path!r}) returned {got!r}; expected {expected!r}"
+
+
+@pytest.mark.exercise("9.4")
+@pytest.mark.parametrize("path", ["/../etc/passwd", "/data/../../etc", "/data/esc/passwd", "/data/esc"])
+def test_resolve_in_container_refuses_what_points_out(ex, croot, path):
+    with pytest.raises(ContainerError) as info:
+        ex.resolve_in_container(str(croot), path)
+    assert "points out of the container" in str(info.value), f"for {path!r}: {info.value}"
+
+
+@pytest.mark.exercise("9.4")
+def test_resolve_in_container_stops_a_symlink_loop(ex, croot):
+    with pytest.raises(ContainerError, match="too many levels of symbolic links"):
+        ex.resolve_in_container(str(croot), "/loop/x")
