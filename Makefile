@@ -37,6 +37,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[lab,test]'
 	$(PY) -m minicontainer.launcher $(VENV)/bin/minicontainer   # fast start-up for `run` (see launcher.py)
+	$(PY) -m minicontainer.launcher $(VENV)/bin/minicontainer-oci oci   # the same for the OCI runtime binary
 	@rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)

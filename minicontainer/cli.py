@@ -93,6 +93,9 @@ def _parse_fast(argv: list[str]):
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, run the handler, and turn runtime errors into one line on stderr."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["oci"]:  # [oci] lesson 10: runc's command line, parsed by oci/cli.py (= minicontainer-oci)
+        from .oci.cli import main as oci_main
+        return oci_main(argv[1:])
     args = _parse_fast(argv)
     if args is None:
         fast = bool(argv[:1]) and argv[0] in CONTAINER_COMMANDS

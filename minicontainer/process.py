@@ -68,6 +68,9 @@ def helper(cfg: dict) -> int:
         if os.getppid() != cfg["runtime_pid"]:
             return 137
         os.setsid()  # a terminal's Ctrl-C reaches the runtime only; it forwards it to PID 1
+        if cfg.get("join"):  # [oci] lesson 10: namespaces given by path (config.json's linux.namespaces),
+            from .namespaces import join_paths  # joined first: a new user namespace would lose the right to
+            join_paths(cfg["join"])             # join the host's others
         if cfg["userns"]:
             syscalls.unshare(syscalls.CLONE_NEWUSER)
             send(report_w, "userns")
@@ -94,6 +97,8 @@ def helper(cfg: dict) -> int:
     os.close(go_r)
     send(report_w, f"pid {pid}")
     os.close(report_w)
+    if cfg.get("leave_init"):  # [oci] `create` returns leaving PID 1 waiting: whoever called the runtime
+        return 0               # (podman's conmon, a subreaper) inherits it and reaps it, not us
     return wait(pid)
 
 
@@ -109,15 +114,26 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
     """PID 1: wait for "go", build the container's view of the world, start the workload, reap."""
     step = "wait for the runtime"
     try:
-        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
-        # The helper may have died before that prctl: then no signal comes, and "go" may already
-        # be waiting in the pipe. So check that it is still our parent (os.getppid() says 0 in a
-        # new PID namespace; /proc is still the host's here and shows the parent's host PID).
-        if host_parent_pid() != cfg["helper_pid"]:
-            return 137
+        if not cfg.get("leave_init"):  # [oci] a PID 1 left behind by `create` outlives the helper
+            syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+            # The helper may have died before that prctl: then no signal comes, and "go" may already
+            # be waiting in the pipe. So check that it is still our parent (os.getppid() says 0 in a
+            # new PID namespace; /proc is still the host's here and shows the parent's host PID).
+            if host_parent_pid() != cfg["helper_pid"]:
+                return 137
         if read_line(go_r) != "go":
-            return 125
+            return 125  # (also when the runtime died: end-of-file)
         os.close(go_r)
+        if cfg.get("exec_fifo"):  # [oci] the fifo `start` opens, by an O_PATH descriptor: after
+            cfg["exec_fifo_fd"] = os.open(cfg["exec_fifo"], os.O_PATH | os.O_CLOEXEC)  # pivot_root its
+        if cfg.get("oom_score_adj") is not None:                                       # path is gone
+            step = "set oom_score_adj"
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(cfg["oom_score_adj"]))
+        if cfg.get("rlimits"):  # [oci] imported now: after pivot_root the host's library is out of reach
+            import resource  # noqa: F401
+        if cfg.get("hooks"):
+            from .oci import hooks  # noqa: F401
         if cfg.get("cgroup_files"):  # [cgroups] step 6: join our cgroup, so the workload is born in it
             step = "join the cgroup"
             from .cgroups import join_self
@@ -129,7 +145,7 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
             syscalls.unshare(syscalls.CLONE_NEWCGROUP)
         step = "set up the root filesystem"
         setup_rootfs(cfg)
-        if "uts" in cfg["namespaces"]:
+        if "uts" in cfg["namespaces"] and cfg["hostname"]:
             step = "set the hostname"
             syscalls.sethostname(cfg["hostname"])
     except BaseException as exc:  # noqa: BLE001
@@ -178,6 +194,8 @@ def reap(workload: int) -> int:
 
 def setup_rootfs(cfg: dict) -> None:
     """Mounts inside the new mount namespace, pivot_root, then the masks (see rootfs.py)."""
+    if cfg.get("mounts") is not None:  # [oci] lesson 10: a bundle says every mount itself
+        return setup_bundle_rootfs(cfg)
     rootfs_mod.make_mounts_private()
     root = cfg["rootfs"]
     if cfg.get("layers"):  # [unionfs] lesson 04: a copy-on-write root, in the container's own mount
@@ -207,6 +225,42 @@ def setup_rootfs(cfg: dict) -> None:
     rootfs_mod.pivot_without_old_dir(root)
     if not privileged:
         rootfs_mod.mask_paths()
+
+
+def setup_bundle_rootfs(cfg: dict) -> None:
+    """[oci] The same steps for a bundle's config.json, translated by oci/config.py: its mounts in its
+    order, the standard devices, its masked and read-only paths, sysctls, a read-only root last."""
+    syscalls.mount(None, "/", None, cfg.get("root_propagation") or syscalls.MS_SLAVE | syscalls.MS_REC)
+    root = cfg["rootfs"]
+    rootfs_mod.bind_root(root, False, cfg.get("userns", False))
+    for m in cfg["mounts"]:
+        if m["type"] == "cgroup":  # the container's own group(s), as `run` mounts them
+            if cfg.get("cgroup_mounts"):
+                rootfs_mod.mount_cgroups(root, cfg["cgroup_mounts"], read_only=bool(m["flags"] & syscalls.MS_RDONLY))
+            continue
+        rootfs_mod.mount_entry(root, m)
+    rootfs_mod.populate_dev(root)
+    sec = cfg.get("security") or {}
+    for target, kind, major, minor, mode, uid, gid in cfg.get("devices", ()):
+        rootfs_mod.make_device_node(root, target, kind, major, minor, mode, uid, gid)
+    if cfg.get("console"):
+        console = f"{root}/dev/console"
+        os.close(os.open(console, os.O_CREAT | os.O_WRONLY, 0o600))
+        syscalls.mount(cfg["console"], console, None, syscalls.MS_BIND)
+    if cfg.get("hooks", {}).get("createContainer"):  # in the container's namespaces, before pivot_root
+        from .oci.hooks import run_hooks
+        run_hooks(cfg["hooks"]["createContainer"], cfg["hook_state"] | {"pid": int(os.readlink("/proc/self"))},
+                  "createContainer")
+    rootfs_mod.pivot_without_old_dir(root)
+    for key, value in cfg.get("sysctl", {}).items():
+        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+            f.write(value)
+    if not sec.get("privileged"):
+        rootfs_mod.mask_paths(cfg.get("masked_paths", []), cfg.get("readonly_paths", []))
+    if cfg.get("read_only"):
+        rootfs_mod.remount_root_readonly()
+    if cfg.get("rootfs_propagation"):
+        syscalls.mount(None, "/", None, cfg["rootfs_propagation"])
 
 
 # --- the workload ---------------------------------------------------------------------------
@@ -296,6 +350,13 @@ def start_workload(cfg: dict, report_w: int) -> int:
             os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         env = dict(e.split("=", 1) if "=" in e else (e, "") for e in cfg["env"])
+        if cfg.get("rlimits"):  # [oci] process.rlimits, while we may still raise hard limits
+            step = "set the resource limits"
+            import resource  # (imported by PID 1 before pivot_root: see init)
+            for name, soft, hard in cfg["rlimits"]:
+                resource.setrlimit(getattr(resource, name), (soft, hard))
+        if "umask" in cfg:  # [oci] process.user.umask (runc's default: 0022)
+            os.umask(0o022 if cfg["umask"] is None else cfg["umask"])
         sec = cfg.get("security")
         if sec:  # [security] lesson 08, in runc's order: bounding set (and a filter without no_new_privs)
             step = "drop capabilities"
@@ -304,7 +365,9 @@ def start_workload(cfg: dict, report_w: int) -> int:
             uid, gid, home = lookup_user(cfg["user"])
             env.setdefault("HOME", home)
             step = "set the user"
-            if not cfg["userns"]:
+            if "groups" in cfg:  # [oci] process.user.additionalGids
+                os.setgroups(cfg["groups"])
+            elif not cfg["userns"]:
                 os.setgroups([])
             os.setgid(gid)
             os.setuid(uid)
@@ -324,9 +387,16 @@ def start_workload(cfg: dict, report_w: int) -> int:
         step = "start the workload"
         argv = cfg["argv"]
         program = find_executable(argv[0], env.get("PATH", DEFAULT_PATH))
+        if cfg.get("exec_fifo"):  # [oci] `create` ends here: everything is ready, the program exists
+            report_w = created_wait_for_start(cfg, report_w)
         if sec:  # [security] last: no_new_privs and the seccomp filter; execve is the next call
             step = "install the seccomp filter"
             security.before_exec(sec)
+            step = "start the workload"
+        if cfg.get("hooks", {}).get("startContainer"):  # [oci] after `start`, in the container, before execve
+            step = "run the startContainer hooks"
+            from .oci.hooks import run_hooks
+            run_hooks(cfg["hooks"]["startContainer"], dict(cfg["hook_state"], pid=os.getpid()), "startContainer")
             step = "start the workload"
         os.execve(program, argv, env)
     except BaseException as exc:  # noqa: BLE001
@@ -335,6 +405,21 @@ def start_workload(cfg: dict, report_w: int) -> int:
                             fix="check that the file is a program for this machine", exit_status=126)
         return send_error(report_w, step, exc)
     return 125  # not reached: execve does not return
+
+
+def created_wait_for_start(cfg: dict, report_w: int) -> int:
+    """[oci] Tell `create` we are ready ("created"), then block until `start` opens the exec fifo.
+
+    runc's trick: opening a fifo for writing blocks until someone opens it for reading. PID 1
+    opened it by an O_PATH descriptor before pivot_root; /proc/self/fd/N reopens it here. Returns -1:
+    from now on nobody reads the report pipe, so errors go to stderr (spawn.send_error)."""
+    send(report_w, "created")
+    os.close(report_w)
+    fd = os.open(f"/proc/self/fd/{cfg['exec_fifo_fd']}", os.O_WRONLY | os.O_CLOEXEC)
+    os.write(fd, b"0")
+    os.close(fd)
+    os.close(cfg["exec_fifo_fd"])
+    return -1
 
 
 # --- exec: a new process in a running container ----------------------------------------------
@@ -362,11 +447,12 @@ def exec_helper(cfg: dict) -> int:
     if pid == 0:
         code = 125
         try:
-            syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+            if not cfg.get("leave_init"):  # [oci] `exec -d` leaves the process to whoever called the runtime
+                syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
             # If the exec helper died before that prctl, we were handed to the container's PID 1 and
             # "go" may be in the pipe already. While it lives, our parent is the helper (shown as 0
             # when it is outside the PID namespace we were forked into).
-            if os.getppid() in (0, helper_pid) and read_line(go_r) == "go":
+            if (cfg.get("leave_init") or os.getppid() in (0, helper_pid)) and read_line(go_r) == "go":
                 os.close(go_r)
                 code = start_workload(cfg, report_w)
         finally:
@@ -374,4 +460,6 @@ def exec_helper(cfg: dict) -> int:
     os.close(go_r)
     send(report_w, f"pid {pid}")
     os.close(report_w)
+    if cfg.get("leave_init"):
+        return 0
     return wait(pid)

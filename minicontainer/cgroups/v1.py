@@ -56,11 +56,7 @@ class V1Cgroup(Cgroup):
             if controller == "cpuset":
                 # a new v1 cpuset group starts with no CPUs and no memory nodes: no process could run in it
                 for f in ("cpuset.cpus", "cpuset.mems"):
-                    inherited = read_text(os.path.join(parent, f)).strip()
-                    if not inherited:
-                        inherited = read_text(os.path.join(os.path.dirname(parent), f)).strip()
-                        write(os.path.join(parent, f), inherited, self.setup, f)
-                    write(os.path.join(d, f), inherited, self.setup, f)
+                    write(os.path.join(d, f), self.inherit(parent, f), self.setup, f)
         if limits.memory is not None:
             put("memory", "memory.limit_in_bytes", limits.memory, "--memory")
             if os.path.exists(os.path.join(dirs["memory"], "memory.memsw.limit_in_bytes")):
@@ -76,6 +72,15 @@ class V1Cgroup(Cgroup):
             put("cpuset", "cpuset.cpus", limits.cpuset_cpus, "--cpuset-cpus")
         if limits.pids_limit is not None:
             put("pids", "pids.max", limits.pids_limit, "--pids-limit")
+
+    def inherit(self, directory: str, name: str) -> str:
+        """A cpuset file's value for a new child of `directory`: its own, or (an empty new parent, such as
+        a bundle's cgroupsPath a/b/c makes) its nearest ancestor's, copied down on the way."""
+        value = read_text(os.path.join(directory, name)).strip()
+        if not value and directory != self.setup.controller_dirs["cpuset"]:
+            value = self.inherit(os.path.dirname(directory), name)
+            write(os.path.join(directory, name), value, self.setup, name)
+        return value
 
     def stats(self) -> Stats:
         d = self.controller_dirs()

@@ -73,7 +73,10 @@ class V2Cgroup(Cgroup):
         needed = (limits.controllers() | STATS_CONTROLLERS) & set(self.setup.controller_dirs)
         os.makedirs(parent, exist_ok=True)
         self.enable(root, needed)
-        self.enable(parent, needed)
+        level = root
+        for part in self.parent.strip("/").split("/"):  # (lesson 10: a bundle's cgroupsPath may be a/b/c)
+            level = os.path.join(level, part)
+            self.enable(level, needed)
         os.mkdir(d)
         if limits.memory is not None:
             put("memory.max", limits.memory, "--memory")

@@ -134,7 +134,11 @@ def before_user(sec: dict) -> None:
 def after_user(sec: dict) -> None:
     """After setuid: the capability sets themselves."""
     capabilities.keep_caps(False)
-    capabilities.set_sets(sec["caps"])
+    sets = sec.get("sets")  # [oci] lesson 10: config.json names the five sets; `run` gives one for all
+    if sets:
+        capabilities.set_all(sets["effective"], sets["permitted"], sets["inheritable"], sets["ambient"])
+    else:
+        capabilities.set_sets(sec["caps"])
 
 
 def before_exec(sec: dict) -> None:
