@@ -132,6 +132,8 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
                 f.write(str(cfg["oom_score_adj"]))
         if cfg.get("rlimits"):  # [oci] imported now: after pivot_root the host's library is out of reach
             import resource  # noqa: F401
+        if cfg["tty"]:  # (the same for the workload's terminal; `run -t` imported it in terminal.py already)
+            import termios  # noqa: F401
         if cfg.get("hooks"):
             from .oci import hooks  # noqa: F401
         if cfg.get("cgroup_files"):  # [cgroups] step 6: join our cgroup, so the workload is born in it

@@ -227,10 +227,11 @@ def kill(paths: Paths, cid: str, sig: int = signal.SIGTERM) -> None:
 
 
 def delete(paths: Paths, cid: str, force: bool = False) -> None:
-    """Remove a stopped (or created) container; --force kills a running one first."""
+    """Remove a stopped container; --force kills a created or running one first (the spec: deleting a
+    container that is not stopped MUST be an error and change nothing)."""
     c = find(paths, cid)
     status = status_of(c)
-    if status == "running" and not force:
+    if status in ("created", "running") and not force:
         raise ContainerError(f"cannot delete container {cid} that is not stopped: {status}", step="delete",
                              fix=f"stop it first (minicontainer oci kill {cid} KILL), or delete --force")
     destroy(paths, c)
