@@ -134,8 +134,8 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
             import resource  # noqa: F401
         if cfg["tty"]:  # (the same for the workload's terminal; `run -t` imported it in terminal.py already)
             import termios  # noqa: F401
-        if cfg.get("hooks"):
-            from .oci import hooks  # noqa: F401
+        if cfg.get("exec_fifo"):  # [oci] the bundle's side of the container (and its hooks)
+            from .oci import inside  # noqa: F401
         if cfg.get("cgroup_files"):  # [cgroups] step 6: join our cgroup, so the workload is born in it
             step = "join the cgroup"
             from .cgroups import join_self
@@ -196,7 +196,8 @@ def reap(workload: int) -> int:
 
 def setup_rootfs(cfg: dict) -> None:
     """Mounts inside the new mount namespace, pivot_root, then the masks (see rootfs.py)."""
-    if cfg.get("mounts") is not None:  # [oci] lesson 10: a bundle says every mount itself
+    if cfg.get("mounts") is not None:  # [oci] lesson 10: a bundle says every mount itself (oci/inside.py)
+        from .oci.inside import setup_bundle_rootfs
         return setup_bundle_rootfs(cfg)
     rootfs_mod.make_mounts_private()
     root = cfg["rootfs"]
@@ -227,42 +228,6 @@ def setup_rootfs(cfg: dict) -> None:
     rootfs_mod.pivot_without_old_dir(root)
     if not privileged:
         rootfs_mod.mask_paths()
-
-
-def setup_bundle_rootfs(cfg: dict) -> None:
-    """[oci] The same steps for a bundle's config.json, translated by oci/config.py: its mounts in its
-    order, the standard devices, its masked and read-only paths, sysctls, a read-only root last."""
-    syscalls.mount(None, "/", None, cfg.get("root_propagation") or syscalls.MS_SLAVE | syscalls.MS_REC)
-    root = cfg["rootfs"]
-    rootfs_mod.bind_root(root, False, cfg.get("userns", False))
-    for m in cfg["mounts"]:
-        if m["type"] == "cgroup":  # the container's own group(s), as `run` mounts them
-            if cfg.get("cgroup_mounts"):
-                rootfs_mod.mount_cgroups(root, cfg["cgroup_mounts"], read_only=bool(m["flags"] & syscalls.MS_RDONLY))
-            continue
-        rootfs_mod.mount_entry(root, m)
-    rootfs_mod.populate_dev(root)
-    sec = cfg.get("security") or {}
-    for target, kind, major, minor, mode, uid, gid in cfg.get("devices", ()):
-        rootfs_mod.make_device_node(root, target, kind, major, minor, mode, uid, gid)
-    if cfg.get("console"):
-        console = f"{root}/dev/console"
-        os.close(os.open(console, os.O_CREAT | os.O_WRONLY, 0o600))
-        syscalls.mount(cfg["console"], console, None, syscalls.MS_BIND)
-    if cfg.get("hooks", {}).get("createContainer"):  # in the container's namespaces, before pivot_root
-        from .oci.hooks import run_hooks
-        run_hooks(cfg["hooks"]["createContainer"], cfg["hook_state"] | {"pid": int(os.readlink("/proc/self"))},
-                  "createContainer")
-    rootfs_mod.pivot_without_old_dir(root)
-    for key, value in cfg.get("sysctl", {}).items():
-        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
-            f.write(value)
-    if not sec.get("privileged"):
-        rootfs_mod.mask_paths(cfg.get("masked_paths", []), cfg.get("readonly_paths", []))
-    if cfg.get("read_only"):
-        rootfs_mod.remount_root_readonly()
-    if cfg.get("rootfs_propagation"):
-        syscalls.mount(None, "/", None, cfg["rootfs_propagation"])
 
 
 # --- the workload ---------------------------------------------------------------------------
@@ -390,6 +355,7 @@ def start_workload(cfg: dict, report_w: int) -> int:
         argv = cfg["argv"]
         program = find_executable(argv[0], env.get("PATH", DEFAULT_PATH))
         if cfg.get("exec_fifo"):  # [oci] `create` ends here: everything is ready, the program exists
+            from .oci.inside import created_wait_for_start
             report_w = created_wait_for_start(cfg, report_w)
         if sec:  # [security] last: no_new_privs and the seccomp filter; execve is the next call
             step = "install the seccomp filter"
@@ -407,21 +373,6 @@ def start_workload(cfg: dict, report_w: int) -> int:
                             fix="check that the file is a program for this machine", exit_status=126)
         return send_error(report_w, step, exc)
     return 125  # not reached: execve does not return
-
-
-def created_wait_for_start(cfg: dict, report_w: int) -> int:
-    """[oci] Tell `create` we are ready ("created"), then block until `start` opens the exec fifo.
-
-    runc's trick: opening a fifo for writing blocks until someone opens it for reading. PID 1
-    opened it by an O_PATH descriptor before pivot_root; /proc/self/fd/N reopens it here. Returns -1:
-    from now on nobody reads the report pipe, so errors go to stderr (spawn.send_error)."""
-    send(report_w, "created")
-    os.close(report_w)
-    fd = os.open(f"/proc/self/fd/{cfg['exec_fifo_fd']}", os.O_WRONLY | os.O_CLOEXEC)
-    os.write(fd, b"0")
-    os.close(fd)
-    os.close(cfg["exec_fifo_fd"])
-    return -1
 
 
 # --- exec: a new process in a running container ----------------------------------------------

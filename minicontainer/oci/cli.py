@@ -163,9 +163,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def dispatch(glob: dict, command: str, opts: dict, args: list[str]) -> int:
     from .. import __version__
-    if command == "help":
+    if command == "help":  # (as argparse's --help: print and exit)
         print(USAGE)
-        return 0
+        raise SystemExit(0)
     if command == "version":
         from .state import OCI_VERSION
         print(f"minicontainer-oci version {__version__}\nspec: {OCI_VERSION}")
