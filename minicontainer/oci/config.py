@@ -56,24 +56,48 @@ RLIMITS = ("RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZ
 CAP_SETS = ("bounding", "effective", "inheritable", "permitted", "ambient")
 HOOK_FIELDS = {"path", "args", "env", "timeout"}
 
-# Every field this runtime knows, object by object. Anything else is refused by name.
+# Every field of the runtime spec (1.x), object by object: a field that is not here is *unknown*, and the
+# spec says a runtime MUST ignore it (config.md, "Extensibility"): it is ignored with a warning naming it.
+SPEC = {
+    "": {"ociVersion", "process", "root", "hostname", "domainname", "mounts", "hooks", "annotations", "linux",
+         "solaris", "windows", "vm", "zos"},
+    "process": {"terminal", "consoleSize", "user", "args", "commandLine", "env", "cwd", "capabilities", "rlimits",
+                "noNewPrivileges", "apparmorProfile", "oomScoreAdj", "scheduler", "selinuxLabel", "ioPriority",
+                "execCPUAffinity"},
+    "process.user": {"uid", "gid", "umask", "additionalGids", "username"},
+    "process.consoleSize": {"height", "width"},
+    "root": {"path", "readonly"},
+    "linux": {"namespaces", "uidMappings", "gidMappings", "timeOffsets", "devices", "netDevices", "cgroupsPath",
+              "rootfsPropagation", "seccomp", "sysctl", "resources", "intelRdt", "personality", "maskedPaths",
+              "readonlyPaths", "mountLabel", "memoryPolicy"},
+    "linux.resources": {"devices", "memory", "cpu", "blockIO", "hugepageLimits", "network", "pids", "rdma", "unified"},
+    "linux.resources.memory": {"limit", "reservation", "swap", "kernel", "kernelTCP", "swappiness", "disableOOMKiller",
+                               "useHierarchy", "checkBeforeUpdate"},
+    "linux.resources.cpu": {"shares", "quota", "burst", "period", "realtimeRuntime", "realtimePeriod", "cpus", "mems",
+                            "idle"},
+    "linux.resources.pids": {"limit"},
+    "hooks": {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+    "linux.seccomp": {"defaultAction", "defaultErrnoRet", "architectures", "flags", "listenerPath",
+                      "listenerMetadata", "syscalls"},
+}
+# The spec's fields this runtime supports. A spec field outside these, with a value that asks for
+# something, is refused by its name: a runtime that skipped `linux.resources.blockIO` would leave a
+# container without the I/O limit its engine believes it set.
 KNOWN = {
-    "": {"ociVersion", "process", "root", "hostname", "mounts", "hooks", "annotations", "linux"},
-    "process": {"terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities", "rlimits",
-                "noNewPrivileges", "apparmorProfile", "oomScoreAdj", "selinuxLabel"},
+    "": SPEC[""] - {"domainname", "solaris", "windows", "vm", "zos"},
+    "process": SPEC["process"] - {"commandLine", "scheduler", "ioPriority", "execCPUAffinity"},
     "process.user": {"uid", "gid", "umask", "additionalGids"},
     "process.consoleSize": {"height", "width"},
     "root": {"path", "readonly"},
-    "linux": {"namespaces", "uidMappings", "gidMappings", "devices", "resources", "cgroupsPath", "maskedPaths",
-              "readonlyPaths", "sysctl", "seccomp", "rootfsPropagation", "mountLabel"},
+    "linux": SPEC["linux"] - {"timeOffsets", "netDevices", "intelRdt", "personality", "memoryPolicy"},
     "linux.resources": {"devices", "memory", "cpu", "pids"},
-    "linux.resources.memory": {"limit", "swap"},
+    "linux.resources.memory": {"limit", "swap", "useHierarchy", "checkBeforeUpdate"},
     "linux.resources.cpu": {"shares", "quota", "period", "cpus"},
     "linux.resources.pids": {"limit"},
-    "hooks": set(("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")),
+    "hooks": SPEC["hooks"],
     "linux.seccomp": {"defaultAction", "defaultErrnoRet", "architectures", "flags", "syscalls"},
 }
-IGNORED = {  # fields that mean nothing on this host: accepted, with the reason (cli.py prints it with --debug)
+IGNORED = {  # fields that mean nothing on this host: accepted, with the reason (`create` warns)
     "process.apparmorProfile": "AppArmor profiles are not applied by minicontainer",
     "process.selinuxLabel": "SELinux labels are not applied by minicontainer",
     "linux.mountLabel": "SELinux labels are not applied by minicontainer",
@@ -89,17 +113,22 @@ def bad(field: str, message: str, fix: str = "") -> ConfigError:
                        fix=fix or "see the OCI runtime spec (config.md), or `minicontainer oci features`")
 
 
-def check_keys(obj: object, where: str) -> dict:
-    """`obj` must be an object whose keys this runtime knows (KNOWN[where])."""
+def check_keys(obj: object, where: str, warnings: list[str] | None = None) -> dict:
+    """`obj` must be an object. Its fields that the spec has and this runtime does not support are refused
+    by name (unless empty: `"blockIO": {}` asks for nothing); fields unknown to the spec are ignored, as the
+    spec requires, with a warning in `warnings`."""
     if obj is None:
         return {}
     if not isinstance(obj, dict):
         raise bad(where or "config.json", "must be a JSON object")
-    unknown = sorted(set(obj) - KNOWN[where])
-    if unknown:
-        name = f"{where}.{unknown[0]}" if where else unknown[0]
-        raise bad(name, "not supported by minicontainer (unknown to it, or a feature it does not have)",
-                  fix="remove the field, or use runc/crun for this container")
+    for key in sorted(obj):
+        name = f"{where}.{key}" if where else key
+        if key not in SPEC[where]:
+            if warnings is not None:
+                warnings.append(f"{name}: not a field of the OCI runtime spec: ignored")
+        elif key not in KNOWN[where] and obj[key] not in (None, False, 0, "", [], {}):
+            raise bad(name, "not supported by minicontainer (a feature of the spec it does not have)",
+                      fix="remove the field, or use runc/crun for this container")
     return obj
 
 
@@ -232,16 +261,16 @@ def translate_capabilities(caps: object) -> dict:
     return {"names": _strings(caps.get("bounding"), "process.capabilities.bounding"), "sets": sets}
 
 
-def translate_resources(res: dict) -> tuple[dict, list[str] | None]:
+def translate_resources(res: dict, notes: list[str]) -> tuple[dict, list[str] | None]:
     """linux.resources -> (cgroups.Limits fields, device rules as v1 lines or None for all devices)."""
     from ..security.devices import Rule, default_rules
     limits: dict = {}
-    memory = check_keys(res.get("memory"), "linux.resources.memory")
+    memory = check_keys(res.get("memory"), "linux.resources.memory", notes)
     if memory.get("limit") is not None and memory["limit"] > 0:
         limits["memory"] = _int(memory["limit"], "linux.resources.memory.limit")
     if memory.get("swap") not in (None, 0):
         limits["memory_swap"] = _int(memory["swap"], "linux.resources.memory.swap")
-    cpu = check_keys(res.get("cpu"), "linux.resources.cpu")
+    cpu = check_keys(res.get("cpu"), "linux.resources.cpu", notes)
     if cpu.get("shares"):
         limits["cpu_shares"] = _int(cpu["shares"], "linux.resources.cpu.shares")
     if cpu.get("quota") is not None and cpu["quota"] > 0:
@@ -254,7 +283,7 @@ def translate_resources(res: dict) -> tuple[dict, list[str] | None]:
         raise bad("linux.resources.cpu.period", "a period without a quota is not supported by minicontainer")
     if cpu.get("cpus"):
         limits["cpuset_cpus"] = cpu["cpus"]
-    pids = check_keys(res.get("pids"), "linux.resources.pids")
+    pids = check_keys(res.get("pids"), "linux.resources.pids", notes)
     if pids.get("limit") is not None and pids["limit"] > 0:
         limits["pids_limit"] = _int(pids["limit"], "linux.resources.pids.limit")
     rules: list[Rule] | None = default_rules()  # runc too allows its standard devices on top of the config's
@@ -279,12 +308,11 @@ def translate(config: dict, bundle: str) -> dict:
     """Check config.json and translate it. Returns {"cfg": the helper's config, and the runtime's
     own parts: "cgroup", "limits", "device_rules", "uid_maps", "gid_maps", "hooks", "annotations",
     "terminal", "notes" (fields accepted but without effect here)}."""
-    check_keys(config, "")
+    notes = [f"{field}: {why}" for field, why in IGNORED.items() if _get(config, field) not in (None, "")]
+    check_keys(config, "", notes)
     if not isinstance(config.get("ociVersion"), str) or not config["ociVersion"].startswith("1."):
         raise bad("ociVersion", f"{config.get('ociVersion')!r}: this runtime reads version 1.x of the spec")
-    notes = [f"{field}: {why}" for field, why in IGNORED.items()
-             if _get(config, field) not in (None, "")]
-    process = check_keys(config.get("process"), "process")
+    process = check_keys(config.get("process"), "process", notes)
     if not process:
         raise bad("process", "missing: there is nothing to run")
     args = _strings(process.get("args"), "process.args")
@@ -293,16 +321,16 @@ def translate(config: dict, bundle: str) -> dict:
     cwd = process.get("cwd") or ""
     if not isinstance(cwd, str) or not cwd.startswith("/"):
         raise bad("process.cwd", f"must be an absolute path, not {cwd!r}")
-    user = check_keys(process.get("user"), "process.user")
+    user = check_keys(process.get("user"), "process.user", notes)
     uid, gid = _int(user.get("uid"), "process.user.uid", 0), _int(user.get("gid"), "process.user.gid", 0)
-    root = check_keys(config.get("root"), "root")
+    root = check_keys(config.get("root"), "root", notes)
     if not isinstance(root.get("path"), str) or not root["path"]:
         raise bad("root.path", "missing: the container needs a root filesystem")
     rootfs = os.path.normpath(os.path.join(bundle, root["path"]))
     if not os.path.isdir(rootfs):
         raise ContainerError("root filesystem not found", step="read config.json", path=rootfs,
                              fix="unpack an image into the bundle (root.path is relative to the bundle)")
-    linux = check_keys(config.get("linux"), "linux")
+    linux = check_keys(config.get("linux"), "linux", notes)
     new, join = namespace_plan(linux.get("namespaces") or [])
     if "mnt" not in new and not any(n == "mnt" for n, _ in join):
         raise bad("linux.namespaces", "no mount namespace: minicontainer needs one (pivot_root would change the host's root)",
@@ -326,7 +354,7 @@ def translate(config: dict, bundle: str) -> dict:
     nnp = bool(process.get("noNewPrivileges"))
     program = ""
     if linux.get("seccomp"):
-        program = translate_seccomp(check_keys(linux["seccomp"], "linux.seccomp"), caps["names"], nnp)
+        program = translate_seccomp(check_keys(linux["seccomp"], "linux.seccomp", notes), caps["names"], nnp)
     rlimits = []
     for i, r in enumerate(process.get("rlimits") or []):
         if not isinstance(r, dict) or r.get("type") not in RLIMITS:
@@ -335,8 +363,8 @@ def translate(config: dict, bundle: str) -> dict:
         if soft > hard:
             raise bad(f"process.rlimits[{i}]", f"soft limit {soft} is above the hard limit {hard}")
         rlimits.append((r["type"], soft, hard))
-    resources = check_keys(linux.get("resources"), "linux.resources")
-    limits, device_rules = translate_resources(resources)
+    resources = check_keys(linux.get("resources"), "linux.resources", notes)
+    limits, device_rules = translate_resources(resources, notes)
     devices = []
     for i, d in enumerate(linux.get("devices") or []):
         if d.get("type") not in ("c", "b", "u", "p") or not str(d.get("path", "")).startswith("/"):
@@ -355,7 +383,7 @@ def translate(config: dict, bundle: str) -> dict:
     sysctl = linux.get("sysctl") or {}
     if not isinstance(sysctl, dict) or not all(isinstance(v, str) for v in sysctl.values()):
         raise bad("linux.sysctl", "must map names to string values")
-    hooks = check_keys(config.get("hooks"), "hooks")
+    hooks = check_keys(config.get("hooks"), "hooks", notes)
     for phase, entries in hooks.items():
         for i, h in enumerate(entries or []):
             if not isinstance(h, dict) or not str(h.get("path", "")).startswith("/"):
