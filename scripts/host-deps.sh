@@ -13,7 +13,8 @@ PACKAGES=(
   uidmap           # newuidmap/newgidmap (rootless mode, lesson 02)
   docker-registry  # the lab registry (lesson 06), run by the course on 127.0.0.1 only
   skopeo umoci     # interop checks for images and the registry (lessons 05-06)
-  runc             # the reference runtime the benchmarks compare with
+  runc             # the reference runtime the benchmarks and the OCI tests compare with
+  podman           # drives minicontainer-oci as an OCI runtime (tests of lesson 10)
   openssl          # TLS certificates for the registry tests
   wrk              # requests/s through a published port (bench)
 )
