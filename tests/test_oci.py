@@ -312,3 +312,15 @@ def test_features_says_what_the_runtime_supports():
     assert "createRuntime" in doc["hooks"] and "rbind" in doc["mountOptions"]
     assert doc["linux"]["cgroup"]["systemd"] is False
     assert "SCMP_ACT_ERRNO" in doc["linux"]["seccomp"]["actions"]
+
+
+def test_a_config_without_process_creates_but_cannot_start(engines, bundle):
+    b = bundle(["true"])  # the spec: `start` MUST generate an error if `process` was not set
+    edit_config(b, lambda c: c.pop("process"))
+    e = engines["minicontainer"]
+    e("create", "--bundle", str(b), "empty", check=True)
+    assert e.state("empty")["status"] == "created"
+    refused = e("start", "empty")
+    assert refused.returncode == 1 and "no process" in refused.stderr
+    assert e.state("empty")["status"] == "stopped"
+    e("delete", "empty", check=True)

@@ -286,7 +286,7 @@ def translate_resources(res: dict, notes: list[str]) -> tuple[dict, list[str] | 
     pids = check_keys(res.get("pids"), "linux.resources.pids", notes)
     if pids.get("limit") is not None and pids["limit"] > 0:
         limits["pids_limit"] = _int(pids["limit"], "linux.resources.pids.limit")
-    rules: list[Rule] | None = default_rules()  # runc too allows its standard devices on top of the config's
+    rules: list[Rule] | None = []  # the config's rules in its order, then the standard devices (as runc)
     for i, d in enumerate(res.get("devices") or []):
         field = f"linux.resources.devices[{i}]"
         kind, access = d.get("type") or "a", d.get("access") or "rwm"
@@ -301,7 +301,7 @@ def translate_resources(res: dict, notes: list[str]) -> tuple[dict, list[str] | 
             continue
         if rules is not None:
             rules.append(Rule(kind, -1 if major is None else major, -1 if minor is None else minor, access))
-    return limits, None if rules is None else [r.line() for r in rules]
+    return limits, None if rules is None else [r.line() for r in rules + default_rules()]
 
 
 def translate(config: dict, bundle: str) -> dict:

@@ -71,7 +71,10 @@ def create(paths: Paths, cid: str, bundle: str, *, console_socket: str = "", pid
         raise ContainerError(f"container with id exists: {cid}", step="check the id",
                              fix=f"delete it first (minicontainer oci delete {cid}) or choose another id")
     bundle = os.path.abspath(bundle)
-    plan = oci_config.translate(oci_config.load(bundle), bundle)  # (nothing is made if this fails)
+    config = oci_config.load(bundle)
+    if config.get("process") is None:  # the spec allows it: `create` works, `start` is then an error
+        return create_without_process(paths, cid, bundle, config), None
+    plan = oci_config.translate(config, bundle)  # (nothing is made if this fails)
     for note in plan["notes"]:
         warn(note)
     cfg = plan["cfg"]
@@ -132,6 +135,17 @@ def create(paths: Paths, cid: str, bundle: str, *, console_socket: str = "", pid
     return c, helper
 
 
+def create_without_process(paths: Paths, cid: str, bundle: str, config: dict) -> Container:
+    """A config.json without `process`: a record only (no PID 1: there is nothing to run)."""
+    os.makedirs(paths.containers_root, mode=0o711, exist_ok=True)
+    building = new_dir(paths, cid, os.getpid(), start_time(os.getpid()))
+    c = Container(id=cid, name=cid, image=bundle, command=[], rootfs="", created=time.time(),
+                  spec={"oci": True, "bundle": bundle, "annotations": config.get("annotations") or {},
+                        "no_process": True, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    publish(paths, building, c)
+    return c
+
+
 def spawn_target():
     from .. import process
     return process.helper
@@ -182,6 +196,11 @@ def start(paths: Paths, cid: str) -> Container:
     if status != "created":
         raise ContainerError(f"cannot start a container that is {status} (only a created one can start)",
                              step="start", fix=f"see `minicontainer oci state {cid}`")
+    if c.spec.get("no_process"):
+        transition(c, "exit")
+        save(paths, c)
+        raise ContainerError("config.json has no process: there is nothing to start", step="start",
+                             fix="add a process to config.json, delete this container and create it again")
     fifo = fifo_path(paths, cid)
     fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:

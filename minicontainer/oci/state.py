@@ -44,6 +44,8 @@ def fifo_path(paths: Paths, cid: str) -> str:
 def status_of(c: Container) -> str:
     """The spec's status from the record and the process: creating (no PID 1 yet), created (PID 1
     waits for `start`), running, stopped (PID 1 is gone)."""
+    if c.spec.get("no_process"):  # (config.json without a process: nothing ever runs)
+        return "created" if c.status == CREATED else STOPPED
     if c.pid == 0:
         return CREATING
     if not alive(c.pid, c.pid_start):
