@@ -1,20 +1,24 @@
 # minicontainer: the two commands are `make lab` and `make test` (as root, on Debian 12 / Ubuntu 22.04+).
-# Every target installs what it needs first and can be run again safely.
+# Every target installs what it needs first and can be run again safely. On a minimal VM without make
+# or Python: `sh scripts/bootstrap.sh` first.
 
 PYTHON  ?= python3
 VENV    := .venv
 PY      := $(VENV)/bin/python
-STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 EX      ?= 01
+PORT    ?= 8888
 export MC_LIB_DIR ?= /var/lib/minicontainer
 export MC_RUN_DIR ?= /run/minicontainer
 
-.PHONY: need-root lab test check exercises notebooks image deps venv bench clean reset distclean help test-vm vm-run vm-shell vm-base oci-validation
+.PHONY: need-root lab lab-url test check progress exercises notebooks image deps test-deps venv lock bench clean reset distclean help test-vm vm-run vm-shell vm-base oci-validation
 
 help:
-	@echo "make lab        install what is missing, prepare the default image, start JupyterLab (127.0.0.1)"
+	@echo "make lab        install what is missing, prepare the default image, start JupyterLab (127.0.0.1, PORT=8888)"
 	@echo "make test       install what is missing, run every test, notebook and exercise check"
+	@echo "make lab-url    the URL (with its token) of the lab already running (e.g. as a systemd service)"
 	@echo "make check EX=01   check your exercises for one lesson (or EX=1.2 for one part)"
+	@echo "make progress   every lesson's exercises: done or not"
 	@echo "make exercises  regenerate exercises/*.py from solutions/ (instructors; overwrites learners' work)"
 	@echo "make notebooks  re-execute the lessons and store their outputs (authors)"
 	@echo "make bench      run the benchmarks beside runc, skopeo and umoci"
@@ -27,35 +31,51 @@ help:
 
 # The course creates namespaces, mounts and cgroups: say so at once instead of failing half-way.
 need-root:
-	@if [ "$$(id -u)" != 0 ]; then echo "make $(MAKECMDGOALS): this needs root (it installs packages and creates containers). Run: sudo make $(MAKECMDGOALS)" >&2; exit 1; fi
+	@if [ "$$(id -u)" != 0 ]; then echo "make $(MAKECMDGOALS): this needs root (it installs packages and creates containers). Fix: sudo make $(MAKECMDGOALS) (as root: make $(MAKECMDGOALS))" >&2; exit 1; fi
 
+# The Debian packages: the course's own (all or nothing), then the tests' and benchmarks' (a package
+# missing from this system's repositories is a warning).
 deps: need-root
-	@bash scripts/host-deps.sh
+	@bash scripts/host-deps.sh course
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -m venv --help >/dev/null 2>&1 || bash scripts/host-deps.sh
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || (rm -rf $(VENV) && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV))
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[lab,test]'
-	$(PY) -m minicontainer.launcher $(VENV)/bin/minicontainer   # fast start-up for `run` (see launcher.py)
-	$(PY) -m minicontainer.launcher $(VENV)/bin/minicontainer-oci oci   # the same for the OCI runtime binary
-	@rm -f $(VENV)/.installed-* && touch $@
+test-deps: need-root
+	@bash scripts/host-deps.sh test
+
+# The virtualenv: pyproject.toml's packages at constraints.txt's versions (scripts/venv.sh).
+$(STAMP): pyproject.toml constraints.txt
+	@bash scripts/venv.sh $(VENV) $(PYTHON) $@
 
 venv: $(STAMP)
+
+# Maintainers: re-resolve constraints.txt (the lock) from pyproject.toml, for Python 3.10 to 3.13.
+lock: venv
+	@$(PY) -m pip install -q uv
+	$(VENV)/bin/uv pip compile pyproject.toml --all-extras --universal --python-version 3.10 \
+	  --no-header --quiet -o constraints.txt
+	@sed -i '1i # The lock: exact versions of pyproject.toml'"'"'s dependencies (all extras), for Python 3.10+.\n# Written by `make lock`; used by make (scripts/venv.sh), environment.yml and binder/postBuild.' constraints.txt
 
 image: deps venv
 	@$(PY) -m minicontainer prepare
 
-lab: image
-	@echo "Starting JupyterLab on 127.0.0.1 (open the URL with the token it prints)."
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser --allow-root --notebook-dir=notebooks \
-	  --ServerApp.terminals_enabled=False
+# JupyterLab on 127.0.0.1:PORT at the repository's root (see minicontainer/labserver.py). The port is
+# checked first, so a second `make lab` says so at once.
+lab: need-root
+	@py=$(PY); [ -x $$py ] || py=$(PYTHON); PYTHONPATH=. $$py -m minicontainer.labserver --check-port --port $(PORT)
+	@$(MAKE) --no-print-directory image
+	@$(PY) -m minicontainer.labserver --port $(PORT)
 
-test: image
+# The URL (with its token) of the lab running on PORT: for a lab started by systemd (docs/classroom.md).
+lab-url: need-root
+	@$(PY) -m minicontainer.labserver --url --port $(PORT) $(if $(WAIT),--wait $(WAIT))
+
+test: image test-deps
 	@bash scripts/run-tests.sh
 
 check: venv
 	@$(PY) -m minicontainer.exercises check $(EX)
+
+progress: venv
+	@$(PY) -m minicontainer progress
 
 exercises: venv
 	@$(PY) -m minicontainer.exercises generate

@@ -143,6 +143,9 @@ class Result:
 def run_checks(lesson: Lesson, source: str | None = None, parts: list[str] | None = None) -> list[Result]:
     """Run a lesson's checks in a fresh process against `source` (a directory of exercise files)."""
     env = dict(os.environ)
+    # The checks use no pytest plugin: without autoload a check starts in ~0.5 s instead of ~7 s
+    # (nbval, hypothesis and the others installed for `make test` are not imported).
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     if source is not None:
         env["MC_EXERCISES"] = str(source)
     with tempfile.TemporaryDirectory() as tmp:

@@ -57,7 +57,7 @@ def test_monitor_returns_at_once_and_can_be_stopped(paths, busybox_rootfs):
 
 
 def test_without_ipywidgets_the_monitor_is_text(paths, busybox_rootfs, monkeypatch):
-    monkeypatch.setattr(resources, "_make_widgets", lambda: None)
+    monkeypatch.setattr(resources, "_make_widgets", lambda monitor: None)
     cid = run_detached(busybox_rootfs, "-m", "64m", "sleep 30")
     monitor = resource_monitor(cid, interval=0.05)
     monitor.stop()

@@ -65,6 +65,26 @@ def test_explorer_degrades_to_text_without_ipywidgets(paths, busybox_rootfs, mon
         container.rm(paths, c.id, force=True)
 
 
+def test_explorer_widget_refreshes_and_says_when_the_container_has_exited(paths, busybox_rootfs):
+    pytest.importorskip("ipywidgets")  # the lab extra
+    c = container.run(RunSpec(rootfs=str(busybox_rootfs), command=["sleep", "30"], detach=True, rm=True), paths)
+    try:
+        box = explorer.show(c.pid)
+        (button, status), html = box.children[0].children, box.children[1]
+        bundle = box._repr_mimebundle_()
+        private = sum(not r.shared for r in explorer.compare(c.pid))  # all but user as root (time: if the kernel has it)
+        assert bundle["text/plain"] == f"namespace explorer: {private} of {len(explorer.compare(c.pid))} namespaces " \
+            "private, 2 processes in the container", bundle["text/plain"]
+        assert bundle["image/png"] and "application/vnd.jupyter.widget-view+json" in bundle
+        button.click()
+        assert status.value == "refresh 1: read from /proc again" and "mc-init" in html.value
+    finally:
+        container.rm(paths, c.id, force=True)
+    button.click()
+    assert status.value == "refresh 2: the container has exited"
+    assert "The container has exited" in html.value and "<table" not in html.value
+
+
 def test_run_printed_prints_the_output_for_a_notebook(paths, busybox_rootfs, capsys, threaded):
     c = container.run_printed(str(busybox_rootfs), ["sh", "-c", "echo hello; exit 2"], paths=paths)
     assert c.exit_code == 2

@@ -8,8 +8,9 @@ import jupytext
 import nbformat
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-SOURCES = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.py"))
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+SOURCES = sorted((ROOT / "lessons").glob("[0-9][0-9]-*.py"))
 
 
 def test_lessons_exist():
@@ -17,9 +18,16 @@ def test_lessons_exist():
     assert names[:2] == ["00-welcome", "01-chroot"], names
 
 
+def test_lesson_sources_live_apart_from_the_notebooks():
+    """A learner's file browser shows each lesson once: the text sources are in lessons/, hidden by the lab."""
+    stray = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]-*.py"))
+    assert not stray, f"lesson sources belong in lessons/ (git mv notebooks/{stray[0]} lessons/): {stray}"
+    assert sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]-*.ipynb")) == [p.stem for p in SOURCES]
+
+
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_notebook_is_in_sync_with_its_text_file(source: Path):
-    ipynb = source.with_suffix(".ipynb")
+    ipynb = NOTEBOOKS / f"{source.stem}.ipynb"
     assert ipynb.exists(), f"{ipynb.name} is missing: run `make notebooks NB={source.stem[:2]}`"
     want = [(c.cell_type, c.source.strip()) for c in jupytext.read(source).cells]
     have = [(c.cell_type, c.source.strip()) for c in nbformat.read(ipynb, as_version=4).cells]
@@ -28,7 +36,7 @@ def test_notebook_is_in_sync_with_its_text_file(source: Path):
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_notebook_was_executed_and_starts_with_the_doctor(source: Path):
-    nb = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    nb = nbformat.read(NOTEBOOKS / f"{source.stem}.ipynb", as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.execution_count for c in code), f"{source.stem}: execute it with `make notebooks`"
     assert any("require(" in c.source or "diagnose(" in c.source for c in code[:2]), \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import sys
 
 import pytest
@@ -36,15 +37,30 @@ def test_text_view_names_layers_shadows_and_whiteouts(stack):
 
 def test_widget_shows_one_page_of_a_5000_file_rootfs_and_filters(stack):
     pytest.importorskip("ipywidgets", reason="the lab extra installs ipywidgets")  # installed by make venv
-    box = view.layer_view(stack, limit=200)
-    (search, which), shadowing, table = box.children[0].children, box.children[1], box.children[2]
-    assert table.value.count("<tr>") == 201, "one header row and one page of 200 rows"
-    assert "of 4951 matching paths (4951 in all)" in table.value
+    box = view.layer_view(stack, page_size=20)
+    (search, which), shadowing = box.children[0].children, box.children[1]
+    (previous, following, where), table = box.children[2].children, box.children[3]
+    assert table.value.count("<tr>") == 21, "one header row and one page of 20 rows"
+    assert where.value == "paths 1–20 of 4951 matching (4951 in all)" and previous.disabled
+    following.click()
+    assert where.value == "paths 21–40 of 4951 matching (4951 in all)" and not previous.disabled
     which.value = 1
-    assert "showing 4 of 4 matching" in table.value, "layer 1 provides usr, usr/lib, usr/lib/d00 and its f000"
+    assert where.value == "paths 1–4 of 4 matching (4951 in all)", "layer 1 provides usr, usr/lib, usr/lib/d00 and its f000"
+    assert following.disabled
     shadowing.value = True
     search.value = "f000"
-    assert "showing 1 of 1" in table.value and "usr/lib/d00/f000" in table.value
+    assert where.value.startswith("paths 1–1 of 1") and "usr/lib/d00/f000" in table.value
+    search.value = "nothing-like-this"
+    assert where.value == "no path matches (4951 in all)"
+
+
+def test_widget_carries_a_picture_and_a_stable_summary_for_a_notebook_opened_before_it_runs(stack):
+    pytest.importorskip("ipywidgets")
+    bundle = view.layer_view(stack, names=["base", "update"])._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"] == "layer view of 2 layers: 0 base, 1 update"
+    png = base64.b64decode(bundle["image/png"])
+    assert png.startswith(b"\x89PNG")
 
 
 def test_widget_shows_a_mounted_containers_upper_dir_as_the_top_layer(stack, paths):

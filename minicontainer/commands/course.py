@@ -1,4 +1,4 @@
-"""Commands about the course and the host: doctor, prepare, reset."""
+"""Commands about the course and the host: doctor, progress, prepare, reset."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("doctor", help="tell what this host supports and how to fix what it lacks")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.set_defaults(handler=_doctor)
+
+    p = sub.add_parser("progress", help="every lesson's exercise parts, done or not (runs the checks now)")
+    p.add_argument("--source", help="check this directory of exercise files instead of exercises/")
+    p.set_defaults(handler=_progress)
 
     p = sub.add_parser("prepare", help="build the offline default image (make lab does this)")
     p.set_defaults(handler=_prepare)
@@ -26,6 +30,12 @@ def _doctor(args: argparse.Namespace) -> int:
     report = diagnose()
     print(report.to_json() if args.json else render(report))
     return 0 if report.course_can_run else 1
+
+
+def _progress(args: argparse.Namespace) -> int:
+    from ..progress import main
+
+    return main(args.source)
 
 
 def _prepare(args: argparse.Namespace) -> int:

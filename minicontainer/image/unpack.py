@@ -40,6 +40,7 @@ import hashlib
 import os
 import shutil
 import stat
+import sys
 import tarfile
 import queue
 import tempfile
@@ -60,6 +61,17 @@ CHUNK = 1 << 20
 # Extended attributes a layer may carry (file capabilities, user data); never trusted.overlay.*,
 # which would let an image forge whiteouts or redirects in the union mount.
 ALLOWED_XATTR_PREFIXES = ("security.capability", "user.")
+
+
+def rmtree_at(parent: int, name: str) -> None:
+    """Remove the directory `name` inside the open directory `parent`, never following a symlink.
+
+    Python 3.11's shutil.rmtree takes dir_fd; on 3.10 (Ubuntu 22.04) /proc/self/fd/N names the same
+    open directory, and rmtree's own fd-based walk does the rest."""
+    if sys.version_info >= (3, 11):
+        shutil.rmtree(name, dir_fd=parent)  # novermin (guarded by the version test)
+    else:
+        shutil.rmtree(f"/proc/self/fd/{parent}/{name}")
 
 
 @dataclass(frozen=True)
@@ -376,7 +388,7 @@ class Tree:
             return
         if stat.S_ISDIR(st.st_mode):
             self.forget(parts)
-            shutil.rmtree(name, dir_fd=parent)
+            rmtree_at(parent, name)
         else:
             os.unlink(name, dir_fd=parent)
 

@@ -84,12 +84,27 @@ class WidgetProgress(Progress):
         import ipywidgets as widgets
         from IPython.display import display
 
+        from ..widgets import lesson_view, text_png
+
         self._w = widgets
-        self._box = widgets.VBox([])
         self._bars: dict[str, Any] = {}
         self._done: dict[str, int] = {}
         self._lock = threading.Lock()
-        display(self._box)
+        # The bars, and a picture of them for a notebook opened before it runs (updated at the end).
+        self._box = lesson_view([], picture=lambda: text_png(self.text(), "pull progress"),
+                                summary="progress: a bar per blob")  # the same text before and after
+        self._handle = display(self._box, display_id=True)
+
+    def text(self) -> str:
+        """The bars as text: one line per blob."""
+        lines = []
+        for bar in list(self._bars.values()):
+            filled = round(20 * bar.value / bar.max) if bar.max else 20
+            lines.append(f"{bar.description:<20} {'█' * filled:<20} {bar.value}/{bar.max} B")
+        return "\n".join(lines) or "(nothing to fetch)"
+
+    def close(self) -> None:
+        self._handle.update(self._box)  # the saved notebook keeps the finished bars
 
     def start(self, key: str, label: str, total: int) -> None:
         bar = self._w.IntProgress(value=0, min=0, max=max(total, 1), description=label[:20],

@@ -11,8 +11,9 @@
 `layer_view(source)` takes a list of layer dirs (bottom first), a `MergedTree`, or a mounted
 `RootfsMount` (then the container's upper dir is the top layer); `container_stack(name)` gives
 the layers and upper dir of a container made by `minicontainer run`. In a notebook it shows a search
-box, a layer filter and a page of the table (never more than `limit` rows, so a rootfs of 5,000
-files stays responsive), with a bar per layer; without ipywidgets it returns the same as text.
+box, a layer filter and one page of the table at a time (20 rows, with previous/next buttons, so a
+rootfs of 5,000 files stays a short table), with a bar per layer; without ipywidgets it returns the
+same as text.
 """
 
 from __future__ import annotations
@@ -120,16 +121,15 @@ class TextView(str):
         return str(self)
 
 
-def _html_table(chosen: list[Row], names: list[str], limit: int, total: int) -> str:
+def _html_table(page: list[Row], names: list[str]) -> str:
     cells = []
-    for r in chosen[:limit]:
+    for r in page:
         shadows = ", ".join(names[i] for i in r.shadows)
         size = human(r.size) if r.kind == "file" else ("dir" if r.kind == "dir" else r.kind)
         cells.append(f"<tr><td style='font-family:monospace'>{html.escape(r.path)}</td><td>{html.escape(names[r.layer])}"
                      f"</td><td>{html.escape(shadows)}</td><td style='text-align:right'>{size}</td></tr>")
-    more = f"<p>showing {min(limit, len(chosen))} of {len(chosen)} matching paths ({total} in all)</p>"
     return ("<table><tr><th>path</th><th>layer</th><th>shadows</th><th>size</th></tr>" + "".join(cells)
-            + "</table>" + more)
+            + "</table>")
 
 
 def _html_bars(tree: MergedTree, names: list[str]) -> str:
@@ -142,28 +142,73 @@ def _html_bars(tree: MergedTree, names: list[str]) -> str:
     return "".join(out) + "</table>"
 
 
-def layer_view(source, names: list[str] | None = None, limit: int = 200):
-    """An interactive table of who provides each path (ipywidgets), or its text when that is missing."""
+def page_label(start: int, shown: int, matching: int, total: int) -> str:
+    """'paths 21-40 of 4951 matching (4951 in all)'."""
+    if not matching:
+        return f"no path matches ({total} in all)"
+    return f"paths {start + 1}–{start + shown} of {matching} matching ({total} in all)"
+
+
+def layer_view(source, names: list[str] | None = None, page_size: int = 20):
+    """An interactive table of who provides each path, a page at a time (ipywidgets), or its text.
+
+    A search box, a layer filter and a checkbox choose the rows; ◀ ▶ turn the pages (`page_size` rows
+    each, so a rootfs of 5,000 files stays a short table); below, the whiteouts and the bytes per layer."""
     try:
         import ipywidgets as w
     except ImportError:
-        return TextView(render_text(source, names, limit=limit))
+        return TextView(render_text(source, names, limit=page_size))
+    from . import lesson_view, text_png
+
     tree, names = _tree_and_names(source, names)
     all_rows = rows(tree)
     search = w.Text(placeholder="path contains…", description="filter")
     which = w.Dropdown(options=[("all layers", -1)] + [(n, i) for i, n in enumerate(names)], description="layer")
-    shadowing = w.Checkbox(value=False, description="only paths that shadow a lower copy")
+    shadowing = w.Checkbox(value=False, description="only paths that shadow a lower copy", indent=False,
+                           layout=w.Layout(width="auto"))
+    previous = w.Button(description="previous", icon="chevron-left", layout=w.Layout(width="auto"))
+    following = w.Button(description="next", icon="chevron-right", layout=w.Layout(width="auto"))
+    where = w.Label()
+    where.add_class("mc-page")  # (the browser tests find it by this class)
     table = w.HTML()
     removed = "".join(f"<li><code>{html.escape(r.path)}</code>: {'opaque dir' if r.opaque else 'whiteout'} in "
-                      f"{html.escape(names[r.layer])} hid {r.hidden}</li>" for r in tree.removals[:limit])
+                      f"{html.escape(names[r.layer])} hid {r.hidden}</li>" for r in tree.removals[:page_size])
     whiteouts = w.HTML(f"<b>removed by whiteouts</b><ul>{removed}</ul>" if removed else "<i>no whiteouts</i>")
+    start = 0
 
-    def refresh(_change=None) -> None:
-        layer = None if which.value == -1 else which.value
-        chosen = select(all_rows, search.value, layer, shadowing.value)
-        table.value = _html_table(chosen, names, limit, len(all_rows))
+    def chosen() -> list[Row]:
+        return select(all_rows, search.value, None if which.value == -1 else which.value, shadowing.value)
+
+    def show_page() -> None:
+        rows_now = chosen()
+        page = rows_now[start:start + page_size]
+        table.value = _html_table(page, names)
+        where.value = page_label(start, len(page), len(rows_now), len(all_rows))
+        previous.disabled = start == 0
+        following.disabled = start + page_size >= len(rows_now)
+
+    def refilter(_change=None) -> None:
+        nonlocal start
+        start = 0
+        show_page()
+
+    def turn(step: int) -> None:
+        nonlocal start
+        start = max(0, start + step * page_size)
+        show_page()
 
     for control in (search, which, shadowing):
-        control.observe(refresh, names="value")
-    refresh()
-    return w.VBox([w.HBox([search, which]), shadowing, table, whiteouts, w.HTML(_html_bars(tree, names))])
+        control.observe(refilter, names="value")
+    previous.on_click(lambda _: turn(-1))
+    following.on_click(lambda _: turn(+1))
+    show_page()
+
+    def picture() -> bytes:
+        layer = None if which.value == -1 else which.value
+        plain_names = [n.split(" ", 1)[1] for n in names]  # render_text numbers them again
+        return text_png(render_text(tree, plain_names, text=search.value, layer=layer, limit=page_size), "layer view")
+
+    return lesson_view([w.HBox([search, which]), shadowing, w.HBox([previous, following, where]), table, whiteouts,
+                        w.HTML(_html_bars(tree, names))],
+                       picture=picture,
+                       summary=f"layer view of {len(names)} layers: " + ", ".join(names))  # no count: the image's varies

@@ -14,7 +14,8 @@
 Everything is read from /proc at the moment you call it: /proc/PID/ns/* (same inode = same
 namespace), /proc/PID/task/PID/children (the tree) and the NSpid line of /proc/PID/status (a
 process's PID in each PID namespace it belongs to, outermost first). `show(pid)` displays it in
-a notebook (an HTML widget; plain text without ipywidgets); `render_text(pid)` returns the text.
+a notebook (an HTML widget with a Refresh button; plain text without ipywidgets); `render_text(pid)`
+returns the text.
 """
 
 from __future__ import annotations
@@ -150,21 +151,44 @@ def render_html(pid: int, other: int | str = "self") -> str:
             "<table><tr><th>PID on the host</th><th>PID inside</th><th>command</th></tr>" + pcells + "</table>")
 
 
+def gone_html(pid: int) -> str:
+    """What the explorer says once the container's PID 1 is gone (instead of two empty tables)."""
+    return (f"<p><b>The container has exited</b>: PID {pid} is gone, so there is nothing left to compare. "
+            "Start a container again and call <code>show(pid)</code> with its PID.</p>")
+
+
 def show(pid: int, other: int | str = "self") -> object:
-    """Display the explorer: an ipywidgets HTML box with a Refresh button, or plain text without ipywidgets."""
+    """The explorer with a Refresh button (ipywidgets), or its text without ipywidgets (printed).
+
+    Display it (the last line of a cell): the widget, and a picture of it for a notebook opened
+    before it runs. Refresh reads /proc again; once the container has exited it says so."""
     try:
         import ipywidgets as widgets
     except ImportError:
         print(render_text(pid, other))
         return None
+    from . import lesson_view, text_png
+
     box = widgets.HTML(render_html(pid, other))
-    button = widgets.Button(description="Refresh")
+    button = widgets.Button(description="Refresh", icon="refresh")
+    status = widgets.Label("read from /proc just now")
+    status.add_class("mc-status")  # (the browser tests find it by this class)
+    refreshes = 0
 
     def refresh(_: object) -> None:
-        try:
-            box.value = render_html(pid, other)
-        except OSError:
-            box.value = "<i>the container has exited</i>"
+        nonlocal refreshes
+        refreshes += 1
+        if not os.path.exists(f"/proc/{pid}"):
+            box.value = gone_html(pid)
+            status.value = f"refresh {refreshes}: the container has exited"
+            return
+        box.value = render_html(pid, other)
+        status.value = f"refresh {refreshes}: read from /proc again"
 
     button.on_click(refresh)
-    return widgets.VBox([button, box])
+    rows = compare(pid, other)
+    summary = (f"namespace explorer: {sum(not r.shared for r in rows)} of {len(rows)} namespaces private, "
+               f"{len(tree(pid))} processes in the container")
+    return lesson_view([widgets.HBox([button, status]), box],
+                       picture=lambda: text_png(render_text(pid, other), "namespace explorer"),
+                       summary=summary)

@@ -5,8 +5,8 @@
 
 Everything comes from the kernel and the runtime's files at the moment you call it: bridges and
 veths from netlink (pyroute2), addresses and names from the leases, published ports from the
-nftables rules. `show()` displays it in a notebook (an HTML widget; plain text without ipywidgets),
-`render_text()` returns the text.
+nftables rules. `show()` displays it in a notebook (an SVG picture with a Refresh button; plain text
+without ipywidgets), `render_text()` returns the text.
 """
 
 from __future__ import annotations
@@ -133,13 +133,31 @@ def render_svg(views: list[BridgeView]) -> str:
 
 
 def show(paths: Paths | None = None, bridges: list[str] | None = None):
-    """Display the live network in a notebook (an HTML widget), or print it as text without ipywidgets."""
+    """The live network as a picture with a Refresh button (ipywidgets), or printed as text without them."""
     views = snapshot(paths, bridges)
-    text = render_text(views)
     try:
         import ipywidgets
     except ImportError:
-        print(text)
+        print(render_text(views))
         return None
-    return ipywidgets.VBox([ipywidgets.HTML(render_svg(views)),
-                            ipywidgets.HTML(f"<pre>{html.escape(text)}</pre>")])
+    from . import lesson_view, text_png
+
+    picture = ipywidgets.HTML(render_svg(views))
+    button = ipywidgets.Button(description="Refresh", icon="refresh")
+    status = ipywidgets.Label("read from the kernel just now")
+    status.add_class("mc-status")  # (the browser tests find it by this class)
+    refreshes = 0
+
+    def refresh(_: object) -> None:
+        nonlocal refreshes
+        refreshes += 1
+        now = snapshot(paths, bridges)
+        picture.value = render_svg(now)
+        status.value = (f"refresh {refreshes}: " + (f"{sum(len(v.plugs) for v in now)} container(s) plugged in"
+                                                    if now else "no minicontainer bridge any more"))
+
+    button.on_click(refresh)
+    plugs = sum(len(v.plugs) for v in views)
+    return lesson_view([ipywidgets.HBox([button, status]), picture],
+                       picture=lambda: text_png(render_text(views), "container network"),
+                       summary=f"network: {len(views)} bridge(s), {plugs} container(s) plugged in")

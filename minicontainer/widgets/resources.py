@@ -65,10 +65,11 @@ class ResourceMonitor:
         self._start = time.monotonic()
         self._last: Stats | None = None
         self._widgets = None  # the sampler starts first: loading matplotlib can take a second
+        self._handle = None   # the notebook output showing the monitor (updated with the last picture)
         self._alive = self.sample()  # the first reading at once (a few file reads), the rest in a thread
         self._thread = threading.Thread(target=self._run, name=f"resource-monitor-{self.label}", daemon=True)
         self._thread.start()
-        self._widgets = _make_widgets()
+        self._widgets = _make_widgets(self)
         if not self._thread.is_alive():
             self._draw()  # the container was already gone: draw what was seen
 
@@ -86,8 +87,9 @@ class ResourceMonitor:
             return False
         cpu = cpu_percent(self._last, s) if self._last else None
         kills = s.oom_kills or 0
-        if kills > (self.samples[-1].oom_kills if self.samples else 0):  # the counter went up: mark it
-            self.oom_times.append(s.time - self._start)
+        seen = max((x.oom_kills for x in self.samples), default=0)
+        if kills > seen:  # the counter went past anything seen before: mark it (a reading of a dying group
+            self.oom_times.append(s.time - self._start)  # can show 0 for a moment; that is no new kill)
         self.samples.append(Sample(s.time - self._start, s.memory, cpu, s.pids, kills))
         self.memory_limit, self.pids_limit = s.memory_limit, s.pids_limit
         self.peak = s.memory_peak
@@ -96,10 +98,10 @@ class ResourceMonitor:
 
     def _oom_from_state(self) -> None:
         """The group may be gone before the last reading: the container's state says if it was OOM-killed."""
-        if not self.container_id or (self.samples and self.samples[-1].oom_kills):
+        if not self.container_id or any(x.oom_kills for x in self.samples):
             return
         from .. import container
-        deadline = time.monotonic() + 10  # the monitor records the exit after its teardown: slow on a busy host
+        deadline = time.monotonic() + 30  # the monitor records the exit after its teardown: slow on a busy host
         while time.monotonic() < deadline:
             try:
                 c = container.load(container.default_paths(), self.container_id)
@@ -129,6 +131,8 @@ class ResourceMonitor:
         self._done.set()
         drawer.join()
         self._draw()
+        if self._handle is not None:  # the saved notebook keeps the last picture, not the first
+            self._handle.update(self._widgets[0])
 
     def _draw_loop(self) -> None:
         while not self._done.wait(self.redraw):
@@ -173,10 +177,18 @@ class ResourceMonitor:
     def _repr_mimebundle_(self, **kwargs):
         if self._widgets is None:
             return {"text/plain": self.text()}
-        bundle = self._widgets[0]._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, dict):  # a stable text, not the widget's repr of PNG bytes
-            bundle["text/plain"] = f"resource monitor for {self.label}"
-        return bundle
+        return self._widgets[0]._repr_mimebundle_(**kwargs)  # the plot, a picture of it and a summary
+
+    def _ipython_display_(self) -> None:
+        """Shown by a notebook: with a display id, so the end of the run can update the saved picture."""
+        from IPython.display import display
+
+        if self._widgets is None:
+            display(self._repr_mimebundle_(), raw=True)
+            return
+        self._handle = display(self._widgets[0], display_id=True)
+        if not self.running:
+            self._handle.update(self._widgets[0])
 
     def _draw(self) -> None:
         if self._widgets is None:
@@ -190,16 +202,20 @@ class ResourceMonitor:
         label.value = self.summary()
 
 
-def _make_widgets():
+def _make_widgets(monitor: ResourceMonitor):
     """(box, image, label), or None without ipywidgets/matplotlib (then the monitor is text)."""
     try:
         import ipywidgets as w
         import matplotlib  # noqa: F401
     except ImportError:
         return None
+    from . import lesson_view
+
     image = w.Image(format="png", layout=w.Layout(width="720px"))
     label = w.Label("starting")
-    return w.VBox([image, label]), image, label
+    box = lesson_view([image, label], picture=lambda: render_png(monitor),
+                      summary=f"resource monitor for {monitor.label}")  # a stable text for nbval
+    return box, image, label
 
 
 def render_png(monitor: ResourceMonitor) -> bytes:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the course in the base VM's root through a chroot, as a learner would on the VM itself:
-#   cd /root/minicontainer && make venv deps      (the Makefile stays the single source of truth)
+#   cd /root/minicontainer && make venv deps test-deps   (the Makefile stays the single source of truth)
 # Run by build-base.sh inside `unshare --mount --pid --fork`: every mount made here lives in a private
 # mount namespace and disappears with it, and the chroot's processes (pgrep/pkill in host-deps.sh) see
 # only themselves, never the host's. The guest itself needs no network: the host's network is used here.
@@ -51,7 +51,7 @@ env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
   DEBIAN_FRONTEND=noninteractive "${pipenv[@]}" \
   PIP_CERT=/tmp/mc-vm-host-ca.crt SSL_CERT_FILE=/tmp/mc-vm-host-ca.crt REQUESTS_CA_BUNDLE=/tmp/mc-vm-host-ca.crt \
   GIT_SSL_CAINFO=/tmp/mc-vm-host-ca.crt \
-  chroot "$root" /bin/bash -c 'cd /root/minicontainer && make venv deps && apt-get clean' || status=$?
+  chroot "$root" /bin/bash -c 'cd /root/minicontainer && make venv deps test-deps && apt-get clean' || status=$?
 
 # Restore: the VM must not keep the host's DNS, CA, proxy or pip settings, nor the policy-rc.d.
 for m in "${mounts[@]}"; do umount "$m" || exit 1; done

@@ -39,14 +39,16 @@ cat "$R/facts-at-boot.txt"
 
 # The project as the host sent it, over the clone the base was built with; .venv stays. As after a
 # `git pull`, an unchanged pyproject.toml keeps its date: else make would reinstall the venv (no network here).
-cp -p "$P/pyproject.toml" /tmp/mc-vm-base-pyproject.toml
+for f in pyproject.toml constraints.txt; do cp -p "$P/$f" "/tmp/mc-vm-base-$f" 2>/dev/null || true; done
 find "$P" -mindepth 1 -maxdepth 1 ! -name .venv -exec rm -rf {} +
 cp -a "$J/project/." "$P/"
-if cmp -s "$P/pyproject.toml" /tmp/mc-vm-base-pyproject.toml; then
-  touch -r /tmp/mc-vm-base-pyproject.toml "$P/pyproject.toml"
-else
-  echo "mc-vm: pyproject.toml differs from the base's: make will reinstall the venv, and the VM has no network"
-fi
+for f in pyproject.toml constraints.txt; do
+  if cmp -s "$P/$f" "/tmp/mc-vm-base-$f"; then
+    touch -r "/tmp/mc-vm-base-$f" "$P/$f"
+  else
+    echo "mc-vm: $f differs from the base's: make will reinstall the venv, and the VM has no network"
+  fi
+done
 cd "$P"
 status=0
 start=$SECONDS

@@ -87,6 +87,7 @@ vm_base_key() {
   local project=$1 here
   here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
   { echo "$MC_VM_SUITE"
-    cat "$project/pyproject.toml" "$project/scripts/host-deps.sh" "$here/build-base.sh" "$here/chroot-install.sh"
+    cat "$project/pyproject.toml" "$project/constraints.txt" "$project/scripts/host-deps.sh" "$project/scripts/venv.sh" \
+        "$here/build-base.sh" "$here/chroot-install.sh"
   } | sha256sum | cut -c1-12
 }

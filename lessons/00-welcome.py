@@ -30,9 +30,12 @@
 #
 # | where | what |
 # |---|---|
-# | `notebooks/` | the lessons (you are reading one) |
+# | `notebooks/` | the lessons (you are reading one): run them top to bottom, `00` to `07` |
+# | `exercises/` | **your** files: small functions you write, one file per lesson (open them from the file browser on the left) |
 # | `minicontainer/` | the package: the finished runtime, a reference you can read module by module |
-# | `exercises/` | **your** files: small functions you write, one file per lesson |
+#
+# The lab has terminals too (File → New → Terminal): `minicontainer run -it busybox sh` runs an
+# interactive container there, and `make check EX=01` checks a lesson's exercises.
 #
 # A container runtime talks to the kernel directly, so most lessons need **root** on a Linux
 # machine (the course VM started with `sudo make lab`). Before each lesson we ask the *doctor*
@@ -95,7 +98,19 @@ print("exercise parts:  ", ", ".join(lesson.parts()))
 check("1.1")
 
 # %% [markdown]
-# ## 3. Starting over
+# ## 3. Your progress
+#
+# `show_progress()` runs every lesson's checks on your files and shows which parts are done (in a
+# terminal: `minicontainer progress`, or `make progress`). Recorded here with the solutions: all
+# green. Run it again whenever you like.
+
+# %%
+from minicontainer.progress import show_progress
+
+show_progress()
+
+# %% [markdown]
+# ## 4. Starting over
 #
 # Containers leave things on the machine while they run: mounts, cgroups, network devices. Every
 # lesson removes what it made in its last cells, and the runtime cleans up after crashed runs. To

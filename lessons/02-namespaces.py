@@ -224,7 +224,7 @@ check("2.4")
 #
 # The host and the container side by side: which namespaces they share (only `user`, when you
 # run as root) and the container's processes as each side numbers them. `show(pid)` draws the
-# same as a widget with a Refresh button.
+# same as a widget with a Refresh button (opened before it runs, the notebook shows a picture of it).
 
 # %%
 from minicontainer import container
@@ -234,7 +234,7 @@ web = container.find(container.default_paths(), "web")
 print(render_text(web.pid))
 
 # %%
-explorer = show(web.pid)  # display(explorer) to see the widget
+show(web.pid)  # Refresh reads /proc again; after the clean-up below it says the container has exited
 
 # %% [markdown]
 # ## 9. All together: `minicontainer.run`

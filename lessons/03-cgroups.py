@@ -211,16 +211,17 @@ check("3.5")
 #
 # `resource_monitor(container)` plots memory (with the limit as a dashed line), CPU and tasks a
 # few times a second, from a thread, so the notebook stays usable; a red line marks each OOM kill;
-# it stops when the container exits. This hog grows a shell variable by 1 MB per step until the
-# 48 MiB limit. (It makes the 1 MB once and forks nothing while it grows: a fork of a big shell is
-# as big as the shell, and the OOM killer might kill that fork first, then the shell: two kills.)
+# it stops when the container exits. This hog grows a shell variable by 250 kB per step until the
+# 48 MiB limit (each step copies the whole string: a few seconds to watch it climb). It makes the
+# 250 kB once and forks nothing while it grows: a fork of a big shell is as big as the shell, and the
+# OOM killer might kill that fork first, then the shell: two kills.
 
 # %%
 from minicontainer.widgets.resources import resource_monitor
 
 mc("rm", "-f", "lesson03-grow")
 mc("run", "-d", "--name", "lesson03-grow", "-m", "48m", "busybox",
-   "sh", "-c", "sleep 1; y=$(head -c 1000000 /dev/zero | tr '\\000' a); x=; while :; do x=\"$x$y\"; done")
+   "sh", "-c", "sleep 1; y=$(head -c 250000 /dev/zero | tr '\\000' a); x=; while :; do x=\"$x$y\"; done")
 monitor = resource_monitor("lesson03-grow")
 monitor
 
@@ -229,7 +230,7 @@ monitor
 # does not have to):
 
 # %%
-monitor.wait(timeout=60)
+monitor.wait(timeout=180)
 print("status:", monitor.status)
 print("OOM kill marked:", len(monitor.oom_times) == 1)
 print("memory never above the limit:", max(s.memory or 0 for s in monitor.samples) <= monitor.memory_limit)
