@@ -147,7 +147,7 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
             syscalls.unshare(syscalls.CLONE_NEWCGROUP)
         step = "set up the root filesystem"
         setup_rootfs(cfg)
-        if "uts" in cfg["namespaces"] and cfg["hostname"]:
+        if cfg["hostname"] and ("uts" in cfg["namespaces"] or "uts" in dict(cfg.get("join", ()))):
             step = "set the hostname"
             syscalls.sethostname(cfg["hostname"])
     except BaseException as exc:  # noqa: BLE001

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 
-from . import (CPU_PERIOD_US, Cgroup, Limits, Stats, kill_until_empty, read_int, read_keyed, read_text,
+from . import (Cgroup, Limits, Stats, kill_until_empty, read_int, read_keyed, read_text,
                without_cache, write)
 
 # v1 reports "no limit" as a huge number (PAGE_COUNTER_MAX pages, rounded to pages).
@@ -64,12 +64,14 @@ class V1Cgroup(Cgroup):
                 total = limits.memory_swap if limits.memory_swap is not None else 2 * limits.memory
                 put("memory", "memory.memsw.limit_in_bytes", total, "--memory-swap")
         if limits.cpus is not None:
-            put("cpu", "cpu.cfs_period_us", CPU_PERIOD_US, "--cpus")
-            put("cpu", "cpu.cfs_quota_us", round(limits.cpus * CPU_PERIOD_US), "--cpus")
+            put("cpu", "cpu.cfs_period_us", limits.period, "--cpus")
+            put("cpu", "cpu.cfs_quota_us", round(limits.cpus * limits.period), "--cpus")
         if limits.cpu_shares is not None:
             put("cpu", "cpu.shares", limits.cpu_shares, "--cpu-shares")
         if limits.cpuset_cpus is not None:
             put("cpuset", "cpuset.cpus", limits.cpuset_cpus, "--cpuset-cpus")
+        if limits.cpuset_mems is not None:
+            put("cpuset", "cpuset.mems", limits.cpuset_mems, "--cpuset-mems")
         if limits.pids_limit is not None:
             put("pids", "pids.max", limits.pids_limit, "--pids-limit")
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import time
 
-from . import (CPU_PERIOD_US, Cgroup, ContainerError, Limits, Stats, kill_until_empty, read_int, read_keyed,
+from . import (Cgroup, ContainerError, Limits, Stats, kill_until_empty, read_int, read_keyed,
                read_text, without_cache, write)
 
 
@@ -86,11 +86,13 @@ class V2Cgroup(Cgroup):
             elif os.path.exists(os.path.join(d, "memory.swap.max")):  # Docker's default: as much swap again
                 put("memory.swap.max", limits.memory, "--memory")
         if limits.cpus is not None:
-            put("cpu.max", f"{round(limits.cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}", "--cpus")
+            put("cpu.max", f"{round(limits.cpus * limits.period)} {limits.period}", "--cpus")
         if limits.cpu_shares is not None:
             put("cpu.weight", shares_to_weight(limits.cpu_shares), "--cpu-shares")
         if limits.cpuset_cpus is not None:
             put("cpuset.cpus", limits.cpuset_cpus, "--cpuset-cpus")
+        if limits.cpuset_mems is not None:
+            put("cpuset.mems", limits.cpuset_mems, "--cpuset-mems")
         if limits.pids_limit is not None:
             put("pids.max", limits.pids_limit, "--pids-limit")
 

@@ -92,7 +92,7 @@ KNOWN = {
     "linux": SPEC["linux"] - {"timeOffsets", "netDevices", "intelRdt", "personality", "memoryPolicy"},
     "linux.resources": {"devices", "memory", "cpu", "pids"},
     "linux.resources.memory": {"limit", "swap", "useHierarchy", "checkBeforeUpdate"},
-    "linux.resources.cpu": {"shares", "quota", "period", "cpus"},
+    "linux.resources.cpu": {"shares", "quota", "period", "cpus", "mems"},
     "linux.resources.pids": {"limit"},
     "hooks": SPEC["hooks"],
     "linux.seccomp": {"defaultAction", "defaultErrnoRet", "architectures", "flags", "syscalls"},
@@ -275,14 +275,15 @@ def translate_resources(res: dict, notes: list[str]) -> tuple[dict, list[str] | 
         limits["cpu_shares"] = _int(cpu["shares"], "linux.resources.cpu.shares")
     if cpu.get("quota") is not None and cpu["quota"] > 0:
         period = _int(cpu.get("period"), "linux.resources.cpu.period", 100_000) or 100_000
-        if period != 100_000:
-            raise bad("linux.resources.cpu.period", f"{period}: minicontainer uses the period 100000 (100 ms) only",
-                      fix="give quota for a period of 100000")
         limits["cpus"] = _int(cpu["quota"], "linux.resources.cpu.quota") / period
+        if period != 100_000:
+            limits["cpu_period"] = period
     elif cpu.get("period"):
         raise bad("linux.resources.cpu.period", "a period without a quota is not supported by minicontainer")
     if cpu.get("cpus"):
         limits["cpuset_cpus"] = cpu["cpus"]
+    if cpu.get("mems"):
+        limits["cpuset_mems"] = cpu["mems"]
     pids = check_keys(res.get("pids"), "linux.resources.pids", notes)
     if pids.get("limit") is not None and pids["limit"] > 0:
         limits["pids_limit"] = _int(pids["limit"], "linux.resources.pids.limit")
@@ -336,7 +337,7 @@ def translate(config: dict, bundle: str) -> dict:
         raise bad("linux.namespaces", "no mount namespace: minicontainer needs one (pivot_root would change the host's root)",
                   fix='add {"type": "mount"}')
     hostname = config.get("hostname") or ""
-    if hostname and "uts" not in new:
+    if hostname and "uts" not in new and "uts" not in dict(join):  # (a UTS namespace joined by path: set there)
         raise bad("hostname", "setting the hostname needs a new UTS namespace", fix='add {"type": "uts"}')
     maps = {}
     for key in ("uidMappings", "gidMappings"):
