@@ -167,7 +167,9 @@ from minicontainer import syscalls
 try:
     syscalls.pivot_root(str(rootfs), str(rootfs / "old"))
 except syscalls.SyscallError as exc:
-    print(str(exc).replace(str(rootfs), "ROOTFS"))
+    # (the error is EBUSY on recent kernels and EINVAL on older ones, such as Debian 12's 6.1: same cause)
+    print(f"{exc.call.replace(str(rootfs), 'ROOTFS')} failed: {'EBUSY or EINVAL' if exc.errno in (16, 22) else exc.strerror}")
+    print("Fix:", exc.fix)
 
 # %% [markdown]
 # (That call ran in the notebook's own process: safe only because it is bound to fail, as `rootfs`

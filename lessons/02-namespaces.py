@@ -159,13 +159,23 @@ check("2.3")
 #
 # Then the runtime mounts what a Linux program expects: `/proc`, a minimal `/dev` (a tmpfs with
 # `null`, `zero`, `full`, `random`, `urandom`, `tty`, a private `devpts`, `shm`, `mqueue`),
-# `/sys` read-only, and it hides `/proc/kcore`, `/proc/keys` and friends as runc does. These are
-# all the mount points the container sees:
+# `/sys` read-only, its own cgroup at `/sys/fs/cgroup` (lesson 03), and it hides `/proc/kcore`,
+# `/proc/keys` and friends as runc does (lesson 08). These are the mount points the container sees:
 
 # %%
 import minicontainer
 
-c = minicontainer.run("busybox", "sh", "-c", "cut -d' ' -f5 /proc/self/mountinfo | sort | tr '\\n' ' '")
+from minicontainer.rootfs import MASKED_PATHS, READONLY_PATHS
+
+LIST_MOUNTS = (
+    "m=$(cut -d' ' -f5 /proc/self/mountinfo | sort); "
+    # every mount point, but one line for the masked /proc and /sys paths (which exist depends on the kernel)
+    # and for /sys/fs/cgroup's own mounts (one per v1 hierarchy, or a single v2 tree)
+    "echo $(echo \"$m\" | grep -v -e '^/proc/.' -e '^/sys/firmware' -e '^/sys/fs/cgroup/.'); hidden=yes; "
+    f"for p in {' '.join(MASKED_PATHS + READONLY_PATHS)}; do "
+    "  if [ -e $p ] && ! echo \"$m\" | grep -qx $p; then echo \"not hidden: $p\"; hidden=no; fi; done; "
+    "echo \"every masked or read-only path this kernel has is covered: $hidden\"")
+c = minicontainer.run("busybox", "sh", "-c", LIST_MOUNTS)
 
 # %% [markdown]
 # All of them live in the container's mount namespace: when its last process exits, the kernel
@@ -185,7 +195,7 @@ c = minicontainer.run("busybox", "sh", "-c", "ls /sys/class/net; ping -c 1 -W 1 
 # cgroup namespace makes the container's own cgroup look like the root `/` (lesson 03):
 
 # %%
-c = minicontainer.run("busybox", "sh", "-c", "cat /proc/self/cgroup | head -3")
+c = minicontainer.run("busybox", "sh", "-c", "echo the container is in: $(cut -d: -f3 /proc/self/cgroup | sort -u)")
 
 # %% [markdown]
 # ## 6. User: root inside, nobody outside

@@ -69,8 +69,8 @@ from minicontainer import cgroups
 
 setup = cgroups.detect()
 print(setup.version, "-> driver", setup.driver)
-for name, hierarchy in sorted(setup.controllers.items()):
-    print(f"  {name:8} {hierarchy}")
+for name in ("memory", "cpu", "pids"):  # v1: a hierarchy each; v2: all in /sys/fs/cgroup
+    print(f"  {name:8} {setup.controllers[name]}")
 
 # %% [markdown]
 # ## 2. A group by hand
@@ -105,7 +105,8 @@ print(sorted(f.name for f in by_hand.iterdir() if f.name.startswith(("pids", "cg
 shell = subprocess.Popen(["sh", "-c", "read go; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done 2>/dev/null; wait"],
                          stdin=subprocess.PIPE, text=True)
 (by_hand / "cgroup.procs").write_text(str(shell.pid))
-print("the shell's pids line:", [l for l in Path(f"/proc/{shell.pid}/cgroup").read_text().splitlines() if "pids" in l or l.startswith("0::")][0].split(":", 1)[1])
+line = [l for l in Path(f"/proc/{shell.pid}/cgroup").read_text().splitlines() if ":pids:" in l or l.startswith("0::")][0]
+print("the shell's group:", line.split(":", 2)[2])  # the path: the last field of its pids (v1) or unified (v2) line
 shell.stdin.write("go\n")
 shell.stdin.flush()
 for _ in range(300):  # until the kernel refuses a fork: a moment (at most 30 s on a very busy machine)
