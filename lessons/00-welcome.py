@@ -17,9 +17,13 @@
 # 先让 doctor 检查这台机器支持什么（命名空间、overlayfs、cgroup……），缺什么就说明怎么修；再看练习怎么做、
 # 怎么用 `check("1.1")` 检查；最后学会用 `minicontainer reset` 把机器恢复原样。
 # 对应中文 Docker 教程的“简介”和“安装 Docker”。中文说明、术语表和命令对照表见 `docs/zh/`。
+#
+# 本课还不构建模块；用到的是 `minicontainer/doctor.py`（检查这台主机支持什么）。
 
 # %% [markdown]
 # # 00 · Welcome: how this course works
+#
+# **This lesson builds no module yet.** It uses `minicontainer/doctor.py`, which tells what this host supports.
 #
 # In this course you build a real container runtime, **minicontainer**, one lesson at a time:
 # a root filesystem and `chroot` (01), namespaces (02), cgroups (03), union filesystems (04),

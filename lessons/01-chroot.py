@@ -16,9 +16,13 @@
 # 容器首先是一个“看到不同的 `/`”的进程。本课用一个静态编译的 busybox 搭出最小的根文件系统（rootfs），
 # 用 `chroot` 在里面运行进程；然后亲眼看到 root 用户怎样逃出 chroot，再在私有的挂载命名空间里用
 # `pivot_root` 把这个漏洞堵上。对应教程“基本概念：镜像”（根文件系统）和“底层实现：基本架构”。
+#
+# 本课构建的模块：`minicontainer/rootfs.py`。
 
 # %% [markdown]
 # # 01 · chroot: another root for a process
+#
+# **The module this lesson builds: `minicontainer/rootfs.py`** (the escape demos live beside it in `chroot.py`).
 #
 # A container is, first of all, a process that sees a different `/`. In this lesson you build a
 # tiny root filesystem from a single static binary (busybox), run a process inside it with

@@ -17,9 +17,15 @@
 # 本课逐个创建它们：容器里的第一个进程是 PID 1，它要回收僵尸进程、转发信号；挂载命名空间让主机的挂载消失；
 # 用户命名空间让容器里的 root 在主机上只是普通用户。再用 `setns` 实现 `exec`（进入正在运行的容器），
 # 最后把这一切组合成 `minicontainer run`。对应教程“底层实现：命名空间”“安全：内核命名空间”和“操作容器：进入容器”。
+#
+# 本课构建的模块：`minicontainer/namespaces.py`；它周围的运行时依次读 `container.py`、`spawn.py`、`process.py`、`monitor.py`、`state.py`。
 
 # %% [markdown]
 # # 02 · Namespaces: an isolated process, PID 1, and `exec`
+#
+# **The module this lesson builds: `minicontainer/namespaces.py`.** The runtime around it, read in this order:
+# `container.py` (run: validate, create), `spawn.py` (the helper and its handshake), `process.py` (PID 1
+# and the workload), `monitor.py` (waiting, tearing down) and `state.py` (the record and its states).
 #
 # In lesson 01 a process got its own `/`. It could still see every process of the host, change
 # the host's hostname, and reach the host's network. **Namespaces** close those doors one by one:

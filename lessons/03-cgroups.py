@@ -17,9 +17,14 @@
 # 把 Docker 的单位（`-m 512m`、`--cpus 0.5`、`--pids-limit`）换算成内核文件；看内存超限时 OOM 杀手出手、
 # CPU 被限流、fork 炸弹撞上 `pids.max`，并对比 cgroup v1 和 v2；`minicontainer stats` 实时显示用量。
 # 对应教程“底层实现：控制组”和“安全：控制组”。
+#
+# 本课构建的包：`minicontainer/cgroups/`。
 
 # %% [markdown]
 # # 03 · Cgroups: limits a container cannot exceed
+#
+# **The package this lesson builds: `minicontainer/cgroups/`** (`__init__.py`: limits, stats, the one
+# interface; `v1.py` and `v2.py`: the two drivers).
 #
 # Namespaces (lesson 02) decide what a process can *see*. They do not decide how much it can
 # *use*: a container could still eat all the memory of the host, spin every CPU, or fork until

@@ -17,9 +17,13 @@
 # 本课手工做两层并挂载，观察写时复制（copy-up）、删除标记（whiteout）和不透明目录，看重命名和硬链接的行为；
 # 再用纯 Python 的模型算出合并后的目录树并和内核对比，用 `diff` 看容器改了什么，最后给每个容器挂一个自己的根。
 # 对应教程“底层实现：联合文件系统”以及“基本概念”里镜像的分层存储和容器存储层。
+#
+# 本课构建的模块：`minicontainer/unionfs.py`。
 
 # %% [markdown]
 # # 04 · Union filesystems: a copy-on-write root for every container
+#
+# **The module this lesson builds: `minicontainer/unionfs.py`** (its merge rules in plain Python: `unionmodel.py`).
 #
 # Ten containers of the same image must not need ten copies of it, and no container may change the
 # image for the others. Images are therefore made of read-only **layers**, stacked, and each

@@ -18,9 +18,13 @@
 # 实现 Docker 决定容器运行什么的规则（ENTRYPOINT / CMD），然后用 Dockerfile 逐层构建镜像（带缓存），
 # 用 `commit` 把容器的改动变成新的一层，并看到多个镜像共享同一层。
 # 对应教程“使用镜像”各节：获取、列出、删除镜像，利用 commit 理解镜像构成，使用 Dockerfile 定制镜像。
+#
+# 本课构建的包：`minicontainer/image/`。
 
 # %% [markdown]
 # # 05 · Images: digests, manifests, configs and layers
+#
+# **The package this lesson builds: `minicontainer/image/`.**
 #
 # In lesson 04 a container's root was an overlay of read-only layers. Where do layers come from,
 # and how does `docker run nginx` know what to run? An **image** is just data, and every piece

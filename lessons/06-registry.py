@@ -17,9 +17,13 @@
 # 手工走一遍分发 API：`GET /v2/` 和 401 认证挑战、令牌，按摘要获取清单，边下载边校验层，
 # 镜像名的规则，一个名字下的多平台索引；最后用客户端 `minicontainer push` 和 `minicontainer pull` 完成推送和拉取。
 # 对应教程“访问仓库”（Docker Hub、私有仓库、私有仓库高级配置）。
+#
+# 本课构建的包：`minicontainer/registry/`。
 
 # %% [markdown]
 # # 06 · Registries: pulling and pushing images over HTTP
+#
+# **The package this lesson builds: `minicontainer/registry/`.**
 #
 # `docker pull busybox` talks HTTP to a *registry*. Every registry — Docker Hub, GitHub's GHCR,
 # Quay, the one your company runs — speaks the same small API, the **OCI distribution API**. In

@@ -17,9 +17,13 @@
 # 用网桥当交换机，在一个命名空间里运行 web 服务，再用 NAT 让容器访问外网、用端口映射把服务发布到主机上；
 # 最后由运行时用 `minicontainer run --network bridge -p` 自动完成这一切。
 # 对应教程“使用网络”（外部访问容器、容器互联）、“高级网络配置”（端口映射实现、docker0 网桥）和“底层实现：网络”。
+#
+# 本课构建的包：`minicontainer/network/`。
 
 # %% [markdown]
 # # 07 · Networking: veth, bridge, NAT and published ports
+#
+# **The package this lesson builds: `minicontainer/network/`.**
 #
 # Since lesson 02 every container has had its own network namespace: its own devices, addresses,
 # routes and ports, and nothing in it but a loopback device. In this lesson you connect such a

@@ -19,9 +19,13 @@
 # 只保留 Docker 默认的 14 个 capabilities、手写经典 BPF 的 seccomp 过滤器（Docker 默认配置）、no_new_privs、
 # cgroup 设备白名单（v1 文件 / v2 eBPF 程序）、/proc 与 /sys 的屏蔽和只读路径，以及另一道防线：用户命名空间。
 # 练习 8.1–8.5 正是运行时真正调用的函数。本课结束时主机的所有设置都恢复原状。
+#
+# 本课构建的包：`minicontainer/security/`。
 
 # %% [markdown]
 # # 08 · Security: a default container must not be able to take the host
+#
+# **The package this lesson builds: `minicontainer/security/`** (capabilities, seccomp, devices).
 #
 # Lessons 01-07 built a container that *sees* little of the host: its own root, processes,
 # hostname, network. But its root is the host's root (no user namespace), and seeing little is not
@@ -176,12 +180,18 @@ if not v1_hierarchies():
 else:
     host_dir = Path(tempfile.mkdtemp(prefix="mc-lab-"))
     before = release_agents()
-    for flags in ((), ("--privileged",)):
-        marker = host_dir / ("escaped" + "-privileged" * bool(flags))
-        said = sh(RELEASE_AGENT.format(hierarchies=" ".join(v1_hierarchies()), marker=marker), *flags)
-        print(f"{'--privileged' if flags else 'default':>12}: {said.splitlines()[-1]}; "
-              f"the host ran the container's file as root: {marker.exists()}")
-    print("host release_agent files as before:", release_agents() == before)
+    try:
+        for flags in ((), ("--privileged",)):
+            marker = host_dir / ("escaped" + "-privileged" * bool(flags))
+            said = sh(RELEASE_AGENT.format(hierarchies=" ".join(v1_hierarchies()), marker=marker), *flags)
+            print(f"{'--privileged' if flags else 'default':>12}: {said.splitlines()[-1]}; "
+                  f"the host ran the container's file as root: {marker.exists()}")
+        print("host release_agent files as before:", release_agents() == before)
+    finally:  # whatever happened in there (a container killed half-way), the host gets its settings back
+        for h, value in before.items():
+            path = Path("/sys/fs/cgroup") / h.removeprefix("name=") / "release_agent"
+            if path.read_text() != value:
+                path.write_text(value or "\n")
     for f in host_dir.iterdir():
         f.unlink()
     host_dir.rmdir()

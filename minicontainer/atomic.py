@@ -1,4 +1,4 @@
-"""Writing a file so that a reader sees the old content or the new one, never half of each.
+"""Writing a file so that a reader sees the old content or the new one, never half of each (lessons 02, 05, 07).
 
 Container records (state.json), address leases, caches, the image store's index.json and the
 credentials file are read by other processes while they change. The classic way (and runc's,

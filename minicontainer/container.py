@@ -43,11 +43,12 @@ import time
 from .errors import ContainerError, UsageError
 from .launcher import ensure_site_packages
 from .lifecycle import exec_in, kill, logs_path, rm, stop, wait_exited
-from .monitor import collect_crashed, supervise, sweep
+from .monitor import collect_crashed, supervise, sweep, teardown
 from .paths import Paths, default_paths
 from .proc import alive, start_time
-from .record import Record  # a dataclass without the 10-15 ms import of `dataclasses` (see record.py)
-from .state import SECCOMP_FILE, CREATED, Container, all_containers, find, is_running, load, new_dir, publish, remove, state_dir
+from .record import Record  # a dataclass without importing dataclasses: saves ~13 ms a run (bench/bench_start_tricks.py)
+from .state import (CREATED, SECCOMP_FILE, Container, all_containers, find, is_running, load, new_dir, publish, remove,
+                    state_dir)
 
 # The container's verbs by name, for Python callers (the CLI, notebooks, tests): `container.run(spec)`,
 # `container.stop(paths, "web")`, `container.find(paths, "web")` ... each written in the module of its step.
@@ -299,7 +300,12 @@ def run(spec: RunSpec, paths: Paths | None = None, output: int | None = None) ->
         return supervise(c, cfg, paths, stdio)
     except BaseException:
         if spec.rm or c.status == CREATED:
-            remove(paths, c)
+            try:
+                teardown(c, paths)  # (idempotent: what the monitor could not release is tried once more)
+            except ContainerError:
+                pass  # the record stays, for the next command's collect_crashed
+            else:
+                remove(paths, c)
         raise
 
 

@@ -13,7 +13,7 @@ This is the one reader of that file in the package: runtime, doctor, union files
 
 from __future__ import annotations
 
-from .record import Record  # a dataclass without importing `dataclasses` (the `run` path uses this module)
+from .record import Record  # a dataclass without importing dataclasses: saves ~13 ms a run (bench/bench_start_tricks.py)
 
 
 class Mount(Record, frozen=True):

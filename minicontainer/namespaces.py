@@ -136,9 +136,9 @@ def join_paths(pairs: list[tuple[str, str]]) -> None:
 def loopback_up() -> None:
     """Bring `lo` up in our network namespace (a new one starts with it down: 127.0.0.1 fails).
 
-    The ioctl `ifconfig lo up` uses, on a socket made with libc (the `socket` module, even its C
-    part `_socket`, would cost every `run` 1-3 ms of imports; lesson 07 shows the netlink way,
-    network/loopback.py).
+    The ioctl `ifconfig lo up` uses, on a socket made with libc: the `socket` module would cost
+    every `run` ~7 ms of imports (bench/bench_start_tricks.py). Lesson 07 does the same with netlink
+    (pyroute2), and network/loopback.py calls this from outside the namespace.
     """
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
     fd = syscalls.socket(syscalls.AF_INET, syscalls.SOCK_DGRAM)

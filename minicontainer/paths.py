@@ -27,10 +27,11 @@ class Paths:
 
     The directories are kept as plain strings (`lib_root`, `run_root`, `containers_root`): `run`
     works with strings and os.path only, because importing `pathlib` (it imports `re`, `fnmatch`
-    and `urllib.parse`) costs every `run` several milliseconds. `lib_dir`, `run_dir`,
+    and `urllib.parse`) costs every `run` ~8 ms. `lib_dir`, `run_dir`,
     `containers_dir` and `default_rootfs` give the same directories as `pathlib.Path` objects, for
     everything that is not on the path of `run` (lessons, tests, the image store).
-    (A plain class rather than a dataclass for the same reason: `dataclasses` costs 10-15 ms.)
+    (A plain class rather than a dataclass for the same reason: `dataclasses` costs ~13 ms.
+    Both measured by bench/bench_start_tricks.py.)
     """
 
     def __init__(self, lib_dir: str | os.PathLike, run_dir: str | os.PathLike) -> None:

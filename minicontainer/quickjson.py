@@ -2,8 +2,8 @@
 
 `minicontainer run` writes and reads a few small JSON files (the container's state, the image
 cache). `import json` looks free, but the json package imports `re` for its scanner and `re`
-imports `enum`, `functools` and `collections`: about 4-5 ms of a `run` measured here with
-`python -X importtime`, when runc's whole run takes ~30 ms.
+imports `enum`, `functools` and `collections`: ~8 ms of CPU time per `run`, measured on `run` itself by
+bench/bench_start_tricks.py, when runc's whole run takes ~30 ms.
 
 The work itself is done by the same C code the json module uses: the accelerator module `_json`
 (part of CPython, imported by json.decoder/json.encoder when present):

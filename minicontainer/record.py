@@ -1,7 +1,7 @@
 """A plain record class for the `run` path: fields with defaults, keyword construction, to_dict() (lesson 02).
 
-Elsewhere the package uses `dataclasses`; but importing it costs `run` 10-15 ms (it imports
-`inspect`, which imports `ast`, `dis` and `tokenize`), a third of runc's whole run. The few
+Elsewhere the package uses `dataclasses`; but importing it costs `run` ~13 ms (it imports `inspect`,
+which imports `ast`, `dis` and `tokenize`; bench/bench_start_tricks.py), a third of runc's whole run. The few
 classes `run` needs (RunSpec, Container, cgroups.Limits ...) derive from this instead. It does
 what we use of a dataclass, nothing more:
 

@@ -20,9 +20,9 @@ Digests are checked here too (`validate_digest`), because a digest ends up in UR
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 
 from .errors import ContainerError
-from .record import Record  # a frozen dataclass without importing `dataclasses` (~10 ms of `run IMAGE`)
 
 DEFAULT_REGISTRY = "docker.io"
 LEGACY_REGISTRY = "index.docker.io"
@@ -92,7 +92,8 @@ def validate_digest(digest: str) -> str:
     return digest
 
 
-class Reference(Record, frozen=True):
+@dataclass(frozen=True)
+class Reference:
     """A fully qualified image reference: registry, repository, and a tag and/or a digest."""
 
     registry: str
@@ -132,13 +133,13 @@ class Reference(Record, frozen=True):
 
     def with_digest(self, digest: str) -> "Reference":
         """The same repository pinned to `digest` (the tag is kept for display)."""
-        return self.replace(digest=validate_digest(digest))
+        return replace(self, digest=validate_digest(digest))
 
     def with_tag(self, tag: str) -> "Reference":
         """The same repository with another tag and no digest."""
         if not valid_tag(tag):
             raise _bad(tag, "a tag is up to 128 characters of letters, digits, '_', '.', '-', not starting with '.' or '-'")
-        return self.replace(tag=tag, digest=None)
+        return replace(self, tag=tag, digest=None)
 
     def __str__(self) -> str:
         return self.name + self._suffix()

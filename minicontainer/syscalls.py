@@ -153,7 +153,7 @@ def socket(family: int, kind: int, protocol: int = 0) -> int:
     """socket(2), returning the bare file descriptor (close-on-exec); close it with os.close().
 
     For an ioctl on a network device a socket is all we need, and the `socket` module costs
-    `run` a few ms of imports (see namespaces.loopback_up)."""
+    `run` ~7 ms of imports (see namespaces.loopback_up)."""
     fd = _libc.socket(family, kind | SOCK_CLOEXEC, protocol)
     _check(fd, f"socket({family}, {kind})")
     return fd

@@ -216,3 +216,18 @@ def test_a_container_without_limits_still_gets_a_cgroup_of_its_own(paths):
     finally:
         mc("rm", "-f", cid)
     assert not cgroups.group(c.id).exists(), "the group outlived the container"
+
+
+def test_a_host_without_cgroups_runs_plain_containers_and_refuses_limits_in_one_line(paths):
+    """A host where no cgroup filesystem is mounted (seen here in a private mount namespace with an empty
+    tmpfs over /sys/fs/cgroup): a container without limits runs without a group; -m says why it cannot."""
+    launcher = str(Path(sys.executable).parent / "minicontainer")
+    script = ("mount -t tmpfs none /sys/fs/cgroup && "
+              f"{launcher} run --rm --rootfs {ROOTFS[0]} echo plain-ok; "
+              f"{launcher} run --rm -m 32m --rootfs {ROOTFS[0]} echo limited; echo status=$?")
+    result = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout.splitlines()[0] == "plain-ok", result.stdout + result.stderr
+    assert "status=125" in result.stdout and "limited" not in result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "no cgroup filesystem found" in errors[0] and "Fix:" in errors[0], errors

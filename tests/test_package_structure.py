@@ -133,3 +133,35 @@ def test_no_module_of_the_package_has_a_module_getattr():
 def test_each_core_module_is_read_in_one_sitting(name):
     lines = len((PACKAGE / f"{name}.py").read_text().splitlines())
     assert lines <= MAX_CORE_LINES, f"minicontainer/{name}.py has {lines} lines: split it by step"
+
+
+LESSONS = sorted(p for folder in ("notebooks", "lessons") for p in (PACKAGE.parent / folder).glob("[0-9][0-9]-*.py"))
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_each_lesson_names_in_its_first_cell_the_module_it_builds(lesson):
+    """A learner opens the lesson, then the module it builds: the first cell (the Chinese summary) and
+    the title cell name it, and it is in the tree."""
+    import re
+
+    import jupytext
+
+    cells = [c.source for c in jupytext.read(lesson).cells if c.cell_type == "markdown"]
+    title = next(c for c in cells if re.match(r"# \d\d · ", c))
+    for where, text in (("first cell", cells[0]), ("title cell", title)):
+        named = re.findall(r"`(minicontainer/[\w/.]*)`", text)
+        assert named, f"{lesson.name}: the {where} does not name the module (or package) the lesson builds"
+        assert (PACKAGE.parent / named[0]).exists(), f"{lesson.name} names {named[0]}, which is not in the tree"
+    assert "builds" in title
+
+
+def test_the_layout_in_contributing_is_the_tree():
+    """CONTRIBUTING.md's layout lists each module and package of minicontainer/, and nothing else."""
+    import re
+
+    layout = (PACKAGE.parent / "CONTRIBUTING.md").read_text().split("## Layout")[1].split("```")[1]
+    entries = [line.split("  ")[1] for line in layout.splitlines() if line.startswith("  ") and line.strip()]
+    listed = {name for entry in entries for name in re.findall(r"[\w.]+\.py|\w+/", entry)}
+    tree = {p.name for p in PACKAGE.glob("*.py")} | {f"{p.parent.name}/" for p in PACKAGE.glob("*/__init__.py")}
+    assert sorted(tree - listed) == [], "in the tree, missing from CONTRIBUTING.md's layout"
+    assert sorted(listed - tree) == [], "in CONTRIBUTING.md's layout, not in the tree"

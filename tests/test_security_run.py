@@ -160,8 +160,15 @@ def test_the_release_agent_escape_leaves_no_trace_on_the_host(image, tmp_path, p
               for h in hierarchies if os.path.exists(f"/sys/fs/cgroup/{h.removeprefix('name=')}/release_agent")}
     marker = tmp_path / "escaped"  # a host path: only a process on the host can create it
     script = RELEASE_AGENT.format(hierarchies=" ".join(hierarchies), marker=marker)
-    result = sh(script, *(["--privileged"] if privileged else []), image=image)
-    after = {h: open(f"/sys/fs/cgroup/{h.removeprefix('name=')}/release_agent").read() for h in before}
+    try:
+        result = sh(script, *(["--privileged"] if privileged else []), image=image)
+        after = {h: open(f"/sys/fs/cgroup/{h.removeprefix('name=')}/release_agent").read() for h in before}
+    finally:  # the script restores them itself; a container killed half-way would not: the host does
+        for h, value in before.items():
+            path = f"/sys/fs/cgroup/{h.removeprefix('name=')}/release_agent"
+            if open(path).read() != value:
+                with open(path, "w") as f:
+                    f.write(value or "\n")
     assert after == before, "a host release_agent was changed"
     if privileged:
         assert marker.exists(), f"--privileged should let the escape work (or the test proves nothing): {result}"

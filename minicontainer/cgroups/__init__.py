@@ -22,22 +22,23 @@ This module is the one interface the runtime uses; `v1.py` and `v2.py` are the t
 Every container's group lives under one parent, `minicontainer` (paths.CGROUP_PARENT), so that
 `sweep()` (called by `minicontainer reset`) finds what a crashed runtime left behind.
 
-`run -m 64m` goes through this package, so it works with plain strings and `os.path` (as
-paths.Paths and unionfs do: lesson 02, "Why run starts fast"): importing `pathlib` and `re` would
-cost every limited run about 12 ms. The lesson's `pathlib` views are properties on top:
+Every `run` of root goes through this package (a container always gets a group), so it works with
+plain strings and `os.path` (as paths.Paths and unionfs do: lesson 02, "Why run starts fast"):
+importing `pathlib` would cost every run ~8 ms, `re` ~4 ms (bench/bench_start_tricks.py). The
+lesson's `pathlib` views are properties on top:
 `Setup.root` and `Setup.controllers`, `Cgroup.dirs()` and `Cgroup.path` are `Path`s.
 """
 
 from __future__ import annotations
 
-import _signal as signal  # `signal` without its enum classes (the `enum` import)
+import _signal as signal  # `signal` without its enum classes: saves ~4 ms a run (bench/bench_start_tricks.py)
 import errno
 import os
 import time
 
 from ..errors import ContainerError, UsageError
 from ..paths import CGROUP_PARENT, DEFAULT_RUN_DIR, Paths
-from ..record import Record  # a dataclass without the 10 ms import of `dataclasses`: `run -m` uses these
+from ..record import Record  # a dataclass without importing dataclasses: saves ~13 ms a run (bench/bench_start_tricks.py)
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing)
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ DIGITS = "0123456789"
 
 # The formats below are what the regular expressions r"^(\d+(\.\d+)?)\s*([kmgtp]?)(i?b)?$" (sizes,
 # any case) and r"^\d+(-\d+)?(,\d+(-\d+)?)*$" (cpusets) accept, read by hand: `re` would cost `run -m`
-# 7 ms of imports. tests/test_cgroups.py checks the two readings agree on many strings.
+# ~4 ms of imports (bench/bench_start_tricks.py). tests/test_cgroups.py checks the two readings agree.
 
 
 def is_number(text: str) -> bool:

@@ -24,7 +24,8 @@ def __getattr__(name: str) -> object:
     """`from minicontainer.image import Store` imports store.py only then (PEP 562).
 
     `run busybox` imports this package for image/run.py, which on a cache hit never needs the
-    store: importing store.py (json, pathlib, typing, reference.py with re ...) costs ~10 ms.
+    store: importing store.py (json, pathlib, typing, dataclasses, reference.py with re ...) would cost
+    every `run` ~40 ms (bench/bench_start_tricks.py).
     """
     if name in ("Image", "Store", "local_name", "normalize"):
         from . import store

@@ -8,6 +8,7 @@ the bytes stream past, so a wrong blob is refused before anything keeps it).
 
 from __future__ import annotations
 
+import hashlib
 from typing import BinaryIO
 
 from ..errors import ContainerError
@@ -18,15 +19,11 @@ __all__ = ["sha256_digest", "file_digest", "validate_digest", "hex_of", "DigestW
 
 def sha256_digest(data: bytes) -> str:
     """The OCI digest of some bytes: 'sha256:<hex>'."""
-    import hashlib  # (imported when needed: `run` of an unpacked image never hashes)
-
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def file_digest(fileobj: BinaryIO, chunk: int = 1 << 20) -> tuple[str, int]:
     """(digest, size) of everything left in a binary file object."""
-    import hashlib
-
     h = hashlib.sha256()
     size = 0
     while block := fileobj.read(chunk):
@@ -49,8 +46,6 @@ class DigestWriter:
     """Wrap a writable file: count and hash every byte written, then `verify()` against expectations."""
 
     def __init__(self, out: BinaryIO) -> None:
-        import hashlib
-
         self.out = out
         self.hash = hashlib.sha256()
         self.size = 0

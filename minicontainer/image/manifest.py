@@ -15,21 +15,22 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ContainerError
-from ..record import Record  # a dataclass without importing `dataclasses` (~10 ms of `run IMAGE`)
 from . import mediatypes as mt
 from .digest import validate_digest
 
 
-class Descriptor(Record, frozen=True):
+@dataclass(frozen=True)
+class Descriptor:
     """A pointer to a blob: its media type, digest and size (plus optional platform/annotations)."""
 
     media_type: str
     digest: str
     size: int
-    annotations: dict[str, str] = {}
+    annotations: dict[str, str] = field(default_factory=dict)
     platform: dict[str, Any] | None = None
 
     @classmethod

@@ -46,25 +46,29 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
+import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
 from ..atomic import write_atomic
 from ..errors import ContainerError
-from ..record import Record  # a dataclass without importing `dataclasses` (~10 ms of `run IMAGE`)
 from ..paths import Paths
 from ..reference import DEFAULT_REGISTRY, Reference, parse_reference
 from . import mediatypes as mt
 from .digest import DigestWriter, hex_of, sha256_digest, validate_digest
 from .manifest import Descriptor, check_manifest_kind, choose_platform, detect_media_type, load_json, \
     parse_config, parse_index, parse_manifest
+from .unpack import ensure_layers
 
 GC_GRACE_SECONDS = 600
 MAX_JSON_BYTES = 8 << 20  # manifests and configs larger than this are refused
 
 
-class Image(Record):
+@dataclass
+class Image:
     """A resolved image: which manifest and config, and its layers bottom to top."""
 
     reference: str | None
@@ -75,7 +79,7 @@ class Image(Record):
     config: dict
     layers: list[Descriptor]
     diff_ids: list[str]
-    tags: list[str] = []
+    tags: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -179,8 +183,6 @@ class Store:
                                                    self.blob_path(expected_digest).stat().st_size == expected_size):
                 _drain(source)
                 return self.blob_path(expected_digest)
-        import tempfile
-
         self.ensure()
         fd, tmp_name = tempfile.mkstemp(prefix="blob-", dir=self.tmp)
         try:
@@ -383,9 +385,7 @@ class Store:
         """The image's unpacked layer directories, bottom to top, unpacking any that are missing."""
         dirs = [self.layer_dir(diff_id) for diff_id in image.diff_ids]
         if all(d.is_dir() for d in dirs):
-            return dirs  # the usual case for `run`: all unpacked; the unpacker's imports would cost ~13 ms
-        from .unpack import ensure_layers
-
+            return dirs
         return ensure_layers(self, image)
 
     # -- garbage collection ---------------------------------------------------------------------
@@ -441,11 +441,41 @@ class Store:
                 for path in layers.iterdir():
                     if "sha256:" + path.name in diff_ids or str(path) in mounted:
                         continue
-                    import shutil
-
                     shutil.rmtree(path, ignore_errors=True)
                     removed.append(f"layer sha256:{path.name}")
         return removed
+
+
+class SnapshotStore(Store):
+    """The store as one index.json text showed it, noting every blob file it looks for or opens.
+
+    What an answer of image/run.py's cache depends on: exactly that index.json, and which blobs
+    were there (a blob, named by its content, can appear or go but never change).
+    `index`: the text of index.json read before (None: read the file, as Store does)."""
+
+    def __init__(self, paths: Paths, index: str | None = None) -> None:
+        super().__init__(paths)
+        self.index = index
+        self.blobs_seen: dict[str, bool] = {}  # blob file -> was it there
+
+    def _read_index(self) -> dict:
+        if self.index is None:
+            return super()._read_index()
+        return load_json(self.index.encode("latin-1"), str(self.root / "index.json"))
+
+    def has_blob(self, digest: str) -> bool:
+        found = super().has_blob(digest)
+        self.blobs_seen[str(self.blob_path(digest))] = found
+        return found
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        try:
+            f = super().open_blob(digest)
+        except ContainerError:
+            self.blobs_seen[str(self.blob_path(digest))] = False
+            raise
+        self.blobs_seen[str(self.blob_path(digest))] = True
+        return f
 
 
 def _ref_name(entry: dict) -> str:
@@ -524,8 +554,6 @@ def _build_cache_diff_ids(paths: Paths) -> set[str]:
 def sweep_tmp(paths: Paths) -> list[str]:
     """Remove half-written blobs and layers (left by a killed writer)."""
     tmp = paths.lib_dir / "tmp"
-    import shutil
-
     removed = []
     if tmp.is_dir():
         for path in tmp.iterdir():

@@ -18,22 +18,15 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..errors import ContainerError, UsageError
 from ..paths import Paths
 from .offloop import off_loop
-
-# Type names used in annotations only (strings, never imported at run time: PID 1 imports this
-# package for loopback.py, and every millisecond of start-up counts): PortMapping (ports.py), Callable.
+from .ports import PortMapping, parse_publish
 
 MODES = ("none", "bridge", "host")
 DEFAULT_BRIDGE = "mc0"
-
-
-def parse_publish(spec: str) -> "PortMapping":
-    """Parse one -p value (see ports.py)."""
-    from .ports import parse_publish as parse
-    return parse(spec)
 
 
 def bridge_from_env() -> tuple[str, str | None]:
@@ -57,7 +50,7 @@ class NetworkOptions:
     """How one container is to be connected."""
 
     mode: str = "none"
-    publish: list["PortMapping"] = field(default_factory=list)
+    publish: list[PortMapping] = field(default_factory=list)
     name: str = ""                   # the container's name: its peers reach it by this name
     hostname: str = ""               # its hostname (defaults to the name)
     etc_dir: Path | None = None      # where its `hosts` and `resolv.conf` are (rootfs/etc, or the files
@@ -78,7 +71,7 @@ class Attachment:
     address: str = ""                # "10.88.0.2/16"
     gateway: str = ""                # "10.88.0.1"
     host_veth: str = ""
-    publish: list["PortMapping"] = field(default_factory=list)
+    publish: list[PortMapping] = field(default_factory=list)
     released: bool = False
 
     @property
@@ -134,7 +127,7 @@ def _attach_bridge(container_id: str, pid: int, options: NetworkOptions, paths: 
 
     from pyroute2 import IPRoute
 
-    from . import bridge, ipam, nat, ports, veth
+    from . import ipam, nat, ports, veth
 
     pool_dir = paths.run_dir / "network" / options.bridge
     att = Attachment(container_id, "bridge", paths.run_dir, bridge=options.bridge,

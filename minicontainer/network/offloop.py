@@ -12,6 +12,9 @@ from __future__ import annotations
 import functools
 import sys
 import threading
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 
 def _loop_running() -> bool:
@@ -25,7 +28,7 @@ def _loop_running() -> bool:
     return True
 
 
-def off_loop(fn: "Callable[..., T]") -> "Callable[..., T]":
+def off_loop(fn: Callable[..., T]) -> Callable[..., T]:
     """Run fn in a fresh thread when the calling thread runs an asyncio event loop."""
 
     @functools.wraps(fn)
