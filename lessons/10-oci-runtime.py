@@ -40,6 +40,8 @@
 # | 10.2 | `namespace_plan` | `linux.namespaces` -> the namespaces to create and those to join by path |
 # | 10.3 | `state_document` | the state `state ID` prints and hooks read |
 # | 10.4 | `run_hook` | run a hook with the state on its stdin, and a timeout |
+#
+# **The package this lesson builds: `minicontainer/oci/`** (config, state, hooks, console, runtime, cli).
 
 # %%
 from minicontainer.doctor import require
