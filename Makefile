@@ -11,7 +11,7 @@ PORT    ?= 8888
 export MC_LIB_DIR ?= /var/lib/minicontainer
 export MC_RUN_DIR ?= /run/minicontainer
 
-.PHONY: need-root lab lab-url test check hint progress exercises notebooks image deps test-deps venv lock bench clean reset distclean help test-vm vm-run vm-shell vm-base
+.PHONY: need-root lab lab-url test check hint progress exercises notebooks image deps test-deps venv lock bench clean reset distclean help test-vm vm-run vm-shell vm-base oci-validation
 
 help:
 	@echo "make lab        install what is missing, prepare the default image, start JupyterLab (127.0.0.1, PORT=8888)"
@@ -23,6 +23,7 @@ help:
 	@echo "make exercises  regenerate exercises/*.py from solutions/ (instructors; overwrites learners' work)"
 	@echo "make notebooks  re-execute the lessons and store their outputs (authors)"
 	@echo "make bench      run the benchmarks beside runc, skopeo and umoci"
+	@echo "make oci-validation RUNTIME_TOOLS=DIR   the OCI runtime-tools suite against minicontainer-oci (lesson 10)"
 	@echo "make clean      remove everything the course made on this machine (= minicontainer reset)"
 	@echo "make test-vm    run the host-dependent tests and notebooks in a learner's Debian 12 VM (qemu;"
 	@echo "                ALL=1 everything, TESTS='tests/test_x.py -k y' a subset, VM_DIRTY=1 uncommitted changes)"
@@ -88,6 +89,11 @@ notebooks: image
 
 bench: image
 	@$(PY) bench/run_all.py
+
+# The OCI runtime-tools validation suite against minicontainer-oci (lesson 10); not part of `make test`:
+# its Go sources come from a runtime-tools checkout you give (RUNTIME_TOOLS=DIR). RUNTIME=runc for comparison.
+oci-validation: need-root venv
+	@bash scripts/oci-validation.sh
 
 clean reset: need-root
 	@if [ -x $(PY) ]; then $(PY) -m minicontainer reset; else echo "nothing installed yet"; fi

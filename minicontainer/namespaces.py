@@ -121,6 +121,18 @@ def join(pid: int, names: list[str] | None = None) -> list[str]:
     return [name for name, _ in fds]
 
 
+def join_paths(pairs: list[tuple[str, str]]) -> None:
+    """setns(2) into namespaces named by path, e.g. [("net", "/var/run/netns/web")] (lesson 10:
+    config.json's `{"type": "network", "path": ...}`). The user namespace first, the mount one last."""
+    order = {name: i for i, name in enumerate(JOIN_ORDER)}
+    for name, path in sorted(pairs, key=lambda p: order.get(p[0], 0)):
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            syscalls.setns(fd, syscalls.NAMESPACE_FLAGS[name])
+        finally:
+            os.close(fd)
+
+
 def loopback_up() -> None:
     """Bring `lo` up in our network namespace (a new one starts with it down: 127.0.0.1 fails).
 

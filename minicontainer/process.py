@@ -75,12 +75,16 @@ def helper(cfg: dict) -> int:
         if os.getppid() != cfg["runtime_pid"]:
             return 137
         os.setsid()  # a terminal's Ctrl-C reaches the runtime only; it forwards it to PID 1
+        if cfg.get("join"):  # [oci] lesson 10: namespaces given by path (config.json's linux.namespaces),
+            from .namespaces import join_paths  # joined first: a new user namespace would lose the right to
+            join_paths(cfg["join"])             # join the host's others
         if cfg["userns"]:
             syscalls.unshare(syscalls.CLONE_NEWUSER)
             send(report_w, "userns")
             if read_line(go_r) != "maps":
                 return 125
-        syscalls.unshare(syscalls.CLONE_NEWPID)
+        if "pid" in cfg["namespaces"]:  # (a bundle may join a PID namespace by path instead: above)
+            syscalls.unshare(syscalls.CLONE_NEWPID)
         cfg["parent_pid"] = os.getpid()  # PID 1 checks that we are still its parent (pid1 below)
         pid = os.fork()
     except BaseException as exc:  # noqa: BLE001 - everything must reach the runtime
@@ -93,6 +97,8 @@ def helper(cfg: dict) -> int:
             os._exit(code)
     os.close(go_r)
     os.close(report_w)
+    if cfg.get("leave_init"):  # [oci] `create` returns leaving PID 1 waiting: whoever called the runtime
+        return 0               # (podman's conmon, a subreaper) inherits it and reaps it, not us
     return wait(pid)
 
 
@@ -115,12 +121,13 @@ def pid1(cfg: dict) -> int:
     go_r, report_w = cfg["go_fd"], cfg["report_fd"]
     step = "create namespaces"
     try:
-        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
-        # Our parent (the monitor, or the helper) may have died before that prctl: then no signal
-        # comes, and "go" may already be waiting in the pipe. So check that it is still our parent
-        # (os.getppid() says 0 in a new PID namespace; /proc is still the host's here).
-        if host_parent_pid() != cfg["parent_pid"]:
-            return 137
+        if not cfg.get("leave_init"):  # [oci] a PID 1 left behind by `create` outlives the helper
+            syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+            # Our parent (the monitor, or the helper) may have died before that prctl: then no signal
+            # comes, and "go" may already be waiting in the pipe. So check that it is still our parent
+            # (os.getppid() says 0 in a new PID namespace; /proc is still the host's here).
+            if host_parent_pid() != cfg["parent_pid"]:
+                return 137
         os.setsid()  # our own session: a terminal's Ctrl-C reaches the runtime, which forwards it
         if cfg.get("network_pid"):  # --network container:NAME: share that container's network namespace
             namespaces.join(cfg["network_pid"], ["net"])
@@ -137,8 +144,20 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
     step = "wait for the runtime"
     try:
         if read_line(go_r) != "go":
-            return 125
+            return 125  # (also when the runtime died: end-of-file)
         os.close(go_r)
+        if cfg.get("exec_fifo"):  # [oci] the fifo `start` opens, by an O_PATH descriptor: after
+            cfg["exec_fifo_fd"] = os.open(cfg["exec_fifo"], os.O_PATH | os.O_CLOEXEC)  # pivot_root its
+        if cfg.get("oom_score_adj") is not None:                                       # path is gone
+            step = "set oom_score_adj"
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(cfg["oom_score_adj"]))
+        if cfg.get("rlimits"):  # [oci] imported now: after pivot_root the host's library is out of reach
+            import resource  # noqa: F401
+        if cfg["tty"]:  # (the same for the workload's terminal; `run -t` imported it in terminal.py already)
+            import termios  # noqa: F401
+        if cfg.get("exec_fifo"):  # [oci] the bundle's side of the container (and its hooks)
+            from .oci import inside  # noqa: F401
         if cfg.get("cgroup_files"):  # [cgroups] step 6: join our cgroup, so the workload is born in it
             step = "join the cgroup"
             from .cgroups import join_self
@@ -149,7 +168,13 @@ def init(cfg: dict, go_r: int, report_w: int) -> int:
             step = "create the cgroup namespace"
             syscalls.unshare(syscalls.CLONE_NEWCGROUP)
         step = "set up the root filesystem"
-        set_up(cfg)
+        if cfg.get("mounts") is not None:  # [oci] lesson 10: a bundle says every mount itself (oci/inside.py)
+            from .oci.inside import setup_bundle_rootfs
+            setup_bundle_rootfs(cfg)
+            if cfg["hostname"] and ("uts" in cfg["namespaces"] or "uts" in dict(cfg.get("join", ()))):
+                syscalls.sethostname(cfg["hostname"])
+        else:
+            set_up(cfg)
     except BaseException as exc:  # noqa: BLE001
         return send_error(report_w, step, exc)
     if not cfg["init"]:
@@ -357,6 +382,13 @@ def start_workload(cfg: dict, report_w: int) -> int:
                 os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         env = dict(e.split("=", 1) if "=" in e else (e, "") for e in cfg["env"])
+        if cfg.get("rlimits"):  # [oci] process.rlimits, while we may still raise hard limits
+            step = "set the resource limits"
+            import resource  # (imported by PID 1 before pivot_root: see init)
+            for name, soft, hard in cfg["rlimits"]:
+                resource.setrlimit(getattr(resource, name), (soft, hard))
+        if "umask" in cfg:  # [oci] process.user.umask (runc's default: 0022)
+            os.umask(0o022 if cfg["umask"] is None else cfg["umask"])
         sec = cfg.get("security")
         if sec:  # [security] lesson 08, in runc's order: bounding set (and a filter without no_new_privs)
             step = "drop capabilities"
@@ -365,7 +397,9 @@ def start_workload(cfg: dict, report_w: int) -> int:
             uid, gid, home = lookup_user(cfg["user"])
             env.setdefault("HOME", home)
             step = "set the user"
-            if not cfg["userns"]:
+            if "groups" in cfg:  # [oci] process.user.additionalGids
+                os.setgroups(cfg["groups"])
+            elif not cfg["userns"]:
                 os.setgroups([])
             os.setgid(gid)
             os.setuid(uid)
@@ -385,9 +419,17 @@ def start_workload(cfg: dict, report_w: int) -> int:
         step = "start the workload"
         argv = cfg["argv"]
         program = find_executable(argv[0], env.get("PATH", DEFAULT_PATH))
+        if cfg.get("exec_fifo"):  # [oci] `create` ends here: everything is ready, the program exists
+            from .oci.inside import created_wait_for_start
+            report_w = created_wait_for_start(cfg, report_w)
         if sec:  # [security] last: no_new_privs and the seccomp filter; execve is the next call
             step = "install the seccomp filter"
             security.before_exec(sec)
+            step = "start the workload"
+        if cfg.get("hooks", {}).get("startContainer"):  # [oci] after `start`, in the container, before execve
+            step = "run the startContainer hooks"
+            from .oci.hooks import run_hooks
+            run_hooks(cfg["hooks"]["startContainer"], dict(cfg["hook_state"], pid=os.getpid()), "startContainer")
             step = "start the workload"
         os.execve(program, argv, env)
     except BaseException as exc:  # noqa: BLE001
@@ -422,11 +464,12 @@ def exec_helper(cfg: dict) -> int:
     if pid == 0:
         code = 125
         try:
-            syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+            if not cfg.get("leave_init"):  # [oci] `exec -d` leaves the process to whoever called the runtime
+                syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
             # If the exec helper died before that prctl, we were handed to the container's PID 1 and
             # "go" may be in the pipe already. While it lives, our parent is the helper (shown as 0
             # when it is outside the PID namespace we were forked into).
-            if os.getppid() in (0, helper_pid) and read_line(go_r) == "go":
+            if (cfg.get("leave_init") or os.getppid() in (0, helper_pid)) and read_line(go_r) == "go":
                 os.close(go_r)
                 code = start_workload(cfg, report_w)
         finally:
@@ -434,4 +477,6 @@ def exec_helper(cfg: dict) -> int:
     os.close(go_r)
     send(report_w, f"pid {pid}")
     os.close(report_w)
+    if cfg.get("leave_init"):
+        return 0
     return wait(pid)

@@ -316,10 +316,7 @@ def mount_dev(rootfs: str) -> None:
     """A minimal /dev on a tmpfs: the six standard devices, a private devpts, shm, mqueue and the links."""
     dev = mount_point(rootfs, "/dev")
     syscalls.mount("tmpfs", dev, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_STRICTATIME, "mode=755,size=65536k")
-    for name, (major, minor) in DEVICES.items():
-        _make_device(f"{dev}/{name}", major, minor)
-    for name, target in DEV_LINKS.items():
-        os.symlink(target, f"{dev}/{name}")
+    populate_dev(rootfs)
     os.mkdir(f"{dev}/pts")
     syscalls.mount("devpts", f"{dev}/pts", "devpts", syscalls.MS_NOSUID | syscalls.MS_NOEXEC,
                    "newinstance,ptmxmode=0666,mode=0620")
@@ -329,16 +326,35 @@ def mount_dev(rootfs: str) -> None:
     syscalls.mount("mqueue", f"{dev}/mqueue", "mqueue", _NOSUID_NODEV_NOEXEC)
 
 
-def make_device_node(rootfs: str, target: str, kind: str, major: int, minor: int) -> None:
+def populate_dev(rootfs: str) -> None:
+    """The standard devices and links of the OCI runtime spec in /dev (those the image lacks)."""
+    dev = _inside(rootfs, "/dev")
+    for name, (major, minor) in DEVICES.items():
+        if not os.path.lexists(f"{dev}/{name}"):
+            _make_device(f"{dev}/{name}", major, minor)
+    for name, target in DEV_LINKS.items():
+        if not os.path.lexists(f"{dev}/{name}") and (name != "core" or os.path.exists("/proc/kcore")):
+            os.symlink(target, f"{dev}/{name}")
+
+
+FIFO, CHAR, BLOCK = 0o010000, 0o020000, 0o060000
+NODE_TYPES = {"c": CHAR, "u": CHAR, "b": BLOCK, "p": FIFO}
+
+
+def make_device_node(rootfs: str, target: str, kind: str, major: int, minor: int, mode: int = 0o666,
+                     uid: int = 0, gid: int = 0) -> None:
     """`--device`: a node for the host's device (type "c" or "b", major:minor) at `target` (lesson 08).
+    Lesson 10: config.json's linux.devices also give "p" (a fifo), the mode and the owner.
 
     The node alone is not enough: the container's cgroup must allow the device (security/devices.py)."""
     where = inside(rootfs, target)
     os.makedirs(os.path.dirname(where), exist_ok=True)
     if os.path.lexists(where):
         os.unlink(where)
-    os.mknod(where, 0o666 | (0o060000 if kind == "b" else 0o020000), os.makedev(major, minor))
-    os.chmod(where, 0o666)
+    os.mknod(where, (mode & 0o7777) | NODE_TYPES[kind], os.makedev(major, minor))
+    os.chmod(where, mode & 0o7777)
+    if uid or gid:
+        os.chown(where, uid, gid)
 
 
 def bind_mount(rootfs: str, source: str, target: str, read_only: bool = False) -> None:
@@ -357,6 +373,35 @@ def mount_tmpfs(rootfs: str, target: str, options: str = "") -> None:
     """`--tmpfs /path[:options]`: an empty in-memory filesystem at `target`."""
     where = mount_point(rootfs, target)
     syscalls.mount("tmpfs", where, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_NODEV, options or None)
+
+
+def mount_entry(rootfs: str, m: dict) -> None:
+    """One mount of a bundle's list (lesson 10), already translated by oci/config.py into numbers:
+    {"source", "destination", "type", "flags" (MS_*), "data", "propagation" (MS_* or 0)}.
+
+    A bind mount takes its flags only when remounted, as `-v ...:ro` does; a mount point the image
+    lacks is made, a file for a file and a directory for the rest."""
+    where = _inside(rootfs, m["destination"])
+    flags, data = m["flags"], m["data"] or None
+    if flags & syscalls.MS_BIND:
+        if not os.path.exists(m["source"]):
+            raise ContainerError("bind mount source does not exist", step="mount", path=m["source"],
+                                 fix="create it on the host, or correct the mount's source in config.json")
+        _mkmountpoint(where, os.path.isdir(m["source"]))
+        syscalls.mount(m["source"], where, None, flags & (syscalls.MS_BIND | syscalls.MS_REC))
+        extra = flags & ~(syscalls.MS_BIND | syscalls.MS_REC | syscalls.MS_REMOUNT)
+        if extra:
+            syscalls.mount(None, where, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | extra | locked_flags(where))
+    else:
+        _mkmountpoint(where)
+        syscalls.mount(m["source"] or m["type"], where, m["type"], flags, data)
+    if m.get("propagation"):
+        syscalls.mount(None, where, None, m["propagation"])
+
+
+def remount_root_readonly() -> None:
+    """After pivot_root: make / read-only (config.json's root.readonly; the mounts on it stay as they are)."""
+    syscalls.mount(None, "/", None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY | locked_flags("/"))
 
 
 def thermal_throttle_paths(cpu_dir: str = "/sys/devices/system/cpu") -> list[str]:

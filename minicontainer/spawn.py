@@ -80,6 +80,13 @@ def send_error(fd: int, step: str, exc: BaseException) -> int:
     info = {"step": getattr(exc, "step", "") or step, "message": getattr(exc, "message", "") or str(exc),
             "path": getattr(exc, "path", "") or getattr(exc, "filename", "") or "",
             "fix": getattr(exc, "fix", ""), "exit": getattr(exc, "exit_status", 125)}
+    if fd < 0:  # [oci] after `create` returned nobody reads the pipe: say it on stderr, as runc's init does
+        line = f"minicontainer: {info['step']}: {info['message']}" + (f" ({info['path']})" if info["path"] else "")
+        try:
+            os.write(2, line.encode() + b"\n")
+        except OSError:
+            pass
+        return info["exit"]
     try:
         send(fd, "error " + quickjson.dumps(info))
     except OSError:
@@ -218,6 +225,14 @@ class Helper:
             self.wait()
             raise child_error(rest.splitlines()[0], step)
 
+    def created(self, step: str) -> None:
+        """[oci] `create`: return once PID 1 said "created" (ready, waiting for `start`); raise its error.
+
+        This replaces started() for a bundle: the workload does not run yet, the pipe stays quiet."""
+        line = read_line(self.report_r)
+        if line != "created":
+            raise child_error(line, step)
+
     def wait(self) -> int:
         """Step 5: wait for the helper; its exit status is the workload's."""
         if self.pid:
@@ -240,8 +255,10 @@ class Helper:
 
 
 def can_fork_pid_1(cfg: dict) -> bool:
-    """May this process fork a container's PID 1 itself? One thread, and no user namespace to make first."""
-    return not cfg.get("userns") and single_threaded()
+    """May this process fork a container's PID 1 itself? One thread, no user namespace to make first, a
+    new PID namespace, and [oci] no namespace to join by path nor a PID 1 to leave behind (`create`)."""
+    return (not cfg.get("userns") and not cfg.get("join") and not cfg.get("leave_init")
+            and "pid" in cfg["namespaces"] and single_threaded())
 
 
 def start(target: Callable[[dict], int], cfg: dict, stdio: tuple[int, int, int],

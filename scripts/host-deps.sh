@@ -26,7 +26,8 @@ COURSE=(
 )
 TEST=(
   skopeo umoci     # interop checks for images and the registry (tests of lessons 05-06)
-  runc             # the reference runtime the interop tests and benchmarks compare with
+  runc             # the reference runtime the interop tests, the OCI tests and benchmarks compare with
+  podman           # drives minicontainer-oci as an OCI runtime (tests of lesson 10)
   wrk              # requests/s through a published port (bench)
   chromium         # the browser tests open the lessons in JupyterLab (Debian's build; Ubuntu has only a snap)
   git              # nbval validates the lessons as committed (git's copy, not a learner's saved file)

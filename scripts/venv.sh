@@ -57,5 +57,6 @@ PY
 fi
 # `minicontainer run` starts fast through a small launcher (see minicontainer/launcher.py).
 "$venv/bin/python" -m minicontainer.launcher "$venv/bin/minicontainer" >/dev/null
+"$venv/bin/python" -m minicontainer.launcher "$venv/bin/minicontainer-oci" oci >/dev/null  # lesson 10: the runtime binary
 rm -f "$venv"/.installed-*
 [ -z "$stamp" ] || touch "$stamp"

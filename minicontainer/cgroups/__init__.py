@@ -63,12 +63,13 @@ MIN_CPU_SHARES, MAX_CPU_SHARES = 2, 262_144
 
 # Which flag needs which controller (for clear errors when the host lacks one).
 FLAG_CONTROLLER = {"memory": "memory", "memory_swap": "memory", "cpus": "cpu", "cpu_shares": "cpu",
-                   "cpuset_cpus": "cpuset", "pids_limit": "pids"}
+                   "cpuset_cpus": "cpuset", "pids_limit": "pids", "cpu_period": "cpu", "cpuset_mems": "cpuset"}
 ENABLE_HINT = {"v1": "mount the controller's v1 hierarchy (mount -t cgroup -o CONTROLLER none /sys/fs/cgroup/CONTROLLER)",
                "v2": "boot with the controllers on the unified tree (systemd.unified_cgroup_hierarchy=1 "
                      "cgroup_no_v1=all) so that cgroup.controllers lists them"}
 FLAG_NAME = {"memory": "--memory", "memory_swap": "--memory-swap", "cpus": "--cpus",
-             "cpu_shares": "--cpu-shares", "cpuset_cpus": "--cpuset-cpus", "pids_limit": "--pids-limit"}
+             "cpu_shares": "--cpu-shares", "cpuset_cpus": "--cpuset-cpus", "pids_limit": "--pids-limit",
+             "cpu_period": "--cpu-period", "cpuset_mems": "--cpuset-mems"}
 
 
 # --- detection ------------------------------------------------------------------------------
@@ -198,6 +199,8 @@ class Limits(Record, frozen=True):
     cpu_shares: int | None = None     # relative weight (1024 = normal) --cpu-shares 512
     cpuset_cpus: str | None = None    # which CPUs                     --cpuset-cpus 0-1
     pids_limit: int | None = None     # max number of tasks            --pids-limit 20
+    cpu_period: int | None = None     # µs; --cpus counts per period (None: 100 ms)  lesson 10: a bundle's cpu.period
+    cpuset_mems: str | None = None    # which memory nodes             lesson 10: a bundle's cpu.mems
 
     @classmethod
     def parse(cls, memory: str | int | None = None, memory_swap: str | int | None = None,
@@ -259,6 +262,11 @@ class Limits(Record, frozen=True):
 
     def is_empty(self) -> bool:
         return all(v is None for v in self.as_dict().values())
+
+    @property
+    def period(self) -> int:
+        """The CFS period in µs that --cpus counts in (Docker's 100 ms unless a bundle says otherwise)."""
+        return self.cpu_period or CPU_PERIOD_US
 
     def controllers(self) -> set[str]:
         """The controllers these limits need."""

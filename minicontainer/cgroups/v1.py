@@ -21,7 +21,7 @@ import os
 import time
 
 from .. import cgroups  # the package itself: the runtime calls cgroups.read_usage (a seam: seams.py)
-from . import (CPU_PERIOD_US, USAGE_FILES, Cgroup, Limits, Stats, kill_until_empty, read_files, usage_stats,
+from . import (USAGE_FILES, Cgroup, Limits, Stats, kill_until_empty, read_files, usage_stats,
                read_int, read_keyed, read_text, write)
 
 
@@ -31,7 +31,7 @@ def limit_files(limits: Limits, swap_accounting: bool) -> list[tuple[str, str, s
 
       --memory        memory.limit_in_bytes; with swap accounting (the file memory.memsw.limit_in_bytes
                       exists) also memsw = memory + swap: --memory-swap, or Docker's default 2 x memory
-      --cpus          cpu.cfs_period_us (CPU_PERIOD_US), then cpu.cfs_quota_us = cpus x period
+      --cpus          cpu.cfs_period_us (limits.period: 100 ms unless a bundle says), then cpu.cfs_quota_us = cpus x period
       --cpu-shares    cpu.shares;   --cpuset-cpus  cpuset.cpus;   --pids-limit  pids.max"""
     files = []
     if limits.memory is not None:
@@ -40,12 +40,14 @@ def limit_files(limits: Limits, swap_accounting: bool) -> list[tuple[str, str, s
             total = limits.memory_swap if limits.memory_swap is not None else 2 * limits.memory
             files.append(("memory", "memory.memsw.limit_in_bytes", str(total), "--memory-swap"))
     if limits.cpus is not None:
-        files.append(("cpu", "cpu.cfs_period_us", str(CPU_PERIOD_US), "--cpus"))
-        files.append(("cpu", "cpu.cfs_quota_us", str(round(limits.cpus * CPU_PERIOD_US)), "--cpus"))
+        files.append(("cpu", "cpu.cfs_period_us", str(limits.period), "--cpus"))
+        files.append(("cpu", "cpu.cfs_quota_us", str(round(limits.cpus * limits.period)), "--cpus"))
     if limits.cpu_shares is not None:
         files.append(("cpu", "cpu.shares", str(limits.cpu_shares), "--cpu-shares"))
     if limits.cpuset_cpus is not None:
         files.append(("cpuset", "cpuset.cpus", limits.cpuset_cpus, "--cpuset-cpus"))
+    if limits.cpuset_mems is not None:  # (lesson 10: a bundle's cpu.mems)
+        files.append(("cpuset", "cpuset.mems", limits.cpuset_mems, "--cpuset-mems"))
     if limits.pids_limit is not None:
         files.append(("pids", "pids.max", str(limits.pids_limit), "--pids-limit"))
     return files
@@ -78,14 +80,19 @@ class V1Cgroup(Cgroup):
             if controller == "cpuset":
                 # a new v1 cpuset group starts with no CPUs and no memory nodes: no process could run in it
                 for f in ("cpuset.cpus", "cpuset.mems"):
-                    inherited = read_text(os.path.join(parent, f)).strip()
-                    if not inherited:
-                        inherited = read_text(os.path.join(os.path.dirname(parent), f)).strip()
-                        write(os.path.join(parent, f), inherited, self.setup, f)
-                    write(os.path.join(d, f), inherited, self.setup, f)
+                    write(os.path.join(d, f), self.inherit(parent, f), self.setup, f)
         swap_accounting = "memory" in dirs and os.path.exists(os.path.join(dirs["memory"], "memory.memsw.limit_in_bytes"))
         for controller, name, value, flag in limit_files(limits, swap_accounting):
             write(os.path.join(dirs[controller], name), value, self.setup, flag)
+
+    def inherit(self, directory: str, name: str) -> str:
+        """A cpuset file's value for a new child of `directory`: its own, or (an empty new parent, such as
+        a bundle's cgroupsPath a/b/c makes) its nearest ancestor's, copied down on the way."""
+        value = read_text(os.path.join(directory, name)).strip()
+        if not value and directory != self.setup.controller_dirs["cpuset"]:
+            value = self.inherit(os.path.dirname(directory), name)
+            write(os.path.join(directory, name), value, self.setup, name)
+        return value
 
     def stats(self) -> Stats:
         d = self.controller_dirs()

@@ -26,7 +26,7 @@ import os
 import time
 
 from .. import cgroups  # the package itself: the runtime calls cgroups.read_usage (a seam: seams.py)
-from . import (CPU_PERIOD_US, USAGE_FILES, Cgroup, ContainerError, Limits, Stats, kill_until_empty, read_files, usage_stats,
+from . import (USAGE_FILES, Cgroup, ContainerError, Limits, Stats, kill_until_empty, read_files, usage_stats,
                read_int, read_keyed, read_text, write)
 
 
@@ -46,7 +46,7 @@ def limit_files(limits: Limits, has_swap: bool) -> list[tuple[str, str, str]]:
       --memory        memory.max; swap is limited on its own (memory.swap.max, when the host has swap
                       accounting: `has_swap`): --memory-swap minus --memory ("max" for -1), or
                       Docker's default, as much swap again as memory
-      --cpus          cpu.max = "QUOTA PERIOD" in one file (quota = cpus x CPU_PERIOD_US)
+      --cpus          cpu.max = "QUOTA PERIOD" in one file (quota = cpus x limits.period, 100 ms by default)
       --cpu-shares    cpu.weight, converted by shares_to_weight (1024 shares -> 100... as runc does)
       --cpuset-cpus   cpuset.cpus;   --pids-limit  pids.max"""
     files = []
@@ -58,11 +58,13 @@ def limit_files(limits: Limits, has_swap: bool) -> list[tuple[str, str, str]]:
         elif has_swap:
             files.append(("memory.swap.max", str(limits.memory), "--memory"))
     if limits.cpus is not None:
-        files.append(("cpu.max", f"{round(limits.cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}", "--cpus"))
+        files.append(("cpu.max", f"{round(limits.cpus * limits.period)} {limits.period}", "--cpus"))
     if limits.cpu_shares is not None:
         files.append(("cpu.weight", str(shares_to_weight(limits.cpu_shares)), "--cpu-shares"))
     if limits.cpuset_cpus is not None:
         files.append(("cpuset.cpus", limits.cpuset_cpus, "--cpuset-cpus"))
+    if limits.cpuset_mems is not None:  # (lesson 10: a bundle's cpu.mems)
+        files.append(("cpuset.mems", limits.cpuset_mems, "--cpuset-mems"))
     if limits.pids_limit is not None:
         files.append(("pids.max", str(limits.pids_limit), "--pids-limit"))
     return files
@@ -102,7 +104,10 @@ class V2Cgroup(Cgroup):
         needed = (limits.controllers() | STATS_CONTROLLERS) & set(self.setup.controller_dirs)
         os.makedirs(parent, exist_ok=True)
         self.enable(root, needed)
-        self.enable(parent, needed)
+        level = root
+        for part in self.parent.strip("/").split("/"):  # (lesson 10: a bundle's cgroupsPath may be a/b/c)
+            level = os.path.join(level, part)
+            self.enable(level, needed)
         os.mkdir(d)
         for name, value, flag in limit_files(limits, os.path.exists(os.path.join(d, "memory.swap.max"))):
             write(os.path.join(d, name), value, self.setup, flag)

@@ -130,7 +130,7 @@ def before_user(sec: dict, changes_user: bool = True) -> None:
     set, and keep the permitted set across setuid."""
     if sec["program"] and not sec["no_new_privs"]:
         seccomp.install(bytes.fromhex(sec["program"]))
-    if changes_user:
+    if changes_user or sec.get("sets"):  # (a workload that stays root: apply() drops it, after_user)
         capabilities.drop_bounding(sec["caps"])
         capabilities.keep_caps(True)
 
@@ -138,7 +138,11 @@ def before_user(sec: dict, changes_user: bool = True) -> None:
 def after_user(sec: dict, changes_user: bool = True) -> None:
     """After setuid: the capability sets themselves; a workload that stays root gets all of
     capabilities.apply() here (lesson 08, exercise 8.2)."""
-    if changes_user:
+    sets = sec.get("sets")  # [oci] lesson 10: config.json names the five sets; `run` gives one for all
+    if sets:
+        capabilities.keep_caps(False)
+        capabilities.set_all(sets["effective"], sets["permitted"], sets["inheritable"], sets["ambient"])
+    elif changes_user:
         capabilities.keep_caps(False)
         capabilities.set_sets(sec["caps"])
     else:

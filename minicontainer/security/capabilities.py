@@ -136,7 +136,7 @@ def read_sets(pid: int | str = "self") -> dict[str, int]:
 
 PR_CAPBSET_DROP = 24
 PR_SET_KEEPCAPS = 8
-PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, PR_CAP_AMBIENT_CLEAR_ALL = 47, 2, 4
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 SYS_capset = {"x86_64": 126, "aarch64": 91}.get(os.uname().machine, 126)
 
@@ -201,6 +201,18 @@ def apply(keep: int) -> None:
     """
     drop_bounding(keep)
     set_sets(keep)
+
+
+def set_all(effective: int, permitted: int, inheritable: int, ambient: int) -> None:
+    """Each set as given (lesson 10: config.json's process.capabilities names all five).
+
+    An ambient capability must be permitted and inheritable too: the kernel refuses it otherwise, and
+    those are skipped (runc's own default config.json lists ambient ones that are not inheritable)."""
+    _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    capset(effective, permitted, inheritable)
+    for number in range(last_cap() + 1):
+        if (ambient & permitted & inheritable) >> number & 1:
+            _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, number)
 
 
 def set_sets(keep: int) -> None:
