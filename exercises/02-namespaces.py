@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import signal
 
-from minicontainer import process, rootfs, syscalls
+from minicontainer import devfs, process, rootfs, syscalls
 
 
 def clone_flags(names: list[str]) -> int:
@@ -40,7 +40,7 @@ def set_up(cfg: dict) -> None:
     Build the container's view of the world, in an order that works and leaves the host untouched:
       - make every mount private (rootfs.make_mounts_private), before anything is mounted;
       - root = process.mount_root(cfg): the container's root, a mount point;
-      - a /proc for the new PID namespace and a minimal /dev in it (rootfs.mount_proc, rootfs.mount_dev);
+      - a /proc for the new PID namespace and a minimal /dev in it (rootfs.mount_proc, devfs.mount_dev);
       - process.mount_the_rest(root, cfg): /sys, cgroups, volumes... (some need /dev);
       - process.enter_root(root, cfg): pivot_root into it (your 1.4), then the masks;
       - the hostname cfg["hostname"], if "uts" is in cfg["namespaces"] (syscalls.sethostname).

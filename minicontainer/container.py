@@ -279,7 +279,7 @@ def create(spec: RunSpec, paths: Paths) -> tuple[Container, dict]:
     cid = os.urandom(32).hex()
     name = spec.name or f"mc_{cid[:8]}"
     hostname = spec.hostname or cid[:12]
-    from .process import environment
+    from .workload import environment
     env = environment(spec.env, spec.tty, hostname)  # (checks -e before anything is made)
     d = state_dir(paths, cid)  # where the directory will be: its files are named by this path
     me, my_start = os.getpid(), start_time(os.getpid())  # we supervise it until a monitor takes over

@@ -155,7 +155,7 @@ def _program(paths: Paths, c) -> str:
 def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None = None, workdir: str = "",
             user: str = "", tty: bool = False, interactive: bool = False) -> int:
     """`exec`: run another process in a running container's namespaces. Returns its exit status."""
-    from . import process
+    from . import process, workload
     c = find(paths, ref)
     if not is_running(c):
         raise ContainerError(f"container {c.id} is not running", step="exec",
@@ -163,7 +163,7 @@ def exec_in(paths: Paths, ref: str, command: list[str], *, env: list[str] | None
     if not command:
         raise UsageError("requires at least a command", step="parse arguments", fix="minicontainer exec CONTAINER CMD")
     base = dict(e.split("=", 1) for e in c.spec.get("env_resolved", []) if "=" in e)
-    extra = dict(e.split("=", 1) for e in process.environment(env or [], tty, base.get("HOSTNAME", "")))
+    extra = dict(e.split("=", 1) for e in workload.environment(env or [], tty, base.get("HOSTNAME", "")))
     cfg = {"pid": c.pid, "argv": command, "env": [f"{k}={v}" for k, v in {**base, **extra}.items()],
            "workdir": workdir or c.spec.get("workdir") or "/", "user": user or c.spec.get("user", ""),
            "tty": tty, "userns": "user" in _namespaces_of(c), "init": False}

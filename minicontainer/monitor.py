@@ -58,9 +58,10 @@ class Undo:
     One that fails does not stop the others; its error (`failed`) is raised after all have run (unless
     the block itself raised: that error says what went wrong first, and is the one that propagates)."""
 
-    def __init__(self) -> None:
+    def __init__(self, outer: "Undo | None" = None) -> None:
         self.steps: list[Callable[[], object]] = []
         self.failed: BaseException | None = None
+        self.outer = outer  # a stack around this one (a run's inside the container's): told of a failure
 
     def push(self, release: Callable[[], object]) -> None:
         self.steps.append(release)
@@ -74,6 +75,8 @@ class Undo:
                 self.steps.pop()()
             except BaseException as e:  # noqa: BLE001 - release the rest first
                 self.failed = self.failed or e
+        if self.failed is not None and self.outer is not None:
+            self.outer.failed = self.outer.failed or self.failed
         if self.failed is not None and kind is None:
             raise self.failed
 
@@ -141,7 +144,7 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             tty.slave = -1
         policy, pause = c.spec.get("restart") or "no", 0.0
         while True:
-            ran_for = run_once(c, cfg, paths, stdio, tty, notify, hold, log_fd)
+            ran_for = run_once(c, cfg, paths, stdio, tty, notify, hold, log_fd, outer=undo)
             notify, hold = None, False
             if ran_for is None:
                 break  # a held container that was removed before `start`
@@ -158,10 +161,11 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
 
 
 def run_once(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int], tty, notify: int | None,
-             hold: bool, log_fd: int | None = None) -> float | None:
+             hold: bool, log_fd: int | None = None, outer: Undo | None = None) -> float | None:
     """One run of PID 1: prepare, (hold,) launch, wait. Returns how long the workload ran, in
-    seconds; None when it never started (a held container that was removed)."""
-    with Undo() as undo:
+    seconds; None when it never started (a held container that was removed). A release that fails
+    counts for `outer` (supervise's stack) too: finish() then leaves the record for collect_crashed."""
+    with Undo(outer) as undo:
         ours: list[int] = []  # the ends PID 1 gets, which we close once it has them
         if tty is not None:  # each run's PID 1 gets the terminal's slave side: pump() ends when the
             slave = os.open(cfg["console"], os.O_RDWR | os.O_NOCTTY)  # last holder of a slave closes it

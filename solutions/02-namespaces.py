@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import signal
 
-from minicontainer import process, rootfs, syscalls
+from minicontainer import devfs, process, rootfs, syscalls
 
 
 def clone_flags(names: list[str]) -> int:
@@ -64,19 +64,19 @@ def set_up(cfg: dict) -> None:
     Build the container's view of the world, in an order that works and leaves the host untouched:
       - make every mount private (rootfs.make_mounts_private), before anything is mounted;
       - root = process.mount_root(cfg): the container's root, a mount point;
-      - a /proc for the new PID namespace and a minimal /dev in it (rootfs.mount_proc, rootfs.mount_dev);
+      - a /proc for the new PID namespace and a minimal /dev in it (rootfs.mount_proc, devfs.mount_dev);
       - process.mount_the_rest(root, cfg): /sys, cgroups, volumes... (some need /dev);
       - process.enter_root(root, cfg): pivot_root into it (your 1.4), then the masks;
       - the hostname cfg["hostname"], if "uts" is in cfg["namespaces"] (syscalls.sethostname).
     (The order is the exercise: each step names the calls to make.)"""
     ### BEGIN SOLUTION 2.3: PID 1's set-up: private mounts, the root, /proc, /dev, the rest, into the root, the hostname
     ### HINT: Mounts made before the mount namespace is private can propagate to the host. Everything is mounted under the root's host path, so pivot only after the mounts; the hostname last.
-    ### HINT: The calls, in order: rootfs.make_mounts_private(); root = process.mount_root(cfg); rootfs.mount_proc(root); rootfs.mount_dev(root); process.mount_the_rest(root, cfg); process.enter_root(root, cfg); syscalls.sethostname(...).
+    ### HINT: The calls, in order: rootfs.make_mounts_private(); root = process.mount_root(cfg); rootfs.mount_proc(root); devfs.mount_dev(root); process.mount_the_rest(root, cfg); process.enter_root(root, cfg); syscalls.sethostname(...).
     ### HINT: the same list as code, with `if "uts" in cfg["namespaces"]: syscalls.sethostname(cfg["hostname"])` at the end
     rootfs.make_mounts_private()
     root = process.mount_root(cfg)
     rootfs.mount_proc(root)
-    rootfs.mount_dev(root)
+    devfs.mount_dev(root)
     process.mount_the_rest(root, cfg)
     process.enter_root(root, cfg)
     if "uts" in cfg["namespaces"]:

@@ -93,9 +93,15 @@ def pytest_sessionfinish(session, exitstatus):
     before = getattr(session.config, "_mc_leftovers_before", None)
     if before is None:
         return
-    after = leftovers()
-    new = {kind: [x for x in items if x not in before[kind]] for kind, items in after.items()}
-    new = {kind: items for kind, items in new.items() if items}
+    import time
+    deadline = time.monotonic() + 3  # the kernel frees a dead network namespace's veth a moment later (a workqueue)
+    while True:
+        after = leftovers()
+        new = {kind: [x for x in items if x not in before[kind]] for kind, items in after.items()}
+        new = {kind: items for kind, items in new.items() if items}
+        if not new or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     if new:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter:

@@ -15,8 +15,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "minicontainer"
 # The modules of a container's life (lesson 02 and the lifecycle): each is read in one sitting.
-CORE = ["container", "state", "spawn", "process", "monitor", "lifecycle", "detach", "terminal", "proc",
-        "rootfs", "namespaces", "syscalls", "paths", "mountinfo", "atomic"]
+CORE = ["container", "state", "spawn", "process", "workload", "monitor", "lifecycle", "detach", "terminal", "proc",
+        "rootfs", "devfs", "namespaces", "syscalls", "paths", "mountinfo", "atomic"]
 MAX_CORE_LINES = 450
 
 

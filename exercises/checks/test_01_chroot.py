@@ -49,7 +49,7 @@ def test_users_in_passwd_and_group(ex, tmp_path):
 @pytest.mark.exercise("1.2")
 def test_the_runtime_reads_your_users(ex, fresh_rootfs):
     """`--user NAME` is looked up in the rootfs's /etc/passwd, as Docker does: your file must parse."""
-    from minicontainer.process import lookup_user
+    from minicontainer.workload import lookup_user
     ex.write_users(fresh_rootfs, [("root", 0, 0, "/root", "/bin/sh"), ("web", 33, 33, "/var/www", "/bin/false")],
                    [("root", 0), ("www-data", 33)])
     got = lookup_user("web:www-data", str(fresh_rootfs / "etc/passwd"), str(fresh_rootfs / "etc/group"))

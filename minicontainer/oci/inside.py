@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from .. import rootfs, syscalls
+from .. import devfs, rootfs, syscalls
 from ..spawn import send
 from .hooks import run_hooks
 
@@ -33,10 +33,10 @@ def setup_bundle_rootfs(cfg: dict) -> None:
                 rootfs.mount_cgroups(root, cfg["cgroup_mounts"], read_only=bool(m["flags"] & syscalls.MS_RDONLY))
             continue
         rootfs.mount_entry(root, m)
-    rootfs.populate_dev(root)
+    devfs.populate_dev(root)
     sec = cfg.get("security") or {}
     for target, kind, major, minor, mode, uid, gid in cfg.get("devices", ()):
-        rootfs.make_device_node(root, target, kind, major, minor, mode, uid, gid)
+        devfs.make_device_node(root, target, kind, major, minor, mode, uid, gid)
     if cfg.get("console"):
         console = f"{root}/dev/console"
         os.close(os.open(console, os.O_CREAT | os.O_WRONLY, 0o600))
