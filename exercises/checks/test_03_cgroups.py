@@ -182,7 +182,7 @@ def test_milestone_your_runtime_enforces_limits(yours):
         "expected at most 9 (10 tasks with the shell, PID 1), then `can't fork`"
     assert subprocess.run(["true"]).returncode == 0, "the host cannot fork any more!"
     name = f"mc-m03-{os.getpid()}"
-    yours("run", "-d", "--name", name, "-m", "64m", "busybox", "sleep", "60")
+    yours("run", "-d", "--init", "--name", name, "-m", "64m", "busybox", "sleep", "60")
     try:
         out = yours("stats", "--no-stream", name).stdout.splitlines()
         row = next((line.split() for line in out if name[:16] in line), [])
