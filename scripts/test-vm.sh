@@ -89,7 +89,8 @@ import glob, os, shlex, sys
 project, tests, everything = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 default = ["test_cgroups*", "test_container*", "test_namespaces*", "test_unionfs*", "test_chroot*",
            "test_syscalls*", "test_run_dir_flags*", "test_network*", "test_image_run*", "test_doctor*", "test_cli*",
-           "test_security*", "test_spawn*", "test_oci*", "test_lifecycle*", "test_lab*"]
+           "test_security*", "test_spawn*", "test_oci*", "test_lifecycle*", "test_lab*", "test_default_network*",
+           "test_primer*", "test_monitor*", "test_mount_points*", "test_exercises*"]
 paths, options = [], []
 if tests:
     for word in shlex.split(tests):
