@@ -176,7 +176,7 @@ def run_once(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int],
             undo.push(lambda: [os.close(fd) for fd in (out_r, err_r) if _is_open(fd)])
             stdio, ours = (stdio[0], out_w, err_w), [out_w, err_w]
         try:
-            helper = prepare(c, cfg, paths, stdio, undo)
+            helper = prepare(c, cfg, paths, stdio, undo, lean=notify is not None or log_fd is not None)
         finally:
             for fd in ours:
                 os.close(fd)
@@ -206,10 +206,12 @@ def _is_open(fd: int) -> bool:
     return True
 
 
-def prepare(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int], undo: Undo) -> spawn.Helper:
+def prepare(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int], undo: Undo,
+            lean: bool = False) -> spawn.Helper:
     """runc's `create`: everything a run needs, up to PID 1 waiting for "go". What is made goes on `undo`.
 
-    Afterwards c.pid is PID 1 (on the host); the record is not saved (the caller decides when)."""
+    Afterwards c.pid is PID 1 (on the host); the record is not saved (the caller decides when).
+    `lean` (a detached monitor): the network is attached by a short-lived child (attach_in_child)."""
     from . import process
     if cfg.get("layers"):  # [unionfs] PID 1 mounts the layers; imported here, before the fork
         from . import unionfs  # noqa: F401
@@ -230,11 +232,43 @@ def prepare(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int], 
     c.pid_start = start_time(c.pid)
     undo.push(lambda: kill_container(c))  # (if it is still there when we leave)
     if c.spec["network"] == "bridge":  # [network] PID 1's network namespace exists now
-        from .network import attach_container
         undo.push(lambda: release_network(c, paths))
-        c.spec["network_state"] = attach_container(c.id, c.pid, c.name, cfg["hostname"], c.spec["publish"],
-                                                   state_dir(paths, c.id), paths)
+        args = (c.id, c.pid, c.name, cfg["hostname"], c.spec["publish"], state_dir(paths, c.id), paths)
+        c.spec["network_state"] = attach_in_child(args) if lean and spawn.single_threaded() else attach(args)
     return helper
+
+
+def attach(args: tuple) -> dict:
+    """[network] Connect PID 1 to the bridge (network/connect.py); the state to save in the record."""
+    from .network import attach_container
+    return attach_container(*args)
+
+
+def attach_in_child(args: tuple) -> dict:
+    """attach() in a forked child, its answer back through a pipe: a detached monitor stays as long as
+    its container, and the network code (about 3 MB of Python objects) then never enters it."""
+    from . import quickjson
+    from .proc import wait
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(r)
+            spawn.send(w, "ok " + quickjson.dumps(attach(args)))
+        except BaseException as exc:  # noqa: BLE001 - everything reaches the monitor
+            code = spawn.send_error(w, "connect to the network", exc)
+        finally:
+            os._exit(code)
+    os.close(w)
+    try:
+        answer = spawn.read_all(r)
+    finally:
+        os.close(r)
+        wait(pid)
+    if not answer.startswith("ok "):
+        raise spawn.child_error(answer.splitlines()[0] if answer else "", "connect to the network")
+    return quickjson.loads(answer[3:])
 
 
 def launch(c: Container, helper: spawn.Helper, paths: Paths) -> None:

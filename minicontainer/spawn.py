@@ -140,13 +140,16 @@ def fork_in_new_pid_namespace() -> int:
 
 
 def fresh(target: Callable[[dict], int], cfg: dict, stdio: tuple[int, int, int] | None = None,
-          keep: tuple[int, ...] = (), close: tuple[int, ...] = (), new_pid_namespace: bool = False) -> int:
+          keep: tuple[int, ...] = (), close: tuple[int, ...] = (), new_pid_namespace: bool = False,
+          interpreter: bool = False) -> int:
     """Run `target(cfg)` in a new single-threaded process; returns its PID. It exits with what target returns.
 
     `stdio`: its fds 0-2 (None: ours). `keep`: fds it needs (by the same numbers); `close`: ours it
     must not keep (the other ends of its pipes, or it would never see end-of-file on them).
-    `new_pid_namespace`: fork it as PID 1 of a new PID namespace (only from a single-threaded process)."""
-    if single_threaded():
+    `new_pid_namespace`: fork it as PID 1 of a new PID namespace (only from a single-threaded process).
+    `interpreter`: always a fresh `python -I -S`, which imports only what `target` needs (a process
+    that lives long, such as a detached monitor, then carries none of our imports)."""
+    if single_threaded() and not interpreter:
         pid = fork_in_new_pid_namespace() if new_pid_namespace else os.fork()
         if pid == 0:
             code = 125

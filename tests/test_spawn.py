@@ -19,8 +19,9 @@ from minicontainer.paths import repo_root
 CLI = """
 import sys
 sys.path.insert(0, {root!r})
-from minicontainer import spawn
+from minicontainer import detach, spawn
 from minicontainer.errors import ContainerError
+detach.FRESH_MONITOR = False  # (-d's monitor a fork of this process, so that it has the break too)
 if {broken!r}:
     def go(self):
         raise ContainerError("the go message was lost on purpose", step="fault injected by the test",
