@@ -54,6 +54,8 @@ def default_config(rootless: bool = False) -> dict:
             "readonlyPaths": list(READONLY),
         },
     }
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):  # a cgroup v2 host: runc adds a cgroup namespace
+        config["linux"]["namespaces"].append({"type": "cgroup"})
     if rootless:  # runc spec --rootless: a user namespace, no cgroup settings, /sys bound from the host
         linux = config["linux"]
         linux.pop("resources")
