@@ -26,8 +26,8 @@ def cache_key(previous: str, keyword: str, instruction: str, extra: str) -> str:
     instruction ("COPY"), `instruction` the whole line as written ("COPY site/ ./"), `extra` what
     the step depends on besides its text (for a COPY: a hash of the files it copies; else "").
     Return the sha256, in hex, of the JSON text of the list [previous, keyword, instruction, extra]
-    (json.dumps with its default separators), so that the keys of steps already in the cache
-    (and of the bench's and your classmates' builds) stay the same."""
+    (json.dumps with its default separators): the same text as the package's, so that the steps
+    already in your store's cache keep their keys."""
     ### BEGIN SOLUTION 11.1: the key of one build step in the layer cache, from the step before it
     ### HINT: A key must change when anything it depends on changes: put the four values in one list, turn it into text the same way every time, and hash that text.
     ### HINT: json.dumps(list) gives the text (keep its default separators); hashlib.sha256(text.encode()).hexdigest() the hash in hex.
