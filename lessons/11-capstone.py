@@ -367,6 +367,27 @@ print(mc("inspect", "-f", "read-only root: {{.HostConfig.ReadonlyRootfs}}, tmpfs
          "capstone-web"))
 
 # %% [markdown]
+# `--cpus 0.5` is a quota of 50 ms of CPU every 100 ms (lesson 03). Put the container under load,
+# two busy loops that would take two CPUs, and measure what its cgroup used over 2 seconds (on a
+# busy machine it may get less: the limit is a ceiling, not a reservation):
+
+# %%
+from minicontainer import cgroups, container
+
+group = cgroups.group(container.find(container.default_paths(), "capstone-web").id)
+load = subprocess.Popen([MC, "exec", "capstone-web", "sh", "-c",
+                         "timeout 3 sh -c 'while :; do :; done' & timeout 3 sh -c 'while :; do :; done'; wait"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)   # ("Terminated", when timeout ends them)
+time.sleep(0.5)
+before = group.stats()
+time.sleep(2)
+after = group.stats()
+load.wait()
+cores = cgroups.cpu_percent(before, after) / 100
+print(f"used {cores:.2f} cores")
+print("at most half a core (+15%):", cores <= 0.575)
+
+# %% [markdown]
 # The data outlives the container: remove it, start a new one on the same volume, and the count
 # goes on.
 
