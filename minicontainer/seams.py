@@ -129,6 +129,12 @@ SEAMS = [
     Seam("8.4", "security.seccomp", "install", "hand the seccomp filter to the kernel"),
     Seam("8.5", "security.devices", "program", "the cgroup v2 device program (eBPF) for the allow list",
          returns=list),
+    # lesson 11: the capstone's build and history (image/build.py, image/dockerignore.py, image/history.py)
+    Seam("11.1", "image.build", "cache_key", "the key of one build step in the layer cache", returns=str),
+    Seam("11.2", "image.dockerignore", "is_excluded", "whether .dockerignore leaves a path of the build context out",
+         returns=bool),
+    Seam("11.3", "image.build", "parse_ports", "the ports an EXPOSE instruction names", returns=list),
+    Seam("11.4", "image.history", "files_size", "the bytes a layer's files take (history's SIZE)", returns=int),
 ]
 
 

@@ -15,7 +15,7 @@ our lib directory:
     minicontainer volume ls | rm NAME       rm refuses a volume a container uses, as Docker does
 
 Docker copies what the image has at the mount point into a new, empty volume the first time it is
-mounted; PID 1 does the same here (process.setup_rootfs: populate()).
+mounted, with the mount point's owner and mode; PID 1 does the same here (process.setup_rootfs: populate()).
 """
 
 from __future__ import annotations
@@ -108,10 +108,19 @@ def inspect(paths: Paths, name: str) -> dict:
 
 
 def populate(volume: str, target: str) -> None:
-    """First mount of an empty volume: copy what the image has at the mount point into it (Docker's rule).
+    """First mount of an empty volume: copy what the image has at the mount point into it, and the
+    mount point's owner and mode (Docker's rule: `RUN mkdir /data && chown www /data`, `VOLUME /data`,
+    `USER www` gives www a volume it can write).
 
     Runs in PID 1 before pivot_root: `target` is the host path of the mount point in the container's root."""
-    if not os.path.isdir(target) or os.listdir(volume) or not os.listdir(target):
+    if not os.path.isdir(target) or os.listdir(volume):
         return
-    import shutil
-    shutil.copytree(target, volume, symlinks=True, dirs_exist_ok=True)
+    if os.listdir(target):
+        import shutil
+        shutil.copytree(target, volume, symlinks=True, dirs_exist_ok=True)
+    st = os.stat(target)
+    try:
+        os.chown(volume, st.st_uid, st.st_gid)
+        os.chmod(volume, st.st_mode & 0o7777)
+    except OSError:
+        pass  # a rootless container whose user namespace does not map that owner: keep the volume's

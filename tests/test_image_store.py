@@ -97,6 +97,17 @@ def test_rmi_collects_unreferenced_blobs(paths):
     assert list(store.blobs.iterdir()) == []
 
 
+def test_gc_only_looks_at_the_blobs_it_is_given(paths):
+    store = Store(paths).ensure()
+    _tiny_image(store, "localhost/tiny:1")
+    mine = {d.digest for d in store.resolve("localhost/tiny:1").layers}
+    store.remove("localhost/tiny:1")
+    stray = b"a blob someone is writing right now"
+    store.write_blob(stray, sha256_digest(stray), len(stray))
+    removed = store.gc(grace_seconds=0, only=mine)
+    assert set(removed) == mine and store.has_blob(sha256_digest(stray)), removed
+
+
 def _layer_image(store: Store, name: str, diff_id: str | None = None) -> str:
     """An image with one real gzip layer (a file `hello`); diff_id can be forced wrong."""
     import gzip

@@ -226,6 +226,17 @@ def test_a_new_volume_gets_what_the_image_has_there_and_anonymous_ones_go_with_r
     assert bad.returncode == 125 and "includes invalid characters for a local volume name" in bad.stderr
 
 
+def test_a_new_volume_gets_the_owner_and_mode_of_the_images_mount_point(image, paths, tmp_path):
+    """VOLUME /data after `chown www /data`, then USER www: www can write its volume (Docker's rule)."""
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN mkdir /data && chown 1000:1000 /data && chmod 750 /data\n"
+                                         "VOLUME /data\nUSER 1000\n")
+    assert mc("build", "-q", "-t", "owned:1", str(tmp_path)).returncode == 0
+    done = mc("run", "--rm", "--network", "none", "-v", "owned:/data", "owned:1", "sh", "-c",
+              "echo mine > /data/f && stat -c '%u %g %a' /data")
+    assert done.returncode == 0 and done.stdout == "1000 1000 750\n", done.stdout + done.stderr
+    assert mc("volume", "rm", "owned").returncode == 0
+
+
 # --- version, info ---------------------------------------------------------------------------------
 
 def test_version_and_info_answer_like_dockers(image, paths):

@@ -222,6 +222,12 @@ PROBES: dict[str, tuple] = {
     "2.5": ("sh", "MC run -d --name p25 busybox sleep 30 && MC exec p25 true; rc=$?; MC rm -f p25 >/dev/null; exit $rc"),
     "8.1": RUN, "8.2": RUN, "8.3": RUN, "8.4": RUN,
     "8.5": ("python", V2_DEVICES),
+    # lesson 11: a build with a .dockerignore and EXPOSE (11.1-11.3), then its history (11.4)
+    **{part: ("sh", "mkdir -p {tmp}/ctx && printf 'FROM busybox\\nCOPY . /x/\\nEXPOSE 8080\\n' > {tmp}/ctx/Dockerfile "
+                    "&& echo '*.md' > {tmp}/ctx/.dockerignore && echo x > {tmp}/ctx/notes.md && "
+                    "MC build -q -t localhost/p11:1 {tmp}/ctx && MC history localhost/p11:1; rc=$?; "
+                    "MC rmi localhost/p11:1 >/dev/null 2>&1; exit $rc")
+       for part in ("11.1", "11.2", "11.3", "11.4")},
 }
 
 
@@ -376,6 +382,7 @@ SECOND_PASS = ["tests/test_chroot.py", "tests/test_namespaces.py", "tests/test_c
                "tests/test_cgroups_run.py", "tests/test_unionfs_run.py", "tests/test_image_unpack.py",
                "tests/test_image_run.py", "tests/test_registry.py", "tests/test_network_run.py",
                "tests/test_security_run.py"]
+SECOND_PASS += ["tests/test_dockerignore.py", "tests/test_image_build_stages.py"]   # lesson 11: build, .dockerignore, history
 
 
 def test_the_package_tests_of_the_seams_pass_on_the_solutions():

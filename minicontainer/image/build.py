@@ -104,6 +104,15 @@ def _pairs(args: str, what: str, file: Path, line: int) -> list[tuple[str, str]]
     return pairs
 
 
+def cache_key(previous: str, keyword: str, instruction: str, extra: str) -> str:
+    """The build cache's key for one step (lesson 11: 11.1): sha256, in hex, of the JSON list
+    [previous, keyword, instruction, extra]. `previous` is the key of everything before the step
+    (the base image: its manifest digest's hex), `instruction` the line as written, `extra` what
+    the step depends on besides its text (a COPY: the hash of the files it copies). Any change in
+    any of them (or before them) gives another key: the cache misses from that step on."""
+    return hashlib.sha256(json.dumps([previous, keyword, instruction, extra]).encode()).hexdigest()
+
+
 def go_quote_list(items: list[str]) -> str:
     """A list as Go's %q prints it: ["httpd" "-f"] (the form Docker's history uses for CMD)."""
     return "[" + " ".join(json.dumps(i, ensure_ascii=False) for i in items) + "]"
@@ -204,7 +213,7 @@ class Builder:
 
     def step(self, state: State, ins: Instruction, extra: str, action: Callable[[State], None]) -> State:
         """Apply one instruction, or take its result from the cache."""
-        key = hashlib.sha256(json.dumps([state.key, ins.keyword, ins.original, extra]).encode()).hexdigest()
+        key = cache_key(state.key, ins.keyword, ins.original, extra)
         cached = self._cache_get(key)
         if cached is not None:
             self.log(f" ---> Using cache ({ins.keyword} at line {ins.line})")

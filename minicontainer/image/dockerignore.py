@@ -278,24 +278,29 @@ class PatternMatcher:
         return any(p.exclusion for p in self.patterns)
 
     def matches(self, path: str) -> bool:
-        """True when `path` (relative, '/'-separated) is excluded: patternmatcher's
-        MatchesOrParentMatches. A pattern matching a parent directory matches the path too;
-        the last pattern that matches decides."""
-        path = go_clean(path)
-        if path == ".":
-            return False                         # "don't let them exclude everything"
-        parent = go_dir(path)
-        parents = parent.split("/")
-        matched = False
-        for pattern in self.patterns:
-            if pattern.exclusion != matched:     # only an exception can undo a match, and vice versa
-                continue
-            hit = pattern.match(path)
-            if not hit and parent != ".":
-                hit = any(pattern.match("/".join(parents[:i + 1])) for i in range(len(parents)))
-            if hit:
-                matched = not pattern.exclusion
-        return matched
+        """True when `path` (relative, '/'-separated) is excluded (see is_excluded)."""
+        return is_excluded(self.patterns, go_clean(path))
+
+
+def is_excluded(patterns: list[Pattern], path: str) -> bool:
+    """Whether .dockerignore's `patterns` exclude `path` (cleaned, relative, '/'-separated): moby's
+    MatchesOrParentMatches (lesson 11: 11.2). The patterns are read in order; one that matches the
+    path, or one of its parent directories, excludes it (a `!` pattern puts it back): the last
+    pattern that matches decides. "." (the whole context) is never excluded."""
+    if path == ".":
+        return False                             # "don't let them exclude everything"
+    parent = go_dir(path)
+    parents = parent.split("/")
+    matched = False
+    for pattern in patterns:
+        if pattern.exclusion != matched:         # only an exception can undo a match, and vice versa
+            continue
+        hit = pattern.match(path)
+        if not hit and parent != ".":
+            hit = any(pattern.match("/".join(parents[:i + 1])) for i in range(len(parents)))
+        if hit:
+            matched = not pattern.exclusion
+    return matched
 
 
 def read_patterns(text: str) -> list[str]:

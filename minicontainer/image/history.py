@@ -40,11 +40,17 @@ class HistoryRow:
 
 
 def layer_size(store: Store, layer, diff_id: str) -> int:
-    """What one layer's files take once unpacked (hard links counted once, directories not)."""
+    """What one layer's files take once unpacked: files_size() of its directory (lesson 11: 11.4)."""
     from .unpack import ensure_layer
 
+    return files_size(str(ensure_layer(store, layer, diff_id)))
+
+
+def files_size(root: str) -> int:
+    """The bytes of everything under `root` but directories: files, symlinks (the length of their
+    target), whiteouts (0); a file with several hard links is counted once, as `du` does."""
     total, seen = 0, set()
-    for dirpath, dirnames, filenames in os.walk(ensure_layer(store, layer, diff_id)):
+    for dirpath, dirnames, filenames in os.walk(root):
         for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
             st = os.lstat(os.path.join(dirpath, name))
             if stat.S_ISDIR(st.st_mode) or (st.st_ino in seen):

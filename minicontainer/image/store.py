@@ -412,8 +412,11 @@ class Store:
                 continue
         return blobs, diff_ids
 
-    def gc(self, grace_seconds: float = GC_GRACE_SECONDS) -> list[str]:
-        """Delete blobs and unpacked layers no name reaches (and not mounted). Returns what went."""
+    def gc(self, grace_seconds: float = GC_GRACE_SECONDS, only: set[str] | None = None) -> list[str]:
+        """Delete blobs and unpacked layers no name reaches (and not mounted). Returns what went.
+
+        `only`: look at just these blob digests and layer diff_ids (what one lesson made), so that the
+        blobs another command is writing into a shared store right now are left alone."""
         removed: list[str] = []
         if not self.root.exists():
             return removed
@@ -423,7 +426,7 @@ class Store:
             now = time.time()
             for path in self.blobs.iterdir():
                 digest = "sha256:" + path.name
-                if digest in blobs:
+                if digest in blobs or (only is not None and digest not in only):
                     continue
                 with contextlib.suppress(FileNotFoundError):
                     if now - path.stat().st_mtime < grace_seconds:
@@ -435,7 +438,8 @@ class Store:
             layers = self.layers_root / "sha256"
             if layers.exists():
                 for path in layers.iterdir():
-                    if "sha256:" + path.name in diff_ids or str(path) in mounted:
+                    if "sha256:" + path.name in diff_ids or str(path) in mounted or \
+                            (only is not None and "sha256:" + path.name not in only):
                         continue
                     shutil.rmtree(path, ignore_errors=True)
                     removed.append(f"layer sha256:{path.name}")
