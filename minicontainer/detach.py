@@ -20,12 +20,12 @@ from __future__ import annotations
 import os
 import time
 
-from . import spawn
+from . import spawn, state
 from .errors import ContainerError
 from .monitor import supervise
 from .paths import Paths
 from .proc import alive
-from .state import CREATED, LOG_FILE, START_FIFO, Container, load, state_dir, transition
+from .state import CREATED, LOG_FILE, START_FIFO, Container, load, state_dir
 
 
 def start_detached(c: Container, cfg: dict, paths: Paths, hold: bool = False) -> Container:
@@ -46,7 +46,7 @@ def start_detached(c: Container, cfg: dict, paths: Paths, hold: bool = False) ->
     try:
         return load(paths, c.id)
     except FileNotFoundError:  # --rm and the workload already ended: the monitor removed the state
-        return transition(c, "exit") if c.status != "exited" else c
+        return state.transition(c, "exit") if c.status != "exited" else c
 
 
 def monitor(job: dict) -> int:
@@ -82,7 +82,7 @@ def request_start(paths: Paths, c: Container, timeout: float = 60.0) -> Containe
         try:
             now = load(paths, c.id)
         except FileNotFoundError:  # --rm, and the workload ended already
-            return transition(c, "start")
+            return state.transition(c, "start")
         if now.status != CREATED:
             break
         if not alive(now.monitor_pid, now.monitor_start) or time.monotonic() > deadline:

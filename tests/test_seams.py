@@ -197,6 +197,24 @@ with tarfile.open(fileobj=out, mode="w") as t:
 unpack_tar(open_layer(io.BytesIO(out.getvalue())), tempfile.mkdtemp(prefix="mc-probe-unpack-"))
 """
 
+OCI_BUNDLE = """
+import json, os, shutil, subprocess, sys
+bundle = "{tmp}/bundle"
+os.makedirs(bundle)
+shutil.copytree("{lib}/rootfs/busybox", bundle + "/rootfs", symlinks=True)
+oci = [sys.executable, "-m", "minicontainer", "oci"]
+subprocess.run(oci + ["spec", "--bundle", bundle], check=True)
+with open(bundle + "/config.json") as f:
+    config = json.load(f)
+config["process"].update(terminal=False, args=["echo", "hello"])
+config["hooks"] = {"createRuntime": [{"path": "/bin/true"}]}
+with open(bundle + "/config.json", "w") as f:
+    json.dump(config, f)
+done = subprocess.run(oci + ["run", "--bundle", bundle, "p10-%d" % os.getpid()], capture_output=True, text=True)
+sys.stderr.write(done.stderr)
+sys.exit(done.returncode or (done.stdout != "hello\\n"))
+"""
+
 # How to reach each part: a command line, or Python for a step that this host's commands do not take
 # (the v2 device program on a v1 host).
 ROOTFS = ("rootfs", "{tmp}/rootfs")
@@ -222,6 +240,13 @@ PROBES: dict[str, tuple] = {
     "2.5": ("sh", "MC run -d --name p25 busybox sleep 30 && MC exec p25 true; rc=$?; MC rm -f p25 >/dev/null; exit $rc"),
     "8.1": RUN, "8.2": RUN, "8.3": RUN, "8.4": RUN,
     "8.5": ("python", V2_DEVICES),
+    "9.1": ("sh", "MC create --name p91 busybox true && MC start -a p91; rc=$?; MC_IMPL= MC rm -f p91 >/dev/null; exit $rc"),
+    "9.2": ("sh", "MC run --name p92 --restart on-failure:1 busybox false; n=$(MC_IMPL= MC inspect -f '{{.RestartCount}}' p92); "
+                  "MC_IMPL= MC rm -f p92 >/dev/null; test \"$n\" = 1"),
+    "9.3": ("run", "--rm", "-v", "/no/such/dir", "--tmpfs", "/nor/this", "busybox", "true"),
+    "9.4": ("sh", "mkdir -p {tmp} && MC run --name p94 busybox sh -c 'echo hi > /f' && MC cp p94:/f {tmp}/f && "
+                  "grep -q hi {tmp}/f; rc=$?; MC_IMPL= MC rm -f -v p94 >/dev/null; exit $rc"),
+    **{part: ("python", OCI_BUNDLE) for part in ("10.1", "10.2", "10.3", "10.4")},
 }
 
 
