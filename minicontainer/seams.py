@@ -277,9 +277,12 @@ def failed(seam: Seam, path: str, exc: BaseException) -> ContainerError:
     where = f"{short(path)}:{line}" if line else short(path)
     after_pivot = " (after pivot_root the host's files are out of reach: import what you need at the top " \
                   "of your file)" if isinstance(exc, ImportError) else ""
-    return ContainerError(f"your {seam.function}() raised {type(exc).__name__}: {exc}{after_pivot}",
+    check = f"`make check EX={seam.part}` shows what is expected"
+    own_fix = getattr(exc, "fix", "")  # a SyscallError names the call and its fix: one line, one Fix
+    text = exc.message if own_fix and hasattr(exc, "message") else str(exc)
+    return ContainerError(f"your {seam.function}() raised {type(exc).__name__}: {text}{after_pivot}",
                           step=f"exercise {seam.part} ({seam.does})", path=where,
-                          fix=f"`make check EX={seam.part}` shows what is expected")
+                          fix=f"{own_fix}; {check}" if own_fix else check)
 
 
 def wrong_type(seam: Seam, path: str, function: object, result: object) -> ContainerError:

@@ -394,13 +394,21 @@ def test_the_reference_path_does_not_import_seams():
 
 # --- the package's own tests, on the solutions ---------------------------------------------------------
 
-# The runtime's tests that go through the seams of each lesson (~2.5 min on 2 cores): rootfs and
+# The runtime's tests that go through the seams of each lesson (~3 min on 2 cores): rootfs and
 # namespaces (01-02), cgroups (03), the union root (04), images (05), the registry (06), the network (07),
-# security (08).
+# security (08), the container's life (09: create/start/restart, mount points, cp) and the OCI runtime
+# (10: the tests of its seams only: same output as runc, state, hooks, refused fields).
 SECOND_PASS = ["tests/test_chroot.py", "tests/test_namespaces.py", "tests/test_container_run.py",
                "tests/test_cgroups_run.py", "tests/test_unionfs_run.py", "tests/test_image_unpack.py",
                "tests/test_image_run.py", "tests/test_registry.py", "tests/test_network_run.py",
-               "tests/test_security_run.py"]
+               "tests/test_security_run.py", "tests/test_container_life.py", "tests/test_mount_points.py",
+               *(f"tests/test_primer_commands.py::test_cp_{name}" for name in (
+                   "out_follows_dockers_rules", "in_to_a_running_and_to_a_stopped_container",
+                   "refuses_paths_that_escape_and_changes_nothing", "errors_use_dockers_words")),
+               *(f"tests/test_oci.py::test_{name}" for name in (
+                   "run_gives_the_same_output_and_exit_status_as_runc", "state_goes_created_running_stopped_as_runc",
+                   "hooks_see_the_state_json_on_stdin", "a_failing_or_hanging_hook_fails_create_and_leaves_nothing",
+                   "unsupported_or_invalid_fields_are_refused_by_name_and_leave_no_state"))]
 
 
 def test_the_package_tests_of_the_seams_pass_on_the_solutions():
