@@ -145,8 +145,7 @@ def test_resolve_in_container_stops_a_symlink_loop(ex, croot):
 
 # --- the milestone: your runtime takes containers through their life -----------------------------
 
-@pytest.mark.milestone("your runtime took containers through their life: create and start, a restart policy, "
-                       "a named volume, cp")
+@pytest.mark.milestone("your runtime took containers through their life: create, start, restarts, a volume, cp")
 def test_milestone_your_runtime_runs_a_containers_life(yours, tmp_path):
     tag = uuid.uuid4().hex[:8]
     box, flaky, keeper, volume = (f"mc-m09-{what}-{tag}" for what in ("box", "flaky", "keeper", "vol"))

@@ -124,8 +124,7 @@ def _reap() -> None:
         pass
 
 
-@pytest.mark.milestone("your runtime ran an OCI bundle as runc does: the same output, created -> running -> stopped, "
-                       "hooks that read the state")
+@pytest.mark.milestone("your runtime ran a bundle as runc does: its output, its states, hooks that read them")
 def test_milestone_your_runtime_is_an_oci_runtime(yours, fresh_rootfs, tmp_path):
     bundle, tag = fresh_rootfs.parent, uuid.uuid4().hex[:8]
     run_dir = {"MC_RUN_DIR": str(tmp_path / "run")}  # a --root of this check's: MC_RUN_DIR/oci
