@@ -79,13 +79,12 @@ def request_start(paths: Paths, c: Container, timeout: float = 60.0) -> Containe
                              fix="start it again: `minicontainer start` begins a new monitor")
     deadline = time.monotonic() + timeout
     while True:
-        try:
+        gone = not alive(c.monitor_pid, c.monitor_start)  # (asked before reading: what the monitor wrote
+        try:                                                # before it exited is in the record read now)
             now = load(paths, c.id)
         except FileNotFoundError:  # --rm, and the workload ended already
             return state.transition(c, "start")
-        if now.status != CREATED:
-            break
-        if not alive(now.monitor_pid, now.monitor_start) or time.monotonic() > deadline:
+        if now.status != CREATED or gone or time.monotonic() > deadline:
             break
         time.sleep(0.002)
     if now.status == CREATED or (now.status == "exited" and now.error):
