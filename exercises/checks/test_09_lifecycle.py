@@ -1,7 +1,8 @@
 """Checks for lesson 09 (the container's life). Run them with `make check EX=09`, or `check("9.2")` in the notebook.
 
 9.1 and 9.2 are plain functions of their arguments; 9.3 and 9.4 work in a temporary directory that
-plays a container's root filesystem, with the symlinks images and containers can hold.
+plays a container's root filesystem, with the symlinks images and containers can hold. The milestone
+runs your runtime (`minicontainer --yours=09`): create and start, a restart policy, a named volume, cp.
 """
 
 from __future__ import annotations
