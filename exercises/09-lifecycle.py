@@ -27,7 +27,7 @@ def transition(c: Container, event: str) -> Container:
     with the message f"container {c.short_id} is {c.status}: it cannot {event}" (and leave c as it
     is). Else set c.status to the row's target and, if the target is a key of STAMPS (running ->
     "started", exited and restarting -> "finished"), set that field of c to time.time(). Return c."""
-    raise NotImplementedError('Exercise 9.1: row = next((t for t in TRANSITIONS if t.source == c.status and t.event == event), None); no row: raise ContainerError(...); c.status = row.target; if row.target in STAMPS: setattr(c, STAMPS[row.target], time.time())')
+    raise NotImplementedError("Exercise 9.1: move a container's record along one row of the table of states, or refuse")
 
 
 def should_restart(policy: str, exit_code: int, restart_count: int, stopped: bool) -> bool:
@@ -36,7 +36,7 @@ def should_restart(policy: str, exit_code: int, restart_count: int, stopped: boo
     just exited with `exit_code`, after `restart_count` restarts; `stopped`: `stop` or `kill` ended it.
     Never after a stop, never for "no"; always for "always" and "unless-stopped"; for on-failure only
     when exit_code is not 0, and (with a maximum) while restart_count < maximum."""
-    raise NotImplementedError('Exercise 9.2: rule = parse(policy); stopped or rule.name == "no" -> False; "always"/"unless-stopped" -> True; on-failure: exit_code != 0 and (rule.maximum == 0 or restart_count < rule.maximum)')
+    raise NotImplementedError("Exercise 9.2: Docker's answer, when a workload ends: start it again or not")
 
 
 def mount_point(rootfs: str, target: str, is_dir: bool = True) -> str:
@@ -45,7 +45,7 @@ def mount_point(rootfs: str, target: str, is_dir: bool = True) -> str:
     its parent directories). Use inside(rootfs, target) for the host path: it follows the image's
     symlinks as the container would, so an image cannot aim the mount at the host. Something already
     there (even a symlink, even a broken one) is left as it is. Return the host path."""
-    raise NotImplementedError('Exercise 9.3: where = inside(rootfs, target); if not os.path.lexists(where): os.makedirs(where) for a directory, or os.makedirs(os.path.dirname(where), exist_ok=True) and an empty file (os.open with O_CREAT); return where')
+    raise NotImplementedError("Exercise 9.3: the host path of a mount's target, made inside the container's root if it is missing")
 
 
 def resolve_in_container(root: str, path: str) -> str:
@@ -56,4 +56,4 @@ def resolve_in_container(root: str, path: str) -> str:
     (os.path.islink of root + what you kept + it) is replaced by its target's components (an absolute
     target starts again from the root, so clear what you kept); after 40 symlinks raise ContainerError
     ("too many levels of symbolic links"). Return os.path.join(root, *kept)."""
-    raise NotImplementedError('Exercise 9.4: todo = components (skip "" and "."); done = []; pop from todo: ".." -> pop done or raise; islink(join(root, *done, part)) -> count, readlink, absolute: done = [], todo = its parts + todo; else done.append(part)')
+    raise NotImplementedError("Exercise 9.4: where a path in the container is under its root, every symlink followed the container's way")

@@ -27,7 +27,7 @@ def mount_flags(options: list[str]) -> tuple[int, int, str]:
     MOUNT_FLAGS maps a word to (clear?, flag): "ro" -> (False, MS_RDONLY) sets it, "rw" -> (True, MS_RDONLY)
     clears it, in the order given. PROPAGATION maps "rprivate" etc. to their flags (OR them together).
     Every other word ("mode=755", "size=65536k") is the filesystem's: join them with ","."""
-    raise NotImplementedError('Exercise 10.1: for each word: in MOUNT_FLAGS -> set or clear its flag; in PROPAGATION -> OR it in; else collect it; return (flags, propagation, ",".join(collected))')
+    raise NotImplementedError("Exercise 10.1: a mount's option words as the mount's flags, its propagation and the filesystem's data")
 
 
 def namespace_plan(namespaces: list[dict]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -35,7 +35,7 @@ def namespace_plan(namespaces: list[dict]) -> tuple[list[str], list[tuple[str, s
     NAMESPACES maps the spec's types to the runtime's ("network" -> "net", "mount" -> "mnt").
     An entry with a "path" is joined, the others are created. An unknown type, or a type given twice,
     raises bad(f"linux.namespaces[{i}].type", ...) or bad(f"linux.namespaces[{i}]", ...) (a ConfigError)."""
-    raise NotImplementedError('Exercise 10.2: keep a set of the types seen; for i, ns in enumerate(...): check the type is in NAMESPACES and new; path -> join.append((NAMESPACES[t], path)) else new.append(NAMESPACES[t])')
+    raise NotImplementedError("Exercise 10.2: the namespaces a bundle's config asks to create, and those it asks to join")
 
 
 def state_document(c: Container, status: str) -> dict:
@@ -43,7 +43,7 @@ def state_document(c: Container, status: str) -> dict:
     {"ociVersion": OCI_VERSION, "id": c.id, "status": status, "pid": ..., "bundle": ..., "annotations": ...}.
     pid: c.pid while the container is "created" or "running" (or "creating" once c.pid is set), else 0.
     bundle and annotations come from c.spec["bundle"] and c.spec["annotations"] (a copy; {} if missing)."""
-    raise NotImplementedError('Exercise 10.3: live = status in ("created", "running") or (status == "creating" and c.pid); build the dict with c.pid if live else 0')
+    raise NotImplementedError('Exercise 10.3: the OCI state of a container, as `state` prints it and hooks read it')
 
 
 def run_hook(hook: dict, state: dict, default_timeout: float | None = None) -> int:
@@ -52,4 +52,4 @@ def run_hook(hook: dict, state: dict, default_timeout: float | None = None) -> i
     of "K=V" (the hook gets only those). Past its timeout (seconds; default_timeout if it has none; None =
     no limit) kill it with SIGKILL, reap it and raise ContainerError. Use os only: pipe, fork, dup2,
     execve, waitpid (PID 1 runs hooks too, after pivot_root, where no other module can be imported)."""
-    raise NotImplementedError('Exercise 10.4: pipe; fork: the child dup2s the read end to 0 and execve(path, args, env) (os._exit(127) if that fails); the parent writes quickjson.dumps(state), closes, polls os.waitpid(pid, os.WNOHANG) until done or past the deadline')
+    raise NotImplementedError("Exercise 10.4: run one hook with the container's state on its standard input, within its timeout")

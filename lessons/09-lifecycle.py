@@ -43,7 +43,9 @@
 # | 9.3 | `mount_point` | make a missing mount point, in the container's own layer |
 # | 9.4 | `resolve_in_container` | `cp`'s path check: refuse what points out of the container |
 #
-# The runtime calls the package's versions of these same functions.
+# Each is a step the runtime takes. The package's own versions, the reference, are in
+# `minicontainer/state.py`, `restart.py`, `rootfs.py` and `cp.py`; `--yours=09` (section 8) runs yours
+# in their place.
 
 # %%
 from minicontainer.doctor import require
@@ -69,7 +71,8 @@ def mc(*args: str) -> str:
     return (done.stdout + done.stderr).strip()
 
 
-for name in ("lesson09-web", "lesson09-c1", "lesson09-r", "lesson09-a", "lesson09-cp", "lesson09-v1", "lesson09-v2"):
+for name in ("lesson09-web", "lesson09-c1", "lesson09-r", "lesson09-a", "lesson09-cp", "lesson09-v1", "lesson09-v2",
+             "lesson09-yours"):
     mc("rm", "-f", name)  # (what an interrupted earlier run of this lesson left)
 
 # %% [markdown]
@@ -303,11 +306,38 @@ check("9.4")
 #   (podman, minicontainer) run the same images.
 # * **"`docker run -p` needs `--network bridge`"**: Docker's default network *is* the bridge, and so
 #   is ours since this lesson (`--network none` for a container with only `lo`).
+
+# %% [markdown]
+# ## 8. Your runtime
 #
-# ## 8. Clean up
+# Your four functions are steps the runtime takes (`minicontainer/state.py`, `restart.py`, `rootfs.py`
+# and `cp.py` keep the runtime's own): your `transition` moves every record (create, start, each restart,
+# the exit), your `should_restart` answers the monitor when a workload ends, your `mount_point` makes
+# /proc, /dev, /sys and every `-v` and `--tmpfs` target in PID 1, and your `resolve_in_container` judges
+# both ends of each `cp`. With `--yours=09`:
 
 # %%
-for name in ("lesson09-web", "lesson09-c1", "lesson09-r", "lesson09-cp"):
+print(mc("--yours=09", "run", "--name", "lesson09-yours", "--restart", "on-failure:2", "--tmpfs", "/scratch",
+         "busybox", "sh", "-c", "echo run, with $(ls -d /scratch); exit 3"))
+print(mc("--yours=09", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}, restarts: {{.RestartCount}}",
+         "lesson09-yours"))
+print(mc("--yours=09", "cp", "lesson09-yours:/../../etc/hostname", str(ctx)))
+
+# %% [markdown]
+# The milestone: your runtime creates and starts a container, restarts an `on-failure:2` one exactly
+# twice, keeps a file across `rm` only in a named volume (mounted on a directory busybox lacks), and
+# `cp` copies out of a container but refuses a path that leaves it.
+
+# %%
+from minicontainer.exercises import milestone
+
+milestone("09")
+
+# %% [markdown]
+# ## 9. Clean up
+
+# %%
+for name in ("lesson09-web", "lesson09-c1", "lesson09-r", "lesson09-cp", "lesson09-yours"):
     mc("rm", "-f", name)
 mc("rmi", "lesson09-scratch:1")
 shutil.rmtree(ctx)

@@ -129,11 +129,10 @@ def _choose_implementation(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, run the handler, and turn runtime errors into one line on stderr."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["oci"]:  # [oci] lesson 10: runc's command line, parsed by oci/cli.py (= minicontainer-oci)
-        from .oci.cli import main as oci_main
+    argv = _choose_implementation(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["oci"]:  # [oci] lesson 10: runc's command line, parsed by oci/cli.py (= minicontainer-oci,
+        from .oci.cli import main as oci_main  # which loads the learner's functions itself under MC_IMPL)
         return oci_main(argv[1:])
-    argv = _choose_implementation(argv)
     if os.environ.get("MC_IMPL"):  # the learner's functions replace the package's (only then: seams is not
         from . import seams        # imported on the reference path)
         try:

@@ -20,12 +20,12 @@ from __future__ import annotations
 import os
 import time
 
-from . import spawn
+from . import spawn, state
 from .errors import ContainerError
 from .monitor import supervise
 from .paths import Paths
 from .proc import alive
-from .state import CREATED, LOG_FILE, START_FIFO, Container, load, state_dir, transition
+from .state import CREATED, LOG_FILE, START_FIFO, Container, load, state_dir
 
 # The monitor lives as long as its container: a fresh `python -I -S` that imports only what it needs
 # (about 5 MiB each instead of 9 with everything the command imported: bench/bench_memory.py), for
@@ -51,7 +51,7 @@ def start_detached(c: Container, cfg: dict, paths: Paths, hold: bool = False) ->
     try:
         return load(paths, c.id)
     except FileNotFoundError:  # --rm and the workload already ended: the monitor removed the state
-        return transition(c, "exit") if c.status != "exited" else c
+        return state.transition(c, "exit") if c.status != "exited" else c
 
 
 def monitor(job: dict) -> int:
@@ -84,13 +84,12 @@ def request_start(paths: Paths, c: Container, timeout: float = 60.0) -> Containe
                              fix="start it again: `minicontainer start` begins a new monitor")
     deadline = time.monotonic() + timeout
     while True:
-        try:
+        gone = not alive(c.monitor_pid, c.monitor_start)  # (asked before reading: what the monitor wrote
+        try:                                                # before it exited is in the record read now)
             now = load(paths, c.id)
         except FileNotFoundError:  # --rm, and the workload ended already
-            return transition(c, "start")
-        if now.status != CREATED:
-            break
-        if not alive(now.monitor_pid, now.monitor_start) or time.monotonic() > deadline:
+            return state.transition(c, "start")
+        if now.status != CREATED or gone or time.monotonic() > deadline:
             break
         time.sleep(0.002)
     if now.status == CREATED or (now.status == "exited" and now.error):

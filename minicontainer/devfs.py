@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 
-from . import syscalls
-from .rootfs import inside, mount_point
+from . import rootfs as rootfs_mod, syscalls  # (rootfs_mod.mount_point: 9.3, --yours replaces it)
+from .rootfs import inside
 
 DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9), "tty": (5, 0)}
 DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
@@ -32,7 +32,7 @@ def _make_device(path: str, major: int, minor: int) -> None:
 
 def mount_dev(rootfs: str) -> None:
     """A minimal /dev on a tmpfs: the six standard devices, a private devpts, shm, mqueue and the links."""
-    dev = mount_point(rootfs, "/dev")
+    dev = rootfs_mod.mount_point(rootfs, "/dev")
     syscalls.mount("tmpfs", dev, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_STRICTATIME, "mode=755,size=65536k")
     populate_dev(rootfs)
     os.mkdir(f"{dev}/pts")

@@ -20,13 +20,13 @@ import time
 
 import _signal as signal  # `signal` without its enum classes: saves ~4 ms a run (bench/bench_start_tricks.py)
 
-from . import spawn
+from . import spawn, state
 from .errors import ContainerError, UsageError
 from .monitor import collect_crashed, forward_signals, kill_container, teardown
 from .paths import Paths
 from .proc import alive
 from .state import (CREATED, EXITED, LOG_FILE, RESTARTING, SECCOMP_FILE, Container, clear_stopped, find, has_monitor,
-                    is_held, is_running, load, load_config, mark_stopped, remove, save, state_dir, transition)
+                    is_held, is_running, load, load_config, mark_stopped, remove, save, state_dir)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def wait_exited(paths: Paths, c: Container, timeout: float | None = None) -> Con
         try:
             c = load(paths, c.id)
         except FileNotFoundError:  # --rm: the monitor removed the record (or `rm -f` did)
-            return c if c.status == EXITED else transition(c, "exit")
+            return c if c.status == EXITED else state.transition(c, "exit")
         if c.status == EXITED:
             return c
         if not alive(c.monitor_pid, c.monitor_start):

@@ -41,11 +41,12 @@ import time
 
 import _signal as signal  # `signal` without its enum classes: saves ~4 ms a run (bench/bench_start_tricks.py)
 
-from . import spawn
+from . import spawn, state
+from .errors import ContainerError
 from .paths import Paths
 from .proc import alive, start_time
 from .state import (CREATED, EXITED, START_FIFO, Container, all_containers, collect_unfinished, remove, save,
-                    state_dir, transition, was_stopped)
+                    state_dir, was_stopped)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -148,12 +149,12 @@ def supervise(c: Container, cfg: dict, paths: Paths, stdio: tuple[int, int, int]
             notify, hold = None, False
             if ran_for is None:
                 break  # a held container that was removed before `start`
-            from .restart import delay, should_restart
-            if not should_restart(policy, c.exit_code or 0, c.restart_count, was_stopped(paths, c)):
+            from . import restart  # (9.2: restart.should_restart, called through the module: --yours replaces it)
+            if not restart.should_restart(policy, c.exit_code or 0, c.restart_count, was_stopped(paths, c)):
                 break
-            transition(c, "restart")
+            state.transition(c, "restart")
             save(paths, c)
-            pause = delay(pause, ran_for)
+            pause = restart.delay(pause, ran_for)
             if not sleep_unless_stopped(c, paths, pause):
                 break
             c.restart_count += 1
@@ -283,7 +284,7 @@ def launch(c: Container, helper: spawn.Helper, paths: Paths) -> None:
         raise
     finally:
         c.exit_code = helper.exit_code  # a start that failed: the helper's status (Docker's 126/127)
-    transition(c, "start")
+    state.transition(c, "start")
     c.exit_code, c.error, c.oom_killed = None, "", False
     save(paths, c)
 
@@ -348,7 +349,12 @@ def finish(c: Container, paths: Paths, undo: Undo) -> None:
     if undo.failed is not None:
         return
     if c.status != EXITED:
-        transition(c, "exit")
+        try:
+            state.transition(c, "exit")
+        except ContainerError as exc:  # (--yours: your transition, 9.1, failed: the record keeps the first
+            c.error = c.error or str(exc)  # error, for `inspect` and for a `start` waiting on it)
+            save(paths, c)
+            raise
     if c.spec.get("rm"):
         remove(paths, c)
         if c.spec.get("anonymous_volumes"):  # [lesson 09] --rm takes its anonymous volumes too
@@ -410,7 +416,7 @@ def collect_crashed(paths: Paths) -> list[str]:
             done.append(f"removed crashed container {c.short_id}")
         else:
             c.exit_code = 137 if c.exit_code is None else c.exit_code
-            transition(c, "exit")
+            state.transition(c, "exit")
             c.error = "the runtime that supervised this container was killed"
             save(paths, c)
             done.append(f"collected crashed container {c.short_id}")

@@ -34,6 +34,7 @@ import os
 import sys
 
 from .errors import ContainerError, UsageError
+from .state import Container  # (9.1 returns the record)
 
 
 class Seam:
@@ -129,6 +130,24 @@ SEAMS = [
     Seam("8.4", "security.seccomp", "install", "hand the seccomp filter to the kernel"),
     Seam("8.5", "security.devices", "program", "the cgroup v2 device program (eBPF) for the allow list",
          returns=list),
+    # lesson 09: the container's life (state.py, restart.py, rootfs.py, cp.py)
+    Seam("9.1", "state", "transition", "move a container's record along the table of states (create, start, "
+         "restart, exit)", returns=Container),
+    Seam("9.2", "restart", "should_restart", "the restart policy's answer when a workload ends: start it again?",
+         returns=bool),
+    Seam("9.3", "rootfs", "mount_point", "the host path of a mount's target in the container, made if the image "
+         "lacks it", returns=str),
+    Seam("9.4", "cp", "resolve_in_container", "where a `cp` path is under the container's root, its symlinks "
+         "followed as the container sees them", returns=str),
+    # lesson 10: an OCI runtime (oci/config.py, oci/state.py, oci/hooks.py)
+    Seam("10.1", "oci.config", "mount_flags", "a bundle mount's option words as mount flags, propagation and "
+         "data", returns=tuple),
+    Seam("10.2", "oci.config", "namespace_plan", "the namespaces a bundle's config.json creates and those it "
+         "joins", returns=tuple),
+    Seam("10.3", "oci.state", "state_document", "the OCI state of a container, for `state` and for hooks",
+         returns=dict),
+    Seam("10.4", "oci.hooks", "run_hook", "run one hook with the state JSON on its stdin, within its timeout",
+         returns=int),
     # lesson 11: the capstone's build and history (image/build.py, image/dockerignore.py, image/history.py)
     Seam("11.1", "image.build", "cache_key", "the key of one build step in the layer cache", returns=str),
     Seam("11.2", "image.dockerignore", "is_excluded", "whether .dockerignore leaves a path of the build context out",
@@ -264,9 +283,12 @@ def failed(seam: Seam, path: str, exc: BaseException) -> ContainerError:
     where = f"{short(path)}:{line}" if line else short(path)
     after_pivot = " (after pivot_root the host's files are out of reach: import what you need at the top " \
                   "of your file)" if isinstance(exc, ImportError) else ""
-    return ContainerError(f"your {seam.function}() raised {type(exc).__name__}: {exc}{after_pivot}",
+    check = f"`make check EX={seam.part}` shows what is expected"
+    own_fix = getattr(exc, "fix", "")  # a SyscallError names the call and its fix: one line, one Fix
+    text = exc.message if own_fix and hasattr(exc, "message") else str(exc)
+    return ContainerError(f"your {seam.function}() raised {type(exc).__name__}: {text}{after_pivot}",
                           step=f"exercise {seam.part} ({seam.does})", path=where,
-                          fix=f"`make check EX={seam.part}` shows what is expected")
+                          fix=f"{own_fix}; {check}" if own_fix else check)
 
 
 def wrong_type(seam: Seam, path: str, function: object, result: object) -> ContainerError:

@@ -23,7 +23,10 @@ def transition(c: Container, event: str) -> Container:
     with the message f"container {c.short_id} is {c.status}: it cannot {event}" (and leave c as it
     is). Else set c.status to the row's target and, if the target is a key of STAMPS (running ->
     "started", exited and restarting -> "finished"), set that field of c to time.time(). Return c."""
-    ### BEGIN SOLUTION 9.1: row = next((t for t in TRANSITIONS if t.source == c.status and t.event == event), None); no row: raise ContainerError(...); c.status = row.target; if row.target in STAMPS: setattr(c, STAMPS[row.target], time.time())
+    ### BEGIN SOLUTION 9.1: move a container's record along one row of the table of states, or refuse
+    ### HINT: The table is data: look for the one row that starts at the record's status with this event. No such row: the change is refused and the record stays as it is.
+    ### HINT: Each row has .source, .event and .target; STAMPS maps a target to the field that records when it was entered ("started", "finished"); setattr(c, name, time.time()) sets a field by its name.
+    ### HINT: row = next((t for t in TRANSITIONS if t.source == c.status and t.event == event), None); no row: raise ContainerError(...); c.status = row.target; if row.target in STAMPS: setattr(c, STAMPS[row.target], time.time())
     row = next((t for t in TRANSITIONS if t.source == c.status and t.event == event), None)
     if row is None:
         allowed = ", ".join(sorted({t.event for t in TRANSITIONS if t.source == c.status})) or "nothing"
@@ -42,7 +45,10 @@ def should_restart(policy: str, exit_code: int, restart_count: int, stopped: boo
     just exited with `exit_code`, after `restart_count` restarts; `stopped`: `stop` or `kill` ended it.
     Never after a stop, never for "no"; always for "always" and "unless-stopped"; for on-failure only
     when exit_code is not 0, and (with a maximum) while restart_count < maximum."""
-    ### BEGIN SOLUTION 9.2: rule = parse(policy); stopped or rule.name == "no" -> False; "always"/"unless-stopped" -> True; on-failure: exit_code != 0 and (rule.maximum == 0 or restart_count < rule.maximum)
+    ### BEGIN SOLUTION 9.2: Docker's answer, when a workload ends: start it again or not
+    ### HINT: Decide the cases that need no counting first (a stop, the policy "no", the policies that always restart); only on-failure looks at the exit code and the count.
+    ### HINT: parse(policy) reads the text: .name is "no", "always", "unless-stopped" or "on-failure", .maximum the N of "on-failure:N" (0: no maximum).
+    ### HINT: rule = parse(policy); stopped or rule.name == "no" -> False; "always"/"unless-stopped" -> True; on-failure: exit_code != 0 and (rule.maximum == 0 or restart_count < rule.maximum)
     rule = parse(policy)
     if stopped or rule.name == "no":
         return False
@@ -58,7 +64,10 @@ def mount_point(rootfs: str, target: str, is_dir: bool = True) -> str:
     its parent directories). Use inside(rootfs, target) for the host path: it follows the image's
     symlinks as the container would, so an image cannot aim the mount at the host. Something already
     there (even a symlink, even a broken one) is left as it is. Return the host path."""
-    ### BEGIN SOLUTION 9.3: where = inside(rootfs, target); if not os.path.lexists(where): os.makedirs(where) for a directory, or os.makedirs(os.path.dirname(where), exist_ok=True) and an empty file (os.open with O_CREAT); return where
+    ### BEGIN SOLUTION 9.3: the host path of a mount's target, made inside the container's root if it is missing
+    ### HINT: Two steps: find the host path as the container would (never by joining strings: the image's symlinks must be followed inside it), then make what is missing there, and only that.
+    ### HINT: inside(rootfs, target) gives the host path; os.path.lexists is True even for a broken symlink; os.makedirs makes a directory with its parents; os.open with O_CREAT makes an empty file.
+    ### HINT: where = inside(rootfs, target); if not os.path.lexists(where): os.makedirs(where) for a directory, or os.makedirs(os.path.dirname(where), exist_ok=True) and os.close(os.open(where, os.O_CREAT | os.O_WRONLY, 0o644)); return where
     where = inside(rootfs, target)
     if not os.path.lexists(where):
         if is_dir:
@@ -78,7 +87,10 @@ def resolve_in_container(root: str, path: str) -> str:
     (os.path.islink of root + what you kept + it) is replaced by its target's components (an absolute
     target starts again from the root, so clear what you kept); after 40 symlinks raise ContainerError
     ("too many levels of symbolic links"). Return os.path.join(root, *kept)."""
-    ### BEGIN SOLUTION 9.4: todo = components (skip "" and "."); done = []; pop from todo: ".." -> pop done or raise; islink(join(root, *done, part)) -> count, readlink, absolute: done = [], todo = its parts + todo; else done.append(part)
+    ### BEGIN SOLUTION 9.4: where a path in the container is under its root, every symlink followed the container's way
+    ### HINT: Keep two lists: the components still to walk and those already kept. Walk one component at a time, as the kernel does; a symlink puts its target's components in front of those still to walk.
+    ### HINT: os.path.islink(os.path.join(root, *kept, part)) tells whether a component is a link, os.readlink gives its target; an absolute target starts again from the root (empty the kept list); count the links.
+    ### HINT: todo = components (skip "" and "."); done = []; pop from todo: ".." -> pop done or raise; islink(join(root, *done, part)) -> count, readlink, absolute: done = [], todo = its parts + todo; else done.append(part)
     todo = [p for p in path.split("/") if p and p != "."]
     done: list[str] = []
     links = 0

@@ -23,7 +23,10 @@ def mount_flags(options: list[str]) -> tuple[int, int, str]:
     MOUNT_FLAGS maps a word to (clear?, flag): "ro" -> (False, MS_RDONLY) sets it, "rw" -> (True, MS_RDONLY)
     clears it, in the order given. PROPAGATION maps "rprivate" etc. to their flags (OR them together).
     Every other word ("mode=755", "size=65536k") is the filesystem's: join them with ","."""
-    ### BEGIN SOLUTION 10.1: for each word: in MOUNT_FLAGS -> set or clear its flag; in PROPAGATION -> OR it in; else collect it; return (flags, propagation, ",".join(collected))
+    ### BEGIN SOLUTION 10.1: a mount's option words as the mount's flags, its propagation and the filesystem's data
+    ### HINT: Read the words in order, and sort each into one of three piles: a flag of mount(2) (set, or cleared again by its opposite), a propagation flag, or text for the filesystem.
+    ### HINT: MOUNT_FLAGS[word] is (clear?, flag): flags | flag sets it, flags & ~flag clears it; PROPAGATION[word] is a flag to OR in; ",".join(words) makes the data.
+    ### HINT: for each word: in MOUNT_FLAGS -> set or clear its flag; in PROPAGATION -> OR it in; else collect it; return (flags, propagation, ",".join(collected))
     flags, propagation, data = 0, 0, []
     for word in options:
         if word in MOUNT_FLAGS:
@@ -42,7 +45,10 @@ def namespace_plan(namespaces: list[dict]) -> tuple[list[str], list[tuple[str, s
     NAMESPACES maps the spec's types to the runtime's ("network" -> "net", "mount" -> "mnt").
     An entry with a "path" is joined, the others are created. An unknown type, or a type given twice,
     raises bad(f"linux.namespaces[{i}].type", ...) or bad(f"linux.namespaces[{i}]", ...) (a ConfigError)."""
-    ### BEGIN SOLUTION 10.2: keep a set of the types seen; for i, ns in enumerate(...): check the type is in NAMESPACES and new; path -> join.append((NAMESPACES[t], path)) else new.append(NAMESPACES[t])
+    ### BEGIN SOLUTION 10.2: the namespaces a bundle's config asks to create, and those it asks to join
+    ### HINT: One entry at a time: check its type (known, not seen before), then put the runtime's name for it in one of two lists, depending on whether the entry names a path.
+    ### HINT: NAMESPACES maps the spec's types to the runtime's names; enumerate() gives the index the error message names; raise bad(field, message) for a wrong entry.
+    ### HINT: keep a set of the types seen; for i, ns in enumerate(...): check the type is in NAMESPACES and new; path -> join.append((NAMESPACES[t], path)) else new.append(NAMESPACES[t])
     new: list[str] = []
     join: list[tuple[str, str]] = []
     seen = set()
@@ -66,7 +72,10 @@ def state_document(c: Container, status: str) -> dict:
     {"ociVersion": OCI_VERSION, "id": c.id, "status": status, "pid": ..., "bundle": ..., "annotations": ...}.
     pid: c.pid while the container is "created" or "running" (or "creating" once c.pid is set), else 0.
     bundle and annotations come from c.spec["bundle"] and c.spec["annotations"] (a copy; {} if missing)."""
-    ### BEGIN SOLUTION 10.3: live = status in ("created", "running") or (status == "creating" and c.pid); build the dict with c.pid if live else 0
+    ### BEGIN SOLUTION 10.3: the OCI state of a container, as `state` prints it and hooks read it
+    ### HINT: Six fields, most of them copied from the record; the only decision is the pid: a container whose PID 1 is gone (or not there yet) shows 0.
+    ### HINT: c.id, c.pid, c.spec.get("bundle", ""), dict(c.spec.get("annotations") or {}); OCI_VERSION is the spec's version.
+    ### HINT: live = status in ("created", "running") or (status == "creating" and c.pid); build the dict with c.pid if live else 0
     live = status in ("created", "running") or (status == "creating" and c.pid)
     return {"ociVersion": OCI_VERSION, "id": c.id, "status": status, "pid": c.pid if live else 0,
             "bundle": c.spec.get("bundle", ""), "annotations": dict(c.spec.get("annotations") or {})}
@@ -79,7 +88,10 @@ def run_hook(hook: dict, state: dict, default_timeout: float | None = None) -> i
     of "K=V" (the hook gets only those). Past its timeout (seconds; default_timeout if it has none; None =
     no limit) kill it with SIGKILL, reap it and raise ContainerError. Use os only: pipe, fork, dup2,
     execve, waitpid (PID 1 runs hooks too, after pivot_root, where no other module can be imported)."""
-    ### BEGIN SOLUTION 10.4: pipe; fork: the child dup2s the read end to 0 and execve(path, args, env) (os._exit(127) if that fails); the parent writes quickjson.dumps(state), closes, polls os.waitpid(pid, os.WNOHANG) until done or past the deadline
+    ### BEGIN SOLUTION 10.4: run one hook with the container's state on its standard input, within its timeout
+    ### HINT: A child process whose standard input is the read end of a pipe; the parent writes the state into the write end and closes it, then waits for the child, but not past the deadline.
+    ### HINT: os.pipe, os.fork, os.dup2(read_end, 0), os.execve(path, argv, env) (os._exit(127) if it fails); os.waitpid(pid, os.WNOHANG) does not block; os.kill(pid, 9) then a last os.waitpid.
+    ### HINT: pipe; fork: the child dup2s the read end to 0 and execve(path, args, env) (os._exit(127) if that fails); the parent writes quickjson.dumps(state), closes, polls os.waitpid(pid, os.WNOHANG) until done or past the deadline
     path, argv = hook["path"], list(hook.get("args") or [hook["path"]])
     env = dict(e.split("=", 1) for e in hook.get("env") or [] if "=" in e)
     timeout = hook.get("timeout", default_timeout)

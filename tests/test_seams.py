@@ -197,6 +197,24 @@ with tarfile.open(fileobj=out, mode="w") as t:
 unpack_tar(open_layer(io.BytesIO(out.getvalue())), tempfile.mkdtemp(prefix="mc-probe-unpack-"))
 """
 
+OCI_BUNDLE = """
+import json, os, shutil, subprocess, sys
+bundle = "{tmp}/bundle"
+os.makedirs(bundle)
+shutil.copytree("{lib}/rootfs/busybox", bundle + "/rootfs", symlinks=True)
+oci = [sys.executable, "-m", "minicontainer", "oci"]
+subprocess.run(oci + ["spec", "--bundle", bundle], check=True)
+with open(bundle + "/config.json") as f:
+    config = json.load(f)
+config["process"].update(terminal=False, args=["echo", "hello"])
+config["hooks"] = {"createRuntime": [{"path": "/bin/true"}]}
+with open(bundle + "/config.json", "w") as f:
+    json.dump(config, f)
+done = subprocess.run(oci + ["run", "--bundle", bundle, "p10-%d" % os.getpid()], capture_output=True, text=True)
+sys.stderr.write(done.stderr)
+sys.exit(done.returncode or (done.stdout != "hello\\n"))
+"""
+
 # How to reach each part: a command line, or Python for a step that this host's commands do not take
 # (the v2 device program on a v1 host).
 ROOTFS = ("rootfs", "{tmp}/rootfs")
@@ -222,6 +240,13 @@ PROBES: dict[str, tuple] = {
     "2.5": ("sh", "MC run -d --name p25 busybox sleep 30 && MC exec p25 true; rc=$?; MC rm -f p25 >/dev/null; exit $rc"),
     "8.1": RUN, "8.2": RUN, "8.3": RUN, "8.4": RUN,
     "8.5": ("python", V2_DEVICES),
+    "9.1": ("sh", "MC create --name p91 busybox true && MC start -a p91; rc=$?; MC_IMPL= MC rm -f p91 >/dev/null; exit $rc"),
+    "9.2": ("sh", "MC run --name p92 --restart on-failure:1 busybox false; n=$(MC_IMPL= MC inspect -f '{{.RestartCount}}' p92); "
+                  "MC_IMPL= MC rm -f p92 >/dev/null; test \"$n\" = 1"),
+    "9.3": ("run", "--rm", "-v", "/no/such/dir", "--tmpfs", "/nor/this", "busybox", "true"),
+    "9.4": ("sh", "mkdir -p {tmp} && MC run --name p94 busybox sh -c 'echo hi > /f' && MC cp p94:/f {tmp}/f && "
+                  "grep -q hi {tmp}/f; rc=$?; MC_IMPL= MC rm -f -v p94 >/dev/null; exit $rc"),
+    **{part: ("python", OCI_BUNDLE) for part in ("10.1", "10.2", "10.3", "10.4")},
     # lesson 11: a build with a .dockerignore and EXPOSE (11.1-11.3), then its history (11.4)
     **{part: ("sh", "mkdir -p {tmp}/ctx && printf 'FROM busybox\\nCOPY . /x/\\nEXPOSE 8080\\n' > {tmp}/ctx/Dockerfile "
                     "&& echo '*.md' > {tmp}/ctx/.dockerignore && echo x > {tmp}/ctx/notes.md && "
@@ -375,13 +400,21 @@ def test_the_reference_path_does_not_import_seams():
 
 # --- the package's own tests, on the solutions ---------------------------------------------------------
 
-# The runtime's tests that go through the seams of each lesson (~2.5 min on 2 cores): rootfs and
+# The runtime's tests that go through the seams of each lesson (~3 min on 2 cores): rootfs and
 # namespaces (01-02), cgroups (03), the union root (04), images (05), the registry (06), the network (07),
-# security (08).
+# security (08), the container's life (09: create/start/restart, mount points, cp) and the OCI runtime
+# (10: the tests of its seams only: same output as runc, state, hooks, refused fields).
 SECOND_PASS = ["tests/test_chroot.py", "tests/test_namespaces.py", "tests/test_container_run.py",
                "tests/test_cgroups_run.py", "tests/test_unionfs_run.py", "tests/test_image_unpack.py",
                "tests/test_image_run.py", "tests/test_registry.py", "tests/test_network_run.py",
-               "tests/test_security_run.py"]
+               "tests/test_security_run.py", "tests/test_container_life.py", "tests/test_mount_points.py",
+               *(f"tests/test_primer_commands.py::test_cp_{name}" for name in (
+                   "out_follows_dockers_rules", "in_to_a_running_and_to_a_stopped_container",
+                   "refuses_paths_that_escape_and_changes_nothing", "errors_use_dockers_words")),
+               *(f"tests/test_oci.py::test_{name}" for name in (
+                   "run_gives_the_same_output_and_exit_status_as_runc", "state_goes_created_running_stopped_as_runc",
+                   "hooks_see_the_state_json_on_stdin", "a_failing_or_hanging_hook_fails_create_and_leaves_nothing",
+                   "unsupported_or_invalid_fields_are_refused_by_name_and_leave_no_state"))]
 SECOND_PASS += ["tests/test_dockerignore.py", "tests/test_image_build_stages.py"]   # lesson 11: build, .dockerignore, history
 
 

@@ -47,11 +47,32 @@ def ex(request):
     return load_exercise(lesson)
 
 
+def _run(argv: list[str], env: dict[str, str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
+    """Run argv with its output in files, not pipes: a process the command leaves behind (the PID 1
+    that `oci create` leaves waiting) keeps them open, and a pipe would never reach its end."""
+    import tempfile
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        code = subprocess.run(argv, stdout=out, stderr=err, timeout=timeout, env=env, **kwargs).returncode
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(argv, code, out.read().decode(errors="replace"),
+                                           err.read().decode(errors="replace"))
+
+
 class Yours:
-    """`minicontainer --yours=NN ARGS...` on the learner's files: the real CLI, as a black box."""
+    """`minicontainer --yours=NN ARGS...` on the learner's files: the real CLI, as a black box
+    (`minicontainer --yours=10 oci ...` too: runc's command line)."""
 
     def __init__(self, lesson: str) -> None:
         self.lesson = lesson
+
+    def package(self, *args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+        """The same command on the package's own code, whatever its exit status: clean-up that must work
+        even when your functions left a container half-way."""
+        env = dict(os.environ)
+        env.pop("MC_IMPL", None)
+        env.update(kwargs.pop("env", {}))
+        return _run([sys.executable, "-m", "minicontainer", *args], env, timeout, **kwargs)
 
     def __call__(self, *args: str, ok: bool | set[int] = True, why: str = "", timeout: float = 120,
                  **kwargs) -> subprocess.CompletedProcess:
@@ -61,7 +82,7 @@ class Yours:
         env.pop("MC_IMPL", None)
         env.update(kwargs.pop("env", {}))
         argv = [sys.executable, "-m", "minicontainer", f"--yours={self.lesson}", *args]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, **kwargs)
+        done = _run(argv, env, timeout, **kwargs)
         allowed = {0} if ok is True else set() if ok is False else set(ok)
         if allowed and done.returncode not in allowed:
             said = (done.stderr.strip().splitlines() or ["(nothing on stderr)"])[-1]

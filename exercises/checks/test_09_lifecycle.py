@@ -1,12 +1,15 @@
 """Checks for lesson 09 (the container's life). Run them with `make check EX=09`, or `check("9.2")` in the notebook.
 
 9.1 and 9.2 are plain functions of their arguments; 9.3 and 9.4 work in a temporary directory that
-plays a container's root filesystem, with the symlinks images and containers can hold.
+plays a container's root filesystem, with the symlinks images and containers can hold. The milestone
+runs your runtime (`minicontainer --yours=09`): create and start, a restart policy, a named volume, cp.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import uuid
 
 import pytest
 
@@ -140,3 +143,57 @@ def test_resolve_in_container_refuses_what_points_out(ex, croot, path):
 def test_resolve_in_container_stops_a_symlink_loop(ex, croot):
     with pytest.raises(ContainerError, match="too many levels of symbolic links"):
         ex.resolve_in_container(str(croot), "/loop/x")
+
+
+# --- the milestone: your runtime takes containers through their life -----------------------------
+
+@pytest.mark.milestone("your runtime took containers through their life: create, start, restarts, a volume, cp")
+def test_milestone_your_runtime_runs_a_containers_life(yours, tmp_path):
+    tag = uuid.uuid4().hex[:8]
+    box, flaky, keeper, volume = (f"mc-m09-{what}-{tag}" for what in ("box", "flaky", "keeper", "vol"))
+    here = {"MC_RUN_DIR": str(tmp_path / "run")}  # this check's containers apart (images and volumes: the usual)
+
+    def mc(*args: str, **kwargs) -> subprocess.CompletedProcess:
+        """`minicontainer --yours=09 ARGS` with this check's containers."""
+        return yours(*args, env=here, **kwargs)
+
+    try:
+        mc("create", "--name", box, "--network", "none", "busybox", "sh", "-c",
+           "echo inside > /note; ln -s ../../../../etc /esc; echo started")
+        status = mc("inspect", "-f", "{{.State.Status}}", box).stdout.strip()
+        assert status == "created", f"after `create` your runtime says the container is {status!r}; expected created (9.1)"
+        out = mc("start", "-a", box).stdout
+        assert out == "started\n", f"`start -a` printed {out!r}; expected the workload's 'started' (9.1, 9.3)"
+        status = mc("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", box).stdout.strip()
+        assert status == "exited 0", f"after its workload ended the container is {status!r}; expected 'exited 0' (9.1)"
+
+        out = mc("run", "--name", flaky, "--network", "none", "--restart", "on-failure:2", "busybox", "sh", "-c",
+                 "echo run; exit 3", ok={3}, why="3 expected: the workload's last exit status").stdout
+        count = mc("inspect", "-f", "{{.RestartCount}}", flaky).stdout.strip()
+        assert out == "run\n" * 3 and count == "2", \
+            f"--restart on-failure:2 ran the workload {out.count('run')} times (RestartCount {count}); expected " \
+            "3 runs: the first and exactly two restarts (9.2, and 9.1 for the restarting state)"
+
+        mc("run", "--name", keeper, "--network", "none", "-v", f"{volume}:/data", "busybox", "sh", "-c",
+           "echo kept > /data/file; echo lost > /file")
+        mc("rm", keeper)
+        out = mc("run", "--rm", "--network", "none", "-v", f"{volume}:/data", "busybox", "sh", "-c",
+                 "cat /data/file; cat /file 2>/dev/null || echo no /file").stdout
+        assert out == "kept\nno /file\n", \
+            f"after `rm`, a new container with the volume printed {out!r}; expected the volume's file only " \
+            "(9.3: /data, which busybox lacks, is made in the container's own layer)"
+
+        out_dir = tmp_path / "out"
+        out_dir.mkdir()
+        mc("cp", f"{box}:/note", str(out_dir))
+        copied = (out_dir / "note").read_text() if (out_dir / "note").exists() else None
+        assert copied == "inside\n", f"`cp {box}:/note` gave {copied!r}; expected the container's file (9.4)"
+        for escaping in ("/../../../../etc/passwd", "/esc/passwd"):
+            refused = mc("cp", f"{box}:{escaping}", str(out_dir), ok=False)
+            assert refused.returncode == 1 and "points out of the container" in refused.stderr, \
+                f"`cp {box}:{escaping}` exited {refused.returncode} ({refused.stderr.strip()!r}); it must be " \
+                "refused: the path leaves the container (9.4)"
+        assert sorted(os.listdir(out_dir)) == ["note"], f"a refused cp left {sorted(os.listdir(out_dir))} (9.4)"
+    finally:
+        yours.package("rm", "-f", box, flaky, keeper, env=here)
+        yours.package("volume", "rm", volume)

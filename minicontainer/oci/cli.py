@@ -146,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     glob: dict = {}
     try:
+        if os.environ.get("MC_IMPL"):  # `minicontainer --yours=10 oci ...`: the learner's functions (seams.py)
+            from .. import seams
+            seams.use()
         glob, command, opts, args = parse(argv)
         return dispatch(glob, command, opts, args)
     except ContainerError as exc:

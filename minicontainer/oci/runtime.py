@@ -22,14 +22,15 @@ import time
 
 import _signal as signal
 
-from .. import spawn
+from .. import spawn, state as records
 from ..errors import ContainerError
 from ..paths import Paths
 from ..proc import alive, start_time
-from ..state import Container, all_containers, load, new_dir, publish, remove, save, state_dir, transition
+from ..state import Container, all_containers, load, new_dir, publish, remove, save, state_dir
 from . import config as oci_config
 from .hooks import run_hooks
-from .state import CREATING, EXEC_FIFO, STOPPED, fifo_path, state_document, status_of
+from . import state as oci_state
+from .state import CREATING, EXEC_FIFO, STOPPED, fifo_path, status_of
 
 DEFAULT_CGROUP_PARENT = "minicontainer-oci"  # a bundle without linux.cgroupsPath: minicontainer-oci/<id>
 ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
@@ -57,7 +58,7 @@ def find(paths: Paths, cid: str) -> Container:
 
 def state(paths: Paths, cid: str) -> dict:
     c = find(paths, cid)
-    return state_document(c, status_of(c))
+    return oci_state.state_document(c, status_of(c))
 
 
 # --- create --------------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ def create(paths: Paths, cid: str, bundle: str, *, console_socket: str = "", pid
     helper = None
     try:
         cfg.update(exec_fifo=fifo_path(paths, cid), leave_init=not keep_helper, container_dir=state_dir(paths, cid),
-                   hook_state=state_document(c, CREATING))
+                   hook_state=oci_state.state_document(c, CREATING))
         setup_cgroup(c, cfg, plan, paths)
         master = -1
         if cfg["tty"]:
@@ -116,7 +117,7 @@ def create(paths: Paths, cid: str, bundle: str, *, console_socket: str = "", pid
         c.pid_start = start_time(c.pid)
         save(paths, c)
         for phase in ("prestart", "createRuntime"):  # the runtime's namespaces, PID 1 exists (the validation
-            run_hooks(plan["hooks"].get(phase) or [], state_document(c, "created"), phase)  # suite wants "created")
+            run_hooks(plan["hooks"].get(phase) or [], oci_state.state_document(c, "created"), phase)  # suite wants "created")
         helper.go()
         helper.created("create the container")
         if not keep_helper:
@@ -197,7 +198,7 @@ def start(paths: Paths, cid: str) -> Container:
         raise ContainerError(f"cannot start a container that is {status} (only a created one can start)",
                              step="start", fix=f"see `minicontainer oci state {cid}`")
     if c.spec.get("no_process"):
-        transition(c, "exit")
+        records.transition(c, "exit")
         save(paths, c)
         raise ContainerError("config.json has no process: there is nothing to start", step="start",
                              fix="add a process to config.json, delete this container and create it again")
@@ -216,11 +217,11 @@ def start(paths: Paths, cid: str) -> Container:
     finally:
         os.close(fd)
     os.unlink(fifo)
-    transition(c, "start")
+    records.transition(c, "start")
     save(paths, c)
     hooks = c.spec.get("hooks") or {}
     try:
-        run_hooks(hooks.get("poststart") or [], state_document(c, "running"), "poststart")
+        run_hooks(hooks.get("poststart") or [], oci_state.state_document(c, "running"), "poststart")
     except ContainerError as exc:  # the spec: after start, a failing hook is only a warning
         warn(str(exc))
     return c
@@ -259,7 +260,7 @@ def delete(paths: Paths, cid: str, force: bool = False) -> None:
     remove(paths, c)
     hooks = c.spec.get("hooks") or {}
     try:
-        run_hooks(hooks.get("poststop") or [], state_document(c, STOPPED), "poststop")
+        run_hooks(hooks.get("poststop") or [], oci_state.state_document(c, STOPPED), "poststop")
     except ContainerError as exc:
         warn(str(exc))
 
@@ -375,7 +376,7 @@ def exec_process(paths: Paths, cid: str, process: dict, *, detach: bool = False,
 
 def containers(paths: Paths) -> list[dict]:
     """Every container under --root, as `list` shows them."""
-    return [dict(state_document(c, status_of(c)), created=c.spec.get("created_at", ""))
+    return [dict(oci_state.state_document(c, status_of(c)), created=c.spec.get("created_at", ""))
             for c in all_containers(paths) if c.spec.get("oci")]
 
 
