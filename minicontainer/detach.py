@@ -41,7 +41,10 @@ def start_detached(c: Container, cfg: dict, paths: Paths, hold: bool = False) ->
     job = {"lib_dir": paths.lib_root, "run_dir": paths.run_root, "id": c.id, "ready_fd": ready_w, "helper": cfg,
            "hold": hold}
     try:
-        spawn.fresh(monitor, job, keep=(ready_w,), close=(ready_r,), interpreter=FRESH_MONITOR)
+        try:
+            spawn.fresh(monitor, job, keep=(ready_w,), close=(ready_r,), interpreter=FRESH_MONITOR)
+        except PermissionError:  # an interpreter this user may not start (seen rootless): a fork, then
+            spawn.fresh(monitor, job, keep=(ready_w,), close=(ready_r,))
     finally:
         os.close(ready_w)
     message = spawn.read_line(ready_r)
