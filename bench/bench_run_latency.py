@@ -84,6 +84,13 @@ def main(rounds: int = 30) -> None:
                            ("minicontainer run --network none busybox", mc_image, runc)):
             pair = alternate(name, with_cpu(cpu, name, a), "runc run", with_cpu(cpu, "runc run", b), rounds=rounds)
             print(pair.report())
+        def mc_yours() -> None:  # the seams (issue 13): the runtime with the learner's functions (the solutions here)
+            subprocess.run([str(launcher), "run", "--rm", "--network", "none", "busybox", "/bin/true"], check=True,
+                           env=dict(env, MC_IMPL="solutions"))
+
+        pair = alternate("MC_IMPL=solutions run --network none busybox", mc_yours,
+                         "minicontainer run --network none busybox", mc_image, rounds=rounds)
+        print(pair.report() + f"  |  --yours costs {(pair.median_a - pair.median_b) * 1000:.1f} ms")
         mc_bridge()  # (the first run makes the bridge: not what every run pays)
         pair = alternate("minicontainer run busybox (bridge)", mc_bridge, "minicontainer run --network none busybox",
                          mc_image, rounds=rounds)
