@@ -109,39 +109,10 @@ size_mb=$(( $(du -sm "$run/job" | cut -f1) + 1024 ))
 truncate -s "${size_mb}M" "$run/job.img"
 mkfs.ext4 -q -F -L mc-vm-job -d "$run/job" "$run/job.img"
 
-# --- KVM when it really works here, else TCG (nested KVM fails on these machines). ----------------------
-accel_tcg=(-accel tcg,thread=multi -cpu max)
-accel_kvm=(-enable-kvm -cpu host)
-probe_kvm() {
-  # Boot the kernel alone for a few seconds: a working KVM prints "Linux version" at once.
-  [ -w /dev/kvm ] || return 1
-  local log="$run/kvm-probe.log" p i
-  qemu-system-x86_64 -name mc-vm-kvm-probe "${accel_kvm[@]}" -m 256 -nodefaults -display none -no-reboot \
-    -kernel "$base/vmlinuz" -append "console=ttyS0 panic=-1" -serial "file:$log" >/dev/null 2>&1 &
-  p=$!
-  for i in $(seq 20); do
-    grep -q "Linux version" "$log" 2>/dev/null && { kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; return 0; }
-    kill -0 "$p" 2>/dev/null || break
-    sleep 0.5
-  done
-  kill "$p" 2>/dev/null; wait "$p" 2>/dev/null
-  return 1
-}
-accel=${MC_VM_ACCEL:-}
-if [ -z "$accel" ]; then
-  # Probe once per host boot.
-  probe="$MC_VM_CACHE/accel-$(cat /proc/sys/kernel/random/boot_id)"
-  if [ -f "$probe" ]; then accel=$(cat "$probe")
-  else
-    if probe_kvm 2>/dev/null; then accel=kvm; else accel=tcg; fi
-    rm -f "$MC_VM_CACHE"/accel-*; echo "$accel" > "$probe"
-  fi
-fi
-if [ "$accel" = kvm ]; then accel_args=("${accel_kvm[@]}")
-else
-  accel_args=("${accel_tcg[@]}")
-  vm_say "KVM does not work here (nested virtualisation): emulating with TCG, about 8x slower than the host"
-fi
+# --- KVM when it really works here, else TCG (vm_choose_accel in lib.sh). ------------------------------
+vm_choose_accel "$run" "$base"
+accel=$vm_accel
+accel_args=("${vm_accel_args[@]}")
 
 # --- Boot: the base behind a throw-away overlay, the job disk, three serial ports. ------------------------
 qemu-img create -q -f qcow2 -F raw -b "$base/root.img" "$run/overlay.qcow2"
