@@ -36,6 +36,18 @@ vm_need_tools() {
     || vm_die "could not install ${missing[*]}: try: apt-get update && apt-get install ${missing[*]}"
 }
 
+# Another VM of this harness running (its qemu is named mc-vm-...)? With 2 cores, two emulated VMs
+# would both crawl and time out: wait for it to end, up to $1 minutes (then give up with a reason).
+vm_wait_for_other_vms() {
+  local minutes=$1 deadline others said=0
+  deadline=$(( SECONDS + minutes * 60 ))
+  while others=$(pgrep -f '^qemu-system-x86_64 -name mc-vm-' | paste -sd' ') && [ -n "$others" ]; do
+    [ $SECONDS -lt $deadline ] || vm_die "another VM still runs after $minutes min (qemu pid $others): try again later"
+    [ $said = 1 ] || { vm_say "another VM runs (qemu pid $others): waiting for it to end (up to $minutes min)"; said=1; }
+    sleep 30
+  done
+}
+
 # KVM when it really works here, else TCG (nested KVM fails on these machines), probed once per host
 # boot. $1: the run's scratch directory (for the probe's log), $2: the base directory (its kernel).
 # Sets vm_accel (kvm or tcg) and vm_accel_args (qemu's options for it).
