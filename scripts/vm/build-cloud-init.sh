@@ -40,6 +40,8 @@ cp --sparse=always "$base/root.img" "$work/root.img"
 mount -o loop "$work/root.img" "$root"
 
 # --- 2. cloud-init from Debian's archive, through a chroot with the host's DNS and apt proxy settings. ----
+# And the locale en_US.UTF-8, generated as in Debian's cloud images: cloud-init's locale module sets it
+# (Debian's locale-gen ignores the name cloud-init gives it), and fails where it is missing.
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --rbind /dev "$root/dev"
@@ -50,7 +52,8 @@ apt-config dump | grep -E '^Acquire::(Check-Valid-Until|Check-Date|https?::Proxy
   > "$root/etc/apt/apt.conf.d/99mc-vm-host" || true
 env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
   DEBIAN_FRONTEND=noninteractive \
-  chroot "$root" /bin/sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends cloud-init && apt-get clean' \
+  chroot "$root" /bin/sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends cloud-init && apt-get clean
+                             sed -i "s/^# *\(en_US.UTF-8 UTF-8\)/\1/" /etc/locale.gen && locale-gen' \
   > "$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log" >&2; vm_die "installing cloud-init in the chroot failed (log above)"; }
 # Give back the guest's own settings.
 rm -f "$root/usr/sbin/policy-rc.d" "$root/etc/apt/apt.conf.d/99mc-vm-host"

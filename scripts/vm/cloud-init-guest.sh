@@ -22,13 +22,15 @@ fail() { echo "FAIL: $*" >> "$R/checks.txt"; echo "mc-vm: FAIL: $*"; failed=1; }
 lab=/opt/minicontainer
 
 # --- 1. Wait for cloud-init to finish all its stages (the recipe's runcmd: clone, make image, service). --
-# Every 15 s, the newest line of the recipe's output, so the host's progress.log shows where it is.
+# Finished means result.json written (at the end of the final stage): `cloud-init status` (22.4) already
+# says "error" while later stages still run, as soon as one module failed. Every 15 s, the newest line of
+# the recipe's output, so the host's progress.log shows where it is.
 start=$SECONDS
 deadline=$(( SECONDS + WAIT_MIN * 60 ))
 last=""
 while :; do
   state=$(cloud-init status 2>/dev/null | awk '/^status:/ {print $2}')
-  case "$state" in done|error|disabled) break ;; esac
+  if [ -f /run/cloud-init/result.json ] || [ "$state" = disabled ]; then break; fi
   if [ $SECONDS -ge $deadline ]; then state="still ${state:-not started} after $WAIT_MIN min"; break; fi
   line=$(tail -n 1 /var/log/cloud-init-output.log 2>/dev/null | tr -d '\r' | cut -c1-160)
   if [ "$line" != "$last" ]; then echo "mc-vm: cloud-init ${state:-starting} ($(( SECONDS - start )) s): $line"; last=$line; fi
@@ -46,7 +48,7 @@ import json
 try:
     v1 = json.load(open("/run/cloud-init/result.json"))["v1"]
 except (OSError, ValueError, KeyError) as exc:
-    print(f"datasource=none errors=unreadable:{exc}")
+    print(f"datasource=none\nerrors=no result.json ({exc})")
     raise SystemExit
 offline = [e for e in v1.get("errors", []) if "package-update-upgrade-install" in e or "package_update" in e]
 other = [e for e in v1.get("errors", []) if e not in offline]
