@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test-vm-cloud-init`: the classroom recipe (docs/classroom-cloud-init.yaml) on the learner's VM of
-# `make test-vm`, booted as a cloud VM. Not part of `make test`; root; about 15-20 min under TCG.
+# `make test-vm`, booted as a cloud VM. Not part of `make test`; root; about 13 min under TCG.
 #
 # How: the VM is the test-vm base (Debian 12) plus Debian's cloud-init and a local wheelhouse for pip
 # (scripts/vm/build-cloud-init.sh, built once per base, cached beside it; the base is not modified),

@@ -52,7 +52,7 @@ except (OSError, ValueError, KeyError) as exc:
     raise SystemExit
 offline = [e for e in v1.get("errors", []) if "package-update-upgrade-install" in e or "package_update" in e]
 other = [e for e in v1.get("errors", []) if e not in offline]
-print("datasource=" + str(v1.get("datasource")).replace(" ", "_"))
+print("datasource=" + str(v1.get("datasource")))
 print("offline=" + str(len(offline)))
 print("errors=" + (" | ".join(other).replace("\n", " ") if other else "none"))
 PY
@@ -66,8 +66,11 @@ case "$datasource" in
 esac
 case "$state" in
   done|error)
-    if [ "$errors" = none ]; then
-      pass "cloud-init finished ($state) $(( SECONDS - start )) s after this check began${offline:+; package_update errors without network: $offline}"
+    finished="cloud-init finished at $(awk '{print int($1)}' /proc/uptime) s of uptime (status: $state"
+    if [ "$errors" = none ] && [ "${offline:-0}" = 0 ]; then
+      pass "$finished)"
+    elif [ "$errors" = none ]; then
+      pass "$finished: only package_update failed, as without network; every other module ran)"
     else
       fail "cloud-init finished with errors: $errors"
     fi ;;
@@ -98,7 +101,7 @@ if [ -f "$lab/scripts/classroom-check.sh" ]; then
   status=$?
   while IFS= read -r line; do
     case "$line" in
-      "classroom-check: ok: "*) pass "classroom-check: ${line#classroom-check: ok: }" ;;
+      "classroom-check: ok: "*) line=${line#classroom-check: ok: }; pass "classroom-check: ${line/token=*/token=...}" ;;
       "classroom-check: FAIL: "*) fail "classroom-check: ${line#classroom-check: FAIL: }" ;;
     esac
   done < "$R/classroom-check.txt"
