@@ -52,8 +52,8 @@ apt-config dump | grep -E '^Acquire::(Check-Valid-Until|Check-Date|https?::Proxy
   > "$root/etc/apt/apt.conf.d/99mc-vm-host" || true
 env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
   DEBIAN_FRONTEND=noninteractive \
-  chroot "$root" /bin/sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends cloud-init && apt-get clean
-                             sed -i "s/^# *\(en_US.UTF-8 UTF-8\)/\1/" /etc/locale.gen && locale-gen' \
+  chroot "$root" /bin/sh -ec 'apt-get update -qq; apt-get install -y -qq --no-install-recommends cloud-init; apt-get clean
+                              sed -i "s/^# *\(en_US.UTF-8 UTF-8\)/\1/" /etc/locale.gen; locale-gen' \
   > "$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log" >&2; vm_die "installing cloud-init in the chroot failed (log above)"; }
 # Give back the guest's own settings.
 rm -f "$root/usr/sbin/policy-rc.d" "$root/etc/apt/apt.conf.d/99mc-vm-host"

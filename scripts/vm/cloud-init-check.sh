@@ -66,6 +66,8 @@ base="$MC_VM_CACHE/base-$MC_VM_SUITE-$key"
 variant="$MC_VM_CACHE/cloud-init-$key-$(sha256sum "$here/build-cloud-init.sh" | cut -c1-8)"
 if [ ! -f "$variant/root.img" ]; then
   vm_need_space "$MC_VM_CACHE" 6
+  python3 -m pip --version >/dev/null 2>&1 \
+    || vm_die "building the cloud-init variant needs pip on this host (it downloads the course's wheels for the VM): apt-get install python3-pip"
   exec 9> "$MC_VM_CACHE/.build.lock"
   flock 9                                       # one build at a time (test-vm.sh's lock)
   [ -f "$variant/root.img" ] || bash "$here/build-cloud-init.sh" "$base" "$variant"
