@@ -18,7 +18,8 @@
 # Settings (environment): VM_DIRTY=1 also sends uncommitted changes; VM_TIMEOUT=minutes;
 # VM_STAY=1 keeps the VM up after the job (for vm-shell; power it off from there);
 # VM_KEEP=1 keeps the run's scratch directory; MC_VM_ACCEL=tcg|kvm skips the KVM probe;
-# MC_VM_RESULTS=dir (default: vm-results/ in the checkout); MC_VM_MEM, MC_VM_SMP, MC_VM_SUITE, MC_VM_MIRROR.
+# MC_VM_RESULTS=dir (default: vm-results/ in the checkout); MC_VM_MEM, MC_VM_SMP, MC_VM_SUITE, MC_VM_MIRROR;
+# VM_QUEUE_MIN=minutes to wait while another VM of this harness runs (default 120).
 # The whole script is one { ... } block: bash reads it all before running, so editing this file while
 # a long run is going does not change what that run does.
 {
@@ -109,7 +110,8 @@ size_mb=$(( $(du -sm "$run/job" | cut -f1) + 1024 ))
 truncate -s "${size_mb}M" "$run/job.img"
 mkfs.ext4 -q -F -L mc-vm-job -d "$run/job" "$run/job.img"
 
-# --- KVM when it really works here, else TCG (vm_choose_accel in lib.sh). ------------------------------
+# --- One emulated VM at a time (another would make both crawl); then KVM or TCG (lib.sh). ----------------
+vm_wait_for_other_vms "${VM_QUEUE_MIN:-120}"
 vm_choose_accel "$run" "$base"
 accel=$vm_accel
 accel_args=("${vm_accel_args[@]}")

@@ -18,7 +18,8 @@
 #
 # Settings (environment): VM_TIMEOUT=minutes (default 50); VM_DIRTY=1; VM_KEEP=1 (keep the scratch
 # directory); VM_STAY=1 (keep the VM up after the checks, for `make vm-shell`); MC_VM_RESULTS=dir
-# (default: vm-results/ in the checkout); MC_VM_CACHE, MC_VM_MEM, MC_VM_SMP, MC_VM_ACCEL as for test-vm.
+# (default: vm-results/ in the checkout); VM_QUEUE_MIN, MC_VM_CACHE, MC_VM_MEM, MC_VM_SMP, MC_VM_ACCEL as
+# for test-vm.
 # One { ... } block: bash reads it all before running, so editing the file during a run changes nothing.
 {
 set -euo pipefail
