@@ -11,7 +11,7 @@ PORT    ?= 8888
 export MC_LIB_DIR ?= /var/lib/minicontainer
 export MC_RUN_DIR ?= /run/minicontainer
 
-.PHONY: need-root lab lab-url test check hint progress exercises notebooks image deps test-deps venv lock bench clean reset distclean help test-vm vm-run vm-shell vm-base oci-validation
+.PHONY: need-root lab lab-url test check hint progress exercises notebooks image deps test-deps venv lock bench clean reset distclean help test-vm test-vm-cloud-init vm-run vm-shell vm-base oci-validation
 
 help:
 	@echo "make lab        install what is missing, prepare the default image, start JupyterLab (127.0.0.1, PORT=8888)"
@@ -27,6 +27,8 @@ help:
 	@echo "make clean      remove everything the course made on this machine (= minicontainer reset)"
 	@echo "make test-vm    run the host-dependent tests and notebooks in a learner's Debian 12 VM (qemu;"
 	@echo "                ALL=1 everything, TESTS='tests/test_x.py -k y' a subset, VM_DIRTY=1 uncommitted changes)"
+	@echo "make test-vm-cloud-init   boot that VM as a cloud VM with docs/classroom-cloud-init.yaml (NoCloud seed) and"
+	@echo "                check that it becomes a running lab (the classroom recipe of docs/classroom.md)"
 	@echo "make vm-run CMD='uname -r'   boot that VM, run one command in the project there, print its output"
 	@echo "make vm-shell   a root shell on the running VM (VM_STAY=1 keeps it up after its job)"
 
@@ -108,6 +110,10 @@ test-vm: need-root
 
 vm-run: need-root
 	@bash scripts/test-vm.sh run "$$MC_VM_CMD"
+
+# The classroom recipe (docs/classroom-cloud-init.yaml) on that VM, booted as a cloud VM: scripts/vm/cloud-init-check.sh.
+test-vm-cloud-init: need-root
+	@bash scripts/vm/cloud-init-check.sh
 
 vm-shell:
 	@python3 scripts/vm/shell

@@ -18,7 +18,8 @@
 # Settings (environment): VM_DIRTY=1 also sends uncommitted changes; VM_TIMEOUT=minutes;
 # VM_STAY=1 keeps the VM up after the job (for vm-shell; power it off from there);
 # VM_KEEP=1 keeps the run's scratch directory; MC_VM_ACCEL=tcg|kvm skips the KVM probe;
-# MC_VM_RESULTS=dir (default: vm-results/ in the checkout); MC_VM_MEM, MC_VM_SMP, MC_VM_SUITE, MC_VM_MIRROR.
+# MC_VM_RESULTS=dir (default: vm-results/ in the checkout); MC_VM_MEM, MC_VM_SMP, MC_VM_SUITE, MC_VM_MIRROR;
+# VM_QUEUE_MIN=minutes to wait while another VM of this harness runs (default 120).
 # The whole script is one { ... } block: bash reads it all before running, so editing this file while
 # a long run is going does not change what that run does.
 {
@@ -109,39 +110,11 @@ size_mb=$(( $(du -sm "$run/job" | cut -f1) + 1024 ))
 truncate -s "${size_mb}M" "$run/job.img"
 mkfs.ext4 -q -F -L mc-vm-job -d "$run/job" "$run/job.img"
 
-# --- KVM when it really works here, else TCG (nested KVM fails on these machines). ----------------------
-accel_tcg=(-accel tcg,thread=multi -cpu max)
-accel_kvm=(-enable-kvm -cpu host)
-probe_kvm() {
-  # Boot the kernel alone for a few seconds: a working KVM prints "Linux version" at once.
-  [ -w /dev/kvm ] || return 1
-  local log="$run/kvm-probe.log" p i
-  qemu-system-x86_64 -name mc-vm-kvm-probe "${accel_kvm[@]}" -m 256 -nodefaults -display none -no-reboot \
-    -kernel "$base/vmlinuz" -append "console=ttyS0 panic=-1" -serial "file:$log" >/dev/null 2>&1 &
-  p=$!
-  for i in $(seq 20); do
-    grep -q "Linux version" "$log" 2>/dev/null && { kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; return 0; }
-    kill -0 "$p" 2>/dev/null || break
-    sleep 0.5
-  done
-  kill "$p" 2>/dev/null; wait "$p" 2>/dev/null
-  return 1
-}
-accel=${MC_VM_ACCEL:-}
-if [ -z "$accel" ]; then
-  # Probe once per host boot.
-  probe="$MC_VM_CACHE/accel-$(cat /proc/sys/kernel/random/boot_id)"
-  if [ -f "$probe" ]; then accel=$(cat "$probe")
-  else
-    if probe_kvm 2>/dev/null; then accel=kvm; else accel=tcg; fi
-    rm -f "$MC_VM_CACHE"/accel-*; echo "$accel" > "$probe"
-  fi
-fi
-if [ "$accel" = kvm ]; then accel_args=("${accel_kvm[@]}")
-else
-  accel_args=("${accel_tcg[@]}")
-  vm_say "KVM does not work here (nested virtualisation): emulating with TCG, about 8x slower than the host"
-fi
+# --- One emulated VM at a time (another would make both crawl); then KVM or TCG (lib.sh). ----------------
+vm_wait_for_other_vms "${VM_QUEUE_MIN:-120}"
+vm_choose_accel "$run" "$base"
+accel=$vm_accel
+accel_args=("${vm_accel_args[@]}")
 
 # --- Boot: the base behind a throw-away overlay, the job disk, three serial ports. ------------------------
 qemu-img create -q -f qcow2 -F raw -b "$base/root.img" "$run/overlay.qcow2"

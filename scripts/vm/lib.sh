@@ -18,13 +18,15 @@ vm_need_space() {
   [ "$avail" -ge "$gib" ] || vm_die "only ${avail} GiB free under $dir, need ${gib} GiB: free some space or set MC_VM_CACHE to a larger disk"
 }
 
-# qemu, debootstrap and e2fsprogs (mkfs.ext4 -d, debugfs) come from Debian's archive.
+# qemu, debootstrap and e2fsprogs (mkfs.ext4 -d, debugfs) come from Debian's archive; a caller that
+# needs more names them as COMMAND:PACKAGE arguments (e.g. genisoimage:genisoimage).
 vm_need_tools() {
-  local missing=()
+  local missing=() pair
   command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
   command -v qemu-img >/dev/null || missing+=(qemu-utils)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   command -v debugfs >/dev/null || missing+=(e2fsprogs)
+  for pair in "$@"; do command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   command -v apt-get >/dev/null || vm_die "missing ${missing[*]}: install them with your package manager"
   [ "$(id -u)" = 0 ] || vm_die "missing ${missing[*]}: run as root (sudo make test-vm) or: sudo apt-get install ${missing[*]}"
@@ -32,6 +34,57 @@ vm_need_tools() {
   export DEBIAN_FRONTEND=noninteractive
   { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } \
     || vm_die "could not install ${missing[*]}: try: apt-get update && apt-get install ${missing[*]}"
+}
+
+# Another VM of this harness running (its qemu is named mc-vm-...)? With 2 cores, two emulated VMs
+# would both crawl and time out: wait for it to end, up to $1 minutes (then give up with a reason).
+vm_wait_for_other_vms() {
+  local minutes=$1 deadline others said=0
+  deadline=$(( SECONDS + minutes * 60 ))
+  while others=$(pgrep -f '^qemu-system-x86_64 -name mc-vm-' | paste -sd' ') && [ -n "$others" ]; do
+    [ $SECONDS -lt $deadline ] || vm_die "another VM still runs after $minutes min (qemu pid $others): try again later"
+    [ $said = 1 ] || { vm_say "another VM runs (qemu pid $others): waiting for it to end (up to $minutes min)"; said=1; }
+    sleep 30
+  done
+}
+
+# KVM when it really works here, else TCG (nested KVM fails on these machines), probed once per host
+# boot. $1: the run's scratch directory (for the probe's log), $2: the base directory (its kernel).
+# Sets vm_accel (kvm or tcg) and vm_accel_args (qemu's options for it).
+vm_choose_accel() {
+  local run=$1 base=$2 probe
+  local tcg=(-accel tcg,thread=multi -cpu max) kvm=(-enable-kvm -cpu host)
+  vm_accel=${MC_VM_ACCEL:-}
+  if [ -z "$vm_accel" ]; then
+    probe="$MC_VM_CACHE/accel-$(cat /proc/sys/kernel/random/boot_id)"
+    if [ -f "$probe" ]; then vm_accel=$(cat "$probe")
+    else
+      if vm_probe_kvm "$run/kvm-probe.log" "$base/vmlinuz" 2>/dev/null; then vm_accel=kvm; else vm_accel=tcg; fi
+      rm -f "$MC_VM_CACHE"/accel-*; echo "$vm_accel" > "$probe"
+    fi
+  fi
+  if [ "$vm_accel" = kvm ]; then vm_accel_args=("${kvm[@]}")
+  else
+    vm_accel_args=("${tcg[@]}")
+    vm_say "KVM does not work here (nested virtualisation): emulating with TCG, about 8x slower than the host"
+  fi
+}
+
+# Boot the kernel alone for a few seconds: a working KVM prints "Linux version" at once.
+# $1: a log file, $2: the kernel.
+vm_probe_kvm() {
+  [ -w /dev/kvm ] || return 1
+  local log=$1 kernel=$2 p i
+  qemu-system-x86_64 -name mc-vm-kvm-probe -enable-kvm -cpu host -m 256 -nodefaults -display none -no-reboot \
+    -kernel "$kernel" -append "console=ttyS0 panic=-1" -serial "file:$log" >/dev/null 2>&1 &
+  p=$!
+  for i in $(seq 20); do
+    grep -q "Linux version" "$log" 2>/dev/null && { kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; return 0; }
+    kill -0 "$p" 2>/dev/null || break
+    sleep 0.5
+  done
+  kill "$p" 2>/dev/null; wait "$p" 2>/dev/null
+  return 1
 }
 
 # The host's own apt sources, as "URI SUITE COMPONENTS" lines (one-line .list and deb822 .sources formats).
