@@ -224,7 +224,7 @@ def test_a_field_unknown_to_the_spec_is_ignored_with_a_warning_naming_it(engines
 @pytest.mark.parametrize("edit, field", [
     (lambda c: c["linux"].update(intelRdt={"closID": "x"}), "linux.intelRdt"),
     (lambda c: c["linux"]["resources"].update(blockIO={"weight": 10}), "linux.resources.blockIO"),
-    (lambda c: c["linux"]["namespaces"].append({"type": "time"}), "linux.namespaces[5].type"),
+    (lambda c: c["linux"]["namespaces"].insert(0, {"type": "time"}), "linux.namespaces[0].type"),
     (lambda c: c["linux"]["resources"].update(memory={"swappiness": 10}), "linux.resources.memory.swappiness"),
     (lambda c: c["process"].update(cwd=7), "process.cwd"),
     (lambda c: c["process"].update(cwd="relative"), "process.cwd"),
