@@ -112,7 +112,11 @@ def docker_view(c: Container) -> dict:
             "CapAdd": spec.get("cap_add", []), "CapDrop": spec.get("cap_drop", []),
             "SecurityOpt": spec.get("security_opt", []),
             "Tmpfs": {t.partition(":")[0]: t.partition(":")[2] for t in spec.get("tmpfs", [])},
-            "Memory": resources.get("memory") or 0,
+            # the limits as Docker names them: --cpus is NanoCpus (billionths of a CPU), not a quota
+            "Memory": resources.get("memory") or 0, "MemorySwap": resources.get("memory_swap") or 0,
+            "NanoCpus": round((resources.get("cpus") or 0) * 1e9), "CpuShares": resources.get("cpu_shares") or 0,
+            "CpuPeriod": resources.get("cpu_period") or 0, "CpusetCpus": resources.get("cpuset_cpus") or "",
+            "CpusetMems": resources.get("cpuset_mems") or "",
             "PidsLimit": resources.get("pids_limit"),
         },
         "NetworkSettings": {"IPAddress": address if running else "", "Gateway": net.get("gateway", "") if running else "",

@@ -15,7 +15,7 @@ from .paths import Paths
 
 # Each module may define `sweep(paths) -> list[str]`: remove what it owns, say what it removed.
 # Order matters: processes before the mounts they hold, mounts before the directories under them.
-SWEEPERS = ["monitor", "oci.runtime", "unionfs", "cgroups", "network", "registry", "image"]
+SWEEPERS = ["machine", "monitor", "oci.runtime", "unionfs", "cgroups", "network", "registry", "image"]
 
 
 def prepare(paths: Paths | None = None) -> list[str]:

@@ -147,6 +147,17 @@ def test_stats_shows_memory_against_the_limit(paths):
     assert "watched" in out and "/ 64.0MiB" in out, out
 
 
+def test_inspect_shows_the_limits_with_dockers_names(paths):
+    cid = run_detached("-m", "64m", "--cpus", "0.5", "--pids-limit", "20", "--cpu-shares", "512",
+                       command=["sleep", "60"])
+    try:
+        shown = mc("inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} "
+                   "{{.HostConfig.CpuShares}} {{.HostConfig.MemorySwap}}", cid).stdout.split()
+    finally:
+        mc("rm", "-f", cid)
+    assert shown == [str(64 << 20), "500000000", "20", "512", "0"]
+
+
 @pytest.mark.parametrize("flags, words", [
     (["-m", "1b"], "minimum memory limit is 6m"),
     (["--cpus", "0"], "range of CPUs"),

@@ -18,6 +18,7 @@ reached via 127.0.0.1, like Docker).
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from pathlib import Path
 
@@ -117,25 +118,35 @@ def remove_bridge(ipr, name: str) -> bool:
     return bool(found)
 
 
-# ip_forward is one switch for the whole host: remember its value before the first minicontainer
-# bridge turns it on, and put it back when the last one (any mc* bridge) is gone.
-FORWARD_SAVED = Path("/run/lock/minicontainer-ip_forward.orig")
+# ip_forward is one switch for a whole network namespace (the host's, or a lab machine's): remember
+# its value before the first minicontainer bridge there turns it on, and put it back when the last
+# one (any mc* bridge) there is gone. The saved value is kept per namespace (its inode number).
+def forward_saved() -> Path:
+    """The file that keeps this network namespace's ip_forward from before our first bridge."""
+    return Path(f"/run/lock/minicontainer-ip_forward.{os.stat('/proc/self/ns/net').st_ino}.orig")
 
 
 def enable_forwarding() -> None:
     """net.ipv4.ip_forward=1, saving the value it had before (once)."""
-    if not FORWARD_SAVED.exists():
-        FORWARD_SAVED.parent.mkdir(parents=True, exist_ok=True)
-        FORWARD_SAVED.write_text((SYSCTL / "ip_forward").read_text().strip())
+    saved = forward_saved()
+    if not saved.exists():
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_text((SYSCTL / "ip_forward").read_text().strip())
     set_sysctl("ip_forward", "1")
 
 
 def restore_forwarding() -> None:
-    """Put ip_forward back as it was, once no mc* bridge is left on the host."""
-    bridges = [p.name for p in Path("/sys/class/net").iterdir() if (p / "bridge").is_dir()]
-    if FORWARD_SAVED.exists() and not any(name.startswith("mc") for name in bridges):
-        set_sysctl("ip_forward", FORWARD_SAVED.read_text().strip() or "0")
-        FORWARD_SAVED.unlink(missing_ok=True)
+    """Put ip_forward back as it was, once no mc* bridge is left in this network namespace."""
+    from .rtnl import RTNL
+
+    saved = forward_saved()
+    if not saved.exists():
+        return
+    with RTNL() as ipr:
+        bridges = [link.get_attr("IFLA_IFNAME") for link in ipr.get_links() if link.kind() == "bridge"]
+    if not any(name.startswith("mc") for name in bridges):
+        set_sysctl("ip_forward", saved.read_text().strip() or "0")
+        saved.unlink(missing_ok=True)
 
 
 def set_sysctl(key: str, value: str) -> None:

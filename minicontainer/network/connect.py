@@ -219,7 +219,7 @@ def _forget(pool_dir: Path, container_id: str, address: str, host_veth: str, ipr
     if rules:  # (an nft call: skipped for a container that published no port)
         from . import nat
         nat.delete_rules("id", container_id)
-    if host_veth and Path(f"/sys/class/net/{host_veth}").exists():
+    if host_veth:  # (gone already if the container's namespace died: veth.delete says so, quietly)
         if ipr is None:
             from .rtnl import RTNL
             with RTNL() as own:
@@ -327,12 +327,11 @@ def remove_network(bridge: str, paths: Paths) -> list[str]:
         if owned:
             for rule in nat.delete_rules("br", bridge):
                 removed.append(f"removed nft rule {rule.chain} {rule.comment}")
-            if Path(f"/sys/class/net/{bridge}").exists():
-                from .bridge import remove_bridge
-                from .rtnl import RTNL
-                with RTNL() as ipr:
-                    remove_bridge(ipr, bridge)
-                removed.append(f"removed bridge {bridge}")
+            from .bridge import remove_bridge
+            from .rtnl import RTNL
+            with RTNL() as ipr:
+                if remove_bridge(ipr, bridge):
+                    removed.append(f"removed bridge {bridge}")
     shutil.rmtree(pool_dir, ignore_errors=True)
     return removed
 

@@ -13,6 +13,7 @@ names, so that the same code (veth.py, bridge.py, exercise 7.4) works with eithe
     RTNL().addr("add", index=2, address="10.88.0.2", prefixlen=16)
     RTNL().route("add", dst="0.0.0.0/0", gateway="10.88.0.1")
     RTNL().link_lookup(ifname="mc0") -> [3]                     RTNL().get_addr(family=AF_INET, index=3)
+    RTNL().hairpin(index=7)                                    (`bridge link set dev mcv1 hairpin on`)
 
 A message on the wire (all numbers in the host's byte order):
 
@@ -33,7 +34,8 @@ import struct
 import _socket
 
 AF_NETLINK, NETLINK_ROUTE, AF_INET = 16, 0, 2
-RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_NEWADDR, RTM_GETADDR, RTM_NEWROUTE = 16, 17, 18, 20, 22, 24
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK, RTM_NEWADDR, RTM_GETADDR, RTM_NEWROUTE = 16, 17, 18, 19, 20, 22, 24
+AF_BRIDGE, IFLA_PROTINFO, IFLA_BRPORT_MODE, NLA_F_NESTED = 7, 12, 4, 0x8000
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE, NLM_F_DUMP = 0x1, 0x4, 0x200, 0x400, 0x300
 IFLA_IFNAME, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_PID = 3, 10, 18, 19
@@ -102,6 +104,11 @@ class Message:
         if name == "IFLA_IFNAME":
             return raw.rstrip(b"\0").decode()
         return ".".join(str(b) for b in raw)
+
+    def kind(self) -> str:
+        """A device's kind ("bridge", "veth"; "" for a plain one): IFLA_LINKINFO's IFLA_INFO_KIND."""
+        info = parse_attrs(self.attrs.get(IFLA_LINKINFO, b"")).get(IFLA_INFO_KIND, b"")
+        return info.rstrip(b"\0").decode()
 
 
 class RTNL:
@@ -187,6 +194,14 @@ class RTNL:
             self.request(RTM_NEWLINK, NLM_F_ACK, IFINFO.pack(0, 0, index, up[0], up[1]) + attrs, f"set link {index}")
         else:
             raise ValueError(f"link command {command!r}: add, set or del")
+
+    def hairpin(self, index: int, on: bool = True) -> None:
+        """`bridge link set dev INDEX hairpin on`: the bridge port's IFLA_BRPORT_MODE. The same switch as
+        /sys/class/net/DEV/brport/hairpin_mode, which works only where /sys was mounted in our network
+        namespace; netlink works in any (lesson 11 runs a second machine in a namespace of its own)."""
+        body = IFINFO.pack(AF_BRIDGE, 0, index, 0, 0)
+        body += attr(IFLA_PROTINFO | NLA_F_NESTED, attr(IFLA_BRPORT_MODE, struct.pack("=B", int(on))))
+        self.request(RTM_SETLINK, NLM_F_ACK, body, f"set hairpin on link {index}")
 
     def get_links(self) -> list[Message]:
         """Every device (index and name), like `ip link`."""

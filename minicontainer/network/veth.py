@@ -42,9 +42,19 @@ def create_pair(ipr, host: str, pid: int, bridge_index: int | None, inside: str 
         ipr.link("set", index=index, master=bridge_index)
         # "hairpin": let the bridge send a frame back out of the port it came in by, so that a
         # container reaches its own published port (through the host's DNAT) too.
-        Path(f"/sys/class/net/{host}/brport/hairpin_mode").write_text("1")
+        set_hairpin(ipr, host, index)
     ipr.link("set", index=index, state="up")
     return index
+
+
+def set_hairpin(ipr, host: str, index: int) -> None:
+    """hairpin_mode=1 on the bridge port `host`: over netlink when ipr speaks it (rtnl.RTNL), else by
+    writing /sys/class/net/HOST/brport/hairpin_mode (that file shows only the devices of the network
+    namespace that mounted /sys: the host's, not a lab machine's)."""
+    if hasattr(ipr, "hairpin"):
+        ipr.hairpin(index)
+    else:
+        Path(f"/sys/class/net/{host}/brport/hairpin_mode").write_text("1")
 
 
 def configure_inside(pid: int, address: ipaddress.IPv4Interface | None, gateway: str | None,

@@ -153,8 +153,14 @@ class RegistryClient:
             self.scheme = "https"
         except ContainerError as exc:
             # A plain-HTTP server answers a TLS hello with text: "wrong version number".
-            if not (loopback or self.transport.insecure) or \
-                    "WRONG_VERSION_NUMBER" not in str(exc).upper().replace(" ", "_"):
+            plain_http = "WRONG_VERSION_NUMBER" in str(exc).upper().replace(" ", "_")
+            if plain_http and not (loopback or self.transport.insecure):
+                raise ContainerError(f'Get "https://{self.host}/v2/": http: server gave HTTP response to HTTPS '
+                                     "client", step="talk to the registry", path=self.host,  # (Docker's words)
+                                     fix=f'a registry without TLS: add "{self.host}" to "insecure-registries" in '
+                                     "/etc/docker/daemon.json (MC_DAEMON_JSON names another file), or pass "
+                                     "--insecure") from None
+            if not plain_http:
                 raise
             response = self.transport.request("GET", f"http://{self.host}/v2/")
             self.scheme = "http"

@@ -6,6 +6,7 @@ from ..errors import ContainerError
 from ..reference import DOCKER_HUB_API_HOST
 from .auth import Authenticator, Credentials, registry_key
 from .client import RegistryClient
+from .insecure import is_insecure
 from .transport import Transport
 
 
@@ -13,7 +14,7 @@ def check_login(server: str, credentials: Credentials, *, insecure: bool = False
     """GET /v2/ with the credentials (Basic, or a Bearer token got with them); raise if refused."""
     registry = registry_key(server)
     host = DOCKER_HUB_API_HOST if registry == "docker.io" else registry
-    transport = Transport(insecure=insecure, ca_file=ca_file)
+    transport = Transport(insecure=insecure or is_insecure(registry), ca_file=ca_file)
     client = RegistryClient(host, transport=transport, auth=Authenticator(transport, lambda r: credentials),
                             registry=registry)
     client.ping()

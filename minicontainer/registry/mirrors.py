@@ -77,25 +77,32 @@ def daemon_json_path() -> Path:
     return Path(os.environ.get(DAEMON_JSON_ENV) or DAEMON_JSON)
 
 
+def daemon_settings(environ: dict[str, str] | None = None, daemon_json: Path | None = None,
+                    step: str = "read registry mirrors") -> dict:
+    """daemon.json's settings (MC_DAEMON_JSON names another file); {} when there is no file."""
+    environ = os.environ if environ is None else environ
+    path = daemon_json or Path(environ.get(DAEMON_JSON_ENV) or DAEMON_JSON)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ContainerError(f"cannot read {path}: {exc.strerror}", step=step, path=str(path)) from None
+    try:
+        config = json.loads(text) if text.strip() else {}
+    except ValueError as exc:
+        raise ContainerError(f"{path} is not valid JSON: {exc}", step=step, path=str(path),
+                             fix="fix the file (Docker's daemon would refuse to start with it too)") from None
+    return config if isinstance(config, dict) else {}
+
+
 def configured_mirrors(environ: dict[str, str] | None = None, daemon_json: Path | None = None) -> list[str]:
     """The mirrors to use: MC_REGISTRY_MIRRORS if set, else daemon.json's registry-mirrors."""
     environ = os.environ if environ is None else environ
     if environ.get(MIRRORS_ENV, "").strip():
         return [validate_mirror(u) for u in re.split(r"[,\s]+", environ[MIRRORS_ENV].strip()) if u]
     path = daemon_json or Path(environ.get(DAEMON_JSON_ENV) or DAEMON_JSON)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise ContainerError(f"cannot read {path}: {exc.strerror}", step="read registry mirrors", path=str(path)) \
-            from None
-    try:
-        config = json.loads(text) if text.strip() else {}
-    except ValueError as exc:
-        raise ContainerError(f"{path} is not valid JSON: {exc}", step="read registry mirrors", path=str(path),
-                             fix="fix the file (Docker's daemon would refuse to start with it too)") from None
-    mirrors = config.get("registry-mirrors", []) if isinstance(config, dict) else []
+    mirrors = daemon_settings(environ, path).get("registry-mirrors", [])
     if not isinstance(mirrors, list) or not all(isinstance(m, str) for m in mirrors):
         raise ContainerError("registry-mirrors must be a list of URLs", step="read registry mirrors", path=str(path),
                              fix='write "registry-mirrors": ["https://mirror.example.com"]')

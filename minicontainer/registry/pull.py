@@ -30,6 +30,7 @@ from ..paths import Paths
 from ..reference import DOCKER_HUB_API_HOST, Reference, parse_reference, validate_digest
 from .auth import Authenticator, load_credentials
 from .client import Manifest, RegistryClient
+from .insecure import is_insecure
 from .mirrors import Endpoint, configured_mirrors, pull_endpoints
 from . import platforms  # the runtime calls platforms.select_manifest (a seam: seams.py)
 from .platforms import host_platform, parse_platform
@@ -59,8 +60,9 @@ def client_for(ref: Reference, *, insecure: bool = False, ca_file: str | None = 
                config_path: Path | None = None, notice: Callable[[str], None] = lambda m: None,
                transport: Transport | None = None, host: str | None = None) -> RegistryClient:
     """A client for the registry a reference names, with saved credentials and TLS options.
-    (`host`: talk to another API host than the name's, e.g. a local stand-in for Docker Hub.)"""
-    transport = transport or Transport(insecure=insecure, ca_file=ca_file, notice=notice)
+    (`host`: talk to another API host than the name's, e.g. a local stand-in for Docker Hub.)
+    A registry named in daemon.json's insecure-registries is treated as with `insecure`."""
+    transport = transport or Transport(insecure=insecure or is_insecure(ref.registry), ca_file=ca_file, notice=notice)
     auth = Authenticator(transport, lambda registry: load_credentials(registry, config_path))
     return RegistryClient(host or ref.api_host, transport=transport, auth=auth, registry=ref.registry)
 

@@ -38,10 +38,10 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on host that nothing listens on right now."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -53,15 +53,16 @@ class RegistryServer:
     port: int = 0
     auth: dict | None = None                # the config's `auth` section (htpasswd, token)
     tls: tuple[Path, Path] | None = None    # (certificate, key) to serve https
+    host: str = "127.0.0.1"                 # the address to listen on: loopback, or a lab network's (lesson 11)
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
-        self.port = self.port or free_port()
+        self.port = self.port or free_port(self.host)
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -121,7 +122,7 @@ class RegistryServer:
 
     def _answers(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+            with socket.create_connection((self.host, self.port), timeout=0.2):
                 return True
         except OSError:
             return False

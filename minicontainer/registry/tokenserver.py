@@ -10,8 +10,9 @@ user may do on which repository, and signs a JWT that says so:
 
 The registry trusts the token because it can verify the signature with a certificate it was
 configured with (`auth.token.rootcertbundle`). This server signs with RS256 using the `openssl`
-command (no Python crypto library needed) and serves on 127.0.0.1 only. Anonymous users get
-`pull`; users in `users` get what they ask for.
+command (no Python crypto library needed) and serves on 127.0.0.1 (or on `host`, an address of a
+network the lab made: lesson 11's second machine). Anonymous users get `pull`; users in `users`
+get what they ask for.
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ def b64url(data: bytes) -> str:
 
 
 class TokenServer:
-    """Issues registry tokens on http://127.0.0.1:PORT/token (loopback: a client allows plain HTTP there)."""
+    """Issues registry tokens on http://127.0.0.1:PORT/token (loopback: a client allows plain HTTP there;
+    on another `host`, only a client that counts the registry as insecure does)."""
 
     def __init__(self, directory: Path, users: dict[str, str], service: str = "minicontainer-lab",
-                 issuer: str = "minicontainer-lab-tokens") -> None:
+                 issuer: str = "minicontainer-lab-tokens", host: str = "127.0.0.1") -> None:
         self.directory = Path(directory)
+        self.host = host
         self.users = dict(users)
         self.service = service
         self.issuer = issuer
@@ -89,7 +92,7 @@ class TokenServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((self.host, 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True, name="mc-token-server").start()
         return self
 
@@ -119,7 +122,7 @@ class TokenServer:
     def realm(self) -> str:
         if self._server is None:
             raise ContainerError("the token server is not started", step="token server")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/token"
+        return f"http://{self.host}:{self._server.server_address[1]}/token"
 
     def auth_config(self) -> dict:
         """The `auth` section of a docker-registry config that trusts this server's tokens."""
