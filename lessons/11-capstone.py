@@ -18,7 +18,8 @@
 # VOLUME、USER、ENTRYPOINT 和 CMD 写出 busybox httpd 网站的 Dockerfile；`build` 时看到层缓存生效（第二次构建全部命中，
 # 改一个文件只从那一步重建）；用 `history` 查看每层大小，并实际测量"在后面的层里删除文件不会让镜像变小"；
 # 多阶段构建和 `.dockerignore`；用 `-d -p`、`-m`、`--cpus`、`--read-only` 加 `--tmpfs` 和命名数据卷运行它，
-# 再用 `logs`、`exec`、`stats` 查看；`tag`、`login`（令牌认证）、`push` 到实验仓库，在"第二台机器"（另一个存储目录）上
+# 再用 `logs`、`exec`、`stats` 和实时资源监视器在压力下查看；在 daemon.json 的 `insecure-registries` 里登记私有仓库后，
+# `tag`、`login`（令牌认证）、`push` 到实验仓库；在"第二台机器"（自己的网络命名空间、用 veth 连到本机、自己的存储目录）上
 # `pull` 并运行，两边的摘要（digest）完全相同；`save`/`load` 离线搬运；`commit` 手工修改以及为什么 Dockerfile 更好；
 # 最后给出教程命令与本课命令的对照表。
 # 练习 11.1–11.4 都是 `build` 和 `history` 真正调用的函数：缓存键、`.dockerignore` 匹配、EXPOSE 的端口解析、层的大小。
@@ -64,27 +65,32 @@ import urllib.request
 from pathlib import Path
 
 from minicontainer.exercises import check, milestone
+from minicontainer.machine import Machine, remove_leftover
 from minicontainer.paths import default_paths, repo_root
 
 MC = str(Path(sys.executable).parent / "minicontainer")
 scratch = Path(tempfile.mkdtemp(prefix="capstone-"))   # the lesson's files, registry and "other machines"
 
 
-def mc(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> str:
-    """The `minicontainer` command as you would type it; its output (stdout, then stderr), with the
-    lesson's scratch directory written $SCRATCH."""
-    done = subprocess.run([MC, *args], capture_output=True, text=True, input=stdin, env={**os.environ, **(env or {})})
+def mc(*args: str, env: dict[str, str] | None = None, stdin: str | None = None, on: Machine | None = None) -> str:
+    """The `minicontainer` command as you would type it (`on` another machine: there); its output
+    (stdout, then stderr), with the lesson's scratch directory written $SCRATCH."""
+    command = on.command([MC, *args]) if on else [MC, *args]
+    done = subprocess.run(command, capture_output=True, text=True, input=stdin,
+                          env={**os.environ, **(on.env if on else {}), **(env or {})})
     return (done.stdout + done.stderr).strip().replace(str(scratch), "$SCRATCH")
 
 
 for name in ("capstone-web", "capstone-web2", "capstone-edit"):
     mc("rm", "-f", "-v", name)  # (what an interrupted earlier run of this lesson left)
 mc("volume", "rm", "capstone-data")
+remove_leftover("capstone")
 
-# This machine's containers go on a bridge of the lesson's own, and its logins into the scratch
-# directory: your mc0 and ~/.docker stay as they are.
+# This machine's containers go on a bridge of the lesson's own, its logins into the scratch
+# directory, and its daemon.json (section 8) too: your mc0, ~/.docker and /etc/docker stay as they are.
 os.environ["MC_BRIDGE"] = "capstone-br0"
 os.environ["DOCKER_CONFIG"] = str(scratch / "docker")
+os.environ["MC_DAEMON_JSON"] = str(scratch / "daemon.json")
 
 # `build` keeps a cache of every step in the store (lib/build-cache/); the lesson notes the
 # entries its builds add, to remove them at the end.
@@ -181,9 +187,9 @@ def steps(output: str) -> list[tuple[str, bool]]:
     return found
 
 
-def inspect(image: str, env: dict[str, str] | None = None) -> dict:
+def inspect(image: str, env: dict[str, str] | None = None, on: Machine | None = None) -> dict:
     """`minicontainer image inspect IMAGE`, read: Id, ManifestDigest, Config, Layers, ..."""
-    return json.loads(mc("image", "inspect", image, env=env))[0]
+    return json.loads(mc("image", "inspect", image, env=env, on=on))[0]
 
 
 image_id = inspect("capstone-site:1")["Id"]
@@ -367,14 +373,39 @@ print(mc("inspect", "-f", "read-only root: {{.HostConfig.ReadonlyRootfs}}, tmpfs
          "capstone-web"))
 
 # %% [markdown]
-# `--cpus 0.5` is a quota of 50 ms of CPU every 100 ms (lesson 03). Put the container under load,
-# two busy loops that would take two CPUs, and measure what its cgroup used over 2 seconds (on a
-# busy machine it may get less: the limit is a ceiling, not a reservation):
+# `--cpus 0.5` is a quota of 50 ms of CPU every 100 ms (lesson 03). Watch it live: lesson 03's
+# resource monitor on the site's cgroup, memory against the 64 MiB limit, CPU, and the number of
+# tasks (in a notebook the plot updates a few times a second):
 
 # %%
+from minicontainer.widgets.resources import resource_monitor
+
+monitor = resource_monitor("capstone-web")
+monitor
+
+# %% [markdown]
+# Now the load: four visitors asking for the home page as fast as they can, and two busy loops
+# in the container that would take two CPUs. The monitor's CPU line climbs to the ceiling and
+# stays there; we also measure what the cgroup used over 2 seconds (on a busy machine it may get
+# less: the limit is a ceiling, not a reservation):
+
+# %%
+import threading
+
 from minicontainer import cgroups, container
 
 group = cgroups.group(container.find(container.default_paths(), "capstone-web").id)
+stop_visitors, answered = threading.Event(), []
+
+
+def visitor() -> None:
+    while not stop_visitors.is_set():
+        answered.append("<h1>" in fetch(f"http://127.0.0.1:{port}/"))
+
+
+visitors = [threading.Thread(target=visitor) for _ in range(4)]
+for v in visitors:
+    v.start()
 load = subprocess.Popen([MC, "exec", "capstone-web", "sh", "-c",
                          "timeout 3 sh -c 'while :; do :; done' & timeout 3 sh -c 'while :; do :; done'; wait"],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)   # ("Terminated", when timeout ends them)
@@ -383,9 +414,15 @@ before = group.stats()
 time.sleep(2)
 after = group.stats()
 load.wait()
+stop_visitors.set()
+for v in visitors:
+    v.join()
+monitor.stop()
 cores = cgroups.cpu_percent(before, after) / 100
 print(f"used {cores:.2f} cores")
 print("at most half a core (+15%):", cores <= 0.575)
+print("every visitor got the page under load:", len(answered) > 0 and all(answered))
+print("memory stayed under the limit:", max(s.memory or 0 for s in monitor.samples) <= monitor.memory_limit)
 
 # %% [markdown]
 # The data outlives the container: remove it, start a new one on the same volume, and the count
@@ -401,38 +438,75 @@ print(fetch(f"http://127.0.0.1:{port2}/cgi-bin/hits").strip())
 # %% [markdown]
 # ## 8. Ship it: `tag`, `login`, `push`
 #
-# A registry of the lesson's own, with token authentication as on Docker Hub (lesson 06): the
-# registry trusts tokens signed by a token server, which checks passwords.
+# In the primers the private registry is another host of the network, `registry:5000`, and the
+# machines that push and pull reach it over the network. So first the network: a **second
+# machine**, which section 9 runs the site on. On one host, that is a network namespace of its
+# own (its own 127.0.0.1, devices, routes and firewall) joined to this one by a veth pair, a
+# cable with this end at 10.203.0.1 and its end at 10.203.0.2, and a state directory of its own
+# (`minicontainer/machine.py`; `ip netns add`, `ip link add ... type veth`, lesson 07).
+#
+# The registry listens on this end of the cable, port 5000, with token authentication as on
+# Docker Hub (lesson 06): the registry trusts tokens signed by a token server, which checks
+# passwords.
 
 # %%
 from minicontainer.registry.server import RegistryServer
 from minicontainer.registry.tokenserver import TokenServer
 
-tokens = TokenServer(scratch / "tokens", users={"learner": "capstone"}).start()
-registry = RegistryServer(scratch / "registry", auth=tokens.auth_config()).start()
+machine_b = Machine("capstone", scratch / "b", subnet="10.203.0.0/30").start()
+print(f"this machine {machine_b.host_address} <- cable {machine_b.netns} -> second machine {machine_b.address}")
+
+tokens = TokenServer(scratch / "tokens", users={"learner": "capstone"}, host=machine_b.host_address).start()
+registry = RegistryServer(scratch / "registry", auth=tokens.auth_config(), host=machine_b.host_address,
+                          port=5000).start()
 remote = f"{registry.address}/capstone/site:1"
 print(mc("tag", "capstone-site:1", remote) or f"tagged {remote}")
 print(mc("push", "-q", remote))
+
+# %% [markdown]
+# Refused before a byte was sent: this registry speaks plain HTTP, and a client uses plain HTTP
+# on its own only with loopback (lesson 06). For a lab registry on the network, Docker wants it
+# named in the client machine's `/etc/docker/daemon.json`, under `insecure-registries` (every
+# primer's private-registry chapter has this step). This machine's daemon.json, for the lesson,
+# is in the scratch directory (`MC_DAEMON_JSON`):
+
+# %%
+(scratch / "daemon.json").write_text(json.dumps({"insecure-registries": [registry.address]}, indent=2) + "\n")
+print((scratch / "daemon.json").read_text())
+print(mc("push", "-q", remote))
+
+# %% [markdown]
+# Now the registry answers, and wants a login: anyone may pull, only `learner` may push.
 
 # %%
 print(mc("login", registry.address, "-u", "learner", "--password-stdin", stdin="capstone\n"))
 print(mc("push", "-q", remote))
 
 # %% [markdown]
-# ## 9. Run it on a second machine
+# ## 9. Run it on the second machine
 #
-# A second machine is another store: its own `MC_LIB_DIR` and `MC_RUN_DIR`, its own bridge, no
-# login. It has no images at all, not even busybox. `pull` fetches the manifest, the config and
-# the layers (anonymously: the token server lets anyone pull), then `run` starts it:
+# Everything there is its own: the network, the store (`MC_LIB_DIR`), the containers
+# (`MC_RUN_DIR`), the logins (none) and the daemon.json. Each command runs there through
+# `nsenter --net=/run/netns/mcm-capstone` with that environment (`mc(..., on=machine_b)`). It has
+# no images at all, not even busybox, and this machine's 127.0.0.1 is out of its reach: a
+# registry on 127.0.0.1 here (the course's lab registry listens on 127.0.0.1:5000) is not there.
 
 # %%
-machine_b = {"MC_LIB_DIR": str(scratch / "b" / "lib"), "MC_RUN_DIR": str(scratch / "b" / "run"),
-             "MC_BRIDGE": "capstone-br1", "DOCKER_CONFIG": str(scratch / "b" / "docker")}
-print(mc("images", env=machine_b))
-print(mc("pull", "-q", remote, env=machine_b))
-mc("run", "-d", "--name", "capstone-web", "-p", "127.0.0.1::8080", remote, env=machine_b)
-port_b = int(mc("port", "capstone-web", env=machine_b).rsplit(":", 1)[1])
-print([line for line in fetch(f"http://127.0.0.1:{port_b}/").splitlines() if "<h1>" in line])
+print(mc("images", on=machine_b))
+print(mc("pull", "-q", "127.0.0.1:5000/busybox", on=machine_b))
+
+# %% [markdown]
+# Its daemon.json names the registry too, here by its network (a CIDR, as Docker allows); then
+# `pull` fetches the manifest, the config and the layers over the cable (anonymously: the token
+# server lets anyone pull), and `run` publishes the site on the second machine's address, which
+# this machine then visits:
+
+# %%
+machine_b.write_daemon_json({"insecure-registries": ["10.203.0.0/30"]})
+print(mc("pull", "-q", remote, on=machine_b))
+mc("run", "-d", "--name", "capstone-web", "-p", f"{machine_b.address}:8080:8080", remote, on=machine_b)
+print(mc("port", "capstone-web", on=machine_b))
+print([line for line in fetch(f"http://{machine_b.address}:8080/").splitlines() if "<h1>" in line])
 
 # %% [markdown]
 # The image is named by the digest of its manifest, which names the config and every layer by
@@ -441,8 +515,17 @@ print([line for line in fetch(f"http://127.0.0.1:{port_b}/").splitlines() if "<h
 
 # %%
 print("this machine:  ", inspect("capstone-site:1")["ManifestDigest"])
-print("second machine:", inspect(remote, env=machine_b)["ManifestDigest"])
-print("the same image:", inspect("capstone-site:1")["ManifestDigest"] == inspect(remote, env=machine_b)["ManifestDigest"])
+print("second machine:", inspect(remote, on=machine_b)["ManifestDigest"])
+print("the same image:", inspect("capstone-site:1")["ManifestDigest"] == inspect(remote, on=machine_b)["ManifestDigest"])
+
+# %% [markdown]
+# What one host cannot split: the processes, the cgroups and the kernel are shared. The second
+# machine's container is not in this machine's `ps` (another `MC_RUN_DIR`), but its processes are
+# in this host's process list, as every container's are (lesson 02).
+
+# %%
+print("in this machine's ps:", bool(re.search(r" capstone-web$", mc("ps"), re.M)))
+print("in the second machine's ps:", bool(re.search(r" capstone-web$", mc("ps", on=machine_b), re.M)))
 
 # %% [markdown]
 # ## 10. Without a registry: `save` and `load`
@@ -500,14 +583,15 @@ history("capstone-site:edited")
 # | `docker run -d -p 127.0.0.1::8080 -m 64m --cpus 0.5 --read-only --tmpfs /tmp -v data:/data web:1` | `minicontainer run -d -p 127.0.0.1::8080 -m 64m --cpus 0.5 --read-only --tmpfs /tmp -v data:/data web:1` | 7 |
 # | `docker port web` | `minicontainer port web` | 7 |
 # | `docker logs web`, `docker exec web id`, `docker stats --no-stream` | `minicontainer logs web`, `minicontainer exec web id`, `minicontainer stats --no-stream` | 7 |
-# | `docker tag web:1 registry:5000/web:1` | `minicontainer tag web:1 127.0.0.1:5000/web:1` | 8 |
-# | `docker login registry:5000` | `minicontainer login 127.0.0.1:5000` | 8 |
-# | `docker push registry:5000/web:1`, `docker pull registry:5000/web:1` | `minicontainer push 127.0.0.1:5000/web:1`, `minicontainer pull 127.0.0.1:5000/web:1` | 8, 9 |
+# | `"insecure-registries": ["registry:5000"]` in /etc/docker/daemon.json | the same, in /etc/docker/daemon.json (or the file `MC_DAEMON_JSON` names) | 8 |
+# | `docker tag web:1 registry:5000/web:1` | `minicontainer tag web:1 10.203.0.1:5000/web:1` | 8 |
+# | `docker login registry:5000` | `minicontainer login 10.203.0.1:5000` | 8 |
+# | `docker push registry:5000/web:1`, `docker pull registry:5000/web:1` | `minicontainer push 10.203.0.1:5000/web:1`, `minicontainer pull 10.203.0.1:5000/web:1` | 8, 9 |
 # | `docker save -o web.tar web:1`, `docker load -i web.tar` | `minicontainer save -o web.tar web:1`, `minicontainer load -i web.tar` | 10 |
 # | `docker commit web web:edited`, `docker diff web` | `minicontainer commit web web:edited`, `minicontainer diff web` | 11 |
 # | `docker rm -f web`, `docker rmi web:1`, `docker volume rm data` | `minicontainer rm -f web`, `minicontainer rmi web:1`, `minicontainer volume rm data` | 14 |
 #
-# (A primer's registry is often `registry:5000` on another host; ours runs on 127.0.0.1.)
+# (A primer's `registry` is a host name; ours is the address at this end of the cable.)
 #
 # ## 13. Your runtime
 #
@@ -529,8 +613,8 @@ milestone("11")
 # %% [markdown]
 # ## 14. Clean up
 #
-# The containers (`-v`: with their anonymous volumes), the volume, the second and third machines,
-# the registry, the bridges, the images and the blobs only they used, the build-cache entries the
+# The containers (`-v`: with their anonymous volumes), the volume, the second machine (its
+# containers, namespace, cable and store) and the third, the registry, the bridges, the images and the blobs only they used, the build-cache entries the
 # lesson added, and the scratch directory.
 
 # %%
@@ -538,12 +622,11 @@ from minicontainer.image.store import Store
 
 for name in ("capstone-web", "capstone-web2", "capstone-edit"):
     mc("rm", "-f", "-v", name)
-mc("rm", "-f", "-v", "capstone-web", env=machine_b)
 print(mc("volume", "rm", "capstone-data"))
 registry.stop()
 tokens.close()
-for env, bridge in (({}, "capstone-br0"), (machine_b, "capstone-br1")):
-    mc("network", "rm", bridge, env=env)
+print("second machine:", [line for line in machine_b.stop() if "container" in line or "namespace" in line])
+mc("network", "rm", "capstone-br0")
 
 store = Store(default_paths())
 ours = ["capstone-site:1", "capstone-site:build-stage", "capstone-site:edited", remote,
@@ -566,14 +649,15 @@ if sources.exists():
     noted = json.loads(sources.read_text())
     kept = {d: [s for s in repos if s[0] != registry.address] for d, repos in noted.items()}
     sources.write_text(json.dumps({d: repos for d, repos in kept.items() if repos}))
-del os.environ["MC_BRIDGE"], os.environ["DOCKER_CONFIG"]
+del os.environ["MC_BRIDGE"], os.environ["DOCKER_CONFIG"], os.environ["MC_DAEMON_JSON"]
 shutil.rmtree(scratch)
 
 left = [line for line in mc("ps", "-a").splitlines() if "capstone-" in line] + \
        [name for name in mc("images").splitlines() if "capstone" in name] + \
        [name for name in mc("volume", "ls", "-q").splitlines() if name.startswith("capstone-")]
-bridges = [name for name in os.listdir("/sys/class/net") if name.startswith("capstone-")]
-print("left behind:", left or "nothing", "| bridges:", bridges or "none", "| scratch removed:", not scratch.exists())
+bridges = [name for name in os.listdir("/sys/class/net") if name.startswith(("capstone-", "mcm-"))]
+print("left behind:", left or "nothing", "| bridges and cables:", bridges or "none",
+      "| second machine gone:", not machine_b.exists(), "| scratch removed:", not scratch.exists())
 
 # %% [markdown]
 # **What you did:** the whole walk of the primers, on a runtime you built: a Dockerfile with a
