@@ -43,9 +43,21 @@ def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
 
 
 @pytest.fixture(scope="session")
-def busybox_rootfs() -> Path:
-    """The course's default busybox rootfs (built once by `make test`; built here if missing)."""
-    return ensure_default_rootfs(Path(os.environ.get("MC_LIB_DIR", DEFAULT_LIB_DIR)) / "rootfs" / "busybox")
+def busybox_rootfs():
+    """A copy of the course's default busybox rootfs (built once by `make test`; built here if missing).
+
+    A copy: `run --rootfs DIR -v SRC:/www` makes the mount point /www in DIR, as runc does in a
+    bundle's rootfs. On the shared rootfs that would change the default image (it follows its
+    rootfs): a lesson would then see an image with a /www that a fresh machine's has not."""
+    import shutil
+    import tempfile
+
+    shared = ensure_default_rootfs(Path(os.environ.get("MC_LIB_DIR", DEFAULT_LIB_DIR)) / "rootfs" / "busybox")
+    top = Path(tempfile.mkdtemp(prefix="mc-rootfs-"))
+    top.chmod(0o755)   # tests that run as nobody use it too
+    shutil.copytree(shared, top / "busybox", symlinks=True)
+    yield top / "busybox"
+    shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
