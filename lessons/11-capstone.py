@@ -467,12 +467,14 @@ print(mc("push", "-q", remote))
 # Refused before a byte was sent: this registry speaks plain HTTP, and a client uses plain HTTP
 # on its own only with loopback (lesson 06). For a lab registry on the network, Docker wants it
 # named in the client machine's `/etc/docker/daemon.json`, under `insecure-registries` (every
-# primer's private-registry chapter has this step). This machine's daemon.json, for the lesson,
-# is in the scratch directory (`MC_DAEMON_JSON`):
+# primer's private-registry chapter has this step, and checks it with `docker info`). This
+# machine's daemon.json, for the lesson, is in the scratch directory (`MC_DAEMON_JSON`):
 
 # %%
 (scratch / "daemon.json").write_text(json.dumps({"insecure-registries": [registry.address]}, indent=2) + "\n")
 print((scratch / "daemon.json").read_text())
+info = mc("info").splitlines()
+print("\n".join(info[info.index("Insecure Registries:"):]))
 print(mc("push", "-q", remote))
 
 # %% [markdown]

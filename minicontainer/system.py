@@ -98,7 +98,26 @@ def info(paths: Paths) -> dict:
         "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=rootless"] if rootless else []),
         "Daemon": "none: each container has a monitor of its own (lesson 09)",
         "Name": os.uname().nodename,
+        **registry_config(),
     }
+
+
+def registry_config() -> dict:
+    """daemon.json's registry settings as `docker info` shows them: the insecure registries (loopback
+    always among them) and the mirrors (the primers check a mirror took effect this way). A daemon.json
+    that cannot be read is a warning here, as it is an error for pull and push."""
+    from .errors import ContainerError
+    from .registry.insecure import insecure_registries
+    from .registry.mirrors import configured_mirrors
+    try:
+        entries, mirrors, warnings = insecure_registries(), configured_mirrors(), []
+    except ContainerError as exc:
+        entries, mirrors, warnings = [], [], [str(exc)]
+    indexes = {"docker.io": {"Name": "docker.io", "Mirrors": mirrors, "Secure": True, "Official": True}}
+    indexes.update({e: {"Name": e, "Mirrors": [], "Secure": False, "Official": False} for e in entries if "/" not in e})
+    cidrs = [e for e in entries if "/" in e] + ["127.0.0.0/8"]
+    return {"RegistryConfig": {"InsecureRegistryCIDRs": cidrs, "IndexConfigs": indexes, "Mirrors": mirrors},
+            "Warnings": warnings}
 
 
 def render_info(i: dict) -> str:
@@ -124,6 +143,11 @@ def render_info(i: dict) -> str:
         f"Root Dir: {i['DockerRootDir']}",
         f"Run Dir: {i['RunDir']}",
         f"Daemon: {i['Daemon']}",
+        "Insecure Registries:",
+        *[f" {name}" for name, index in i["RegistryConfig"]["IndexConfigs"].items() if not index["Secure"]],
+        *[f" {cidr}" for cidr in i["RegistryConfig"]["InsecureRegistryCIDRs"]],
+        *(["Registry Mirrors:"] + [f" {m}" for m in i["RegistryConfig"]["Mirrors"]] if i["RegistryConfig"]["Mirrors"] else []),
+        *[f"WARNING: {w}" for w in i["Warnings"]],
     ])
 
 

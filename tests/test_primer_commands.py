@@ -253,3 +253,18 @@ def test_version_and_info_answer_like_dockers(image, paths):
         mc("rm", "-f", cid)
     bad = mc("info", "-f", "{{.NoSuchField}}")
     assert bad.returncode == 1 and 'map has no entry for key "NoSuchField"' in bad.stderr
+
+
+def test_info_shows_the_registry_settings_of_daemon_json(paths, tmp_path, monkeypatch):
+    """The primers check that a mirror took effect with `docker info`; insecure registries show there too."""
+    daemon = Path(os.environ["MC_DAEMON_JSON"])
+    assert "Insecure Registries:\n 127.0.0.0/8\n" in mc("info").stdout, "loopback is always insecure"
+    daemon.write_text(json.dumps({"bridge": "none", "registry-mirrors": ["https://mirror.example.com"],
+                                  "insecure-registries": ["10.203.0.1:5000", "10.0.0.0/8"]}))
+    shown = mc("info").stdout
+    assert "Insecure Registries:\n 10.203.0.1:5000\n 10.0.0.0/8\n 127.0.0.0/8\n" in shown, shown
+    assert "Registry Mirrors:\n https://mirror.example.com/\n" in shown, shown
+    assert mc("info", "-f", "{{json .RegistryConfig.Mirrors}}").stdout == '["https://mirror.example.com/"]\n'
+    daemon.write_text("{not json")
+    broken = mc("info")
+    assert broken.returncode == 0 and "WARNING: " in broken.stdout and "is not valid JSON" in broken.stdout
