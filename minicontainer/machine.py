@@ -20,7 +20,7 @@ The capstone ships an image from "this machine" to "another". On one host, anoth
 `command(argv)` is how to run something there: `nsenter --net=/run/netns/NAME` switches only the
 network namespace. (`ip netns exec` would also mount a fresh /sys, hiding the cgroup file systems
 the runtime needs.) What one host cannot split: the processes, the cgroups and the kernel are
-shared, which `ps` on the host and `stats` on either side show.
+shared; the host's process list shows the machine's containers too.
 
 `stop()` removes the machine's containers (`minicontainer reset` run there), the namespace, the
 cable and the directory. `minicontainer reset` on the host does the same for a machine a crashed
@@ -52,6 +52,7 @@ def records_dir() -> Path:
 
 
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `ip ARGS` (iproute2); a failure is a ContainerError that quotes it, unless check=False."""
     done = subprocess.run(["ip", *args], capture_output=True, text=True)
     if check and done.returncode != 0:
         raise ContainerError(f"ip {' '.join(args)}: {done.stderr.strip()}", step="set up a lab machine",

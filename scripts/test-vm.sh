@@ -43,17 +43,7 @@ mkdir -p "$MC_VM_CACHE/runs"
 vm_need_space "$MC_VM_CACHE" 4
 
 # --- The run's scratch directory; whatever happens, qemu is stopped and the scratch removed. -------------
-id="$mode-$(date +%Y%m%d-%H%M%S)-$$"
-run="$MC_VM_CACHE/runs/$id"
-mkdir -p "$run/job/results"
-qpid=""
-cleanup() {
-  if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then kill "$qpid" 2>/dev/null; sleep 1; kill -9 "$qpid" 2>/dev/null || true; fi
-  [ "$(readlink "$MC_VM_CACHE/current" 2>/dev/null)" = "$run" ] && rm -f "$MC_VM_CACHE/current"
-  [ "${VM_KEEP:-0}" = 1 ] || rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+vm_new_run "$mode" job/results
 
 # --- The project as a learner would clone it (VM_DIRTY=1: plus the working tree's changes). ------------
 vm_snapshot_project "$repo" "$run/job/project"
@@ -113,50 +103,20 @@ mkfs.ext4 -q -F -L mc-vm-job -d "$run/job" "$run/job.img"
 # --- One emulated VM at a time (another would make both crawl); then KVM or TCG (lib.sh). ----------------
 vm_wait_for_other_vms "${VM_QUEUE_MIN:-120}"
 vm_choose_accel "$run" "$base"
-accel=$vm_accel
-accel_args=("${vm_accel_args[@]}")
 
 # --- Boot: the base behind a throw-away overlay, the job disk, three serial ports. ------------------------
-qemu-img create -q -f qcow2 -F raw -b "$base/root.img" "$run/overlay.qcow2"
-ln -sfn "$run" "$MC_VM_CACHE/current"          # for `make vm-shell`
 results_root=${MC_VM_RESULTS:-$repo/vm-results}
 out="$results_root/$id"
-boot_start=$SECONDS
-qemu-system-x86_64 -name "mc-vm-$id" -machine q35 "${accel_args[@]}" -smp "$MC_VM_SMP" -m "$MC_VM_MEM" \
-  -nodefaults -display none -no-reboot \
-  -kernel "$base/vmlinuz" -initrd "$base/initrd.img" \
-  -append "root=/dev/vda rw console=ttyS0 panic=-1 mc_vm_job=1" \
-  -drive "file=$run/overlay.qcow2,if=virtio,format=qcow2,cache=unsafe,discard=unmap" \
-  -drive "file=$run/job.img,if=virtio,format=raw" \
-  -nic user,model=virtio-net-pci,restrict=on \
-  -serial "file:$run/console.log" \
-  -serial "unix:$run/ttyS1.sock,server=on,wait=off" \
-  -serial "file:$run/progress.log" \
-  > "$run/qemu.log" 2>&1 &
-qpid=$!
-vm_say "VM booting ($accel, timeout ${timeout_min} min). Watch: tail -f $run/progress.log  (boot: console.log)  shell: make vm-shell"
+vm_boot "$base" "$run" "$id"
+vm_say "VM booting ($vm_accel, timeout ${timeout_min} min). Watch: tail -f $run/progress.log  (boot: console.log)  shell: make vm-shell"
 
 # --- Wait for the guest to power off, or give up at the timeout. ------------------------------------------
-deadline=$(( SECONDS + timeout_min * 60 ))
-while kill -0 "$qpid" 2>/dev/null; do
-  if [ $SECONDS -ge $deadline ]; then
-    vm_say "timeout after $timeout_min min: stopping the VM"
-    kill "$qpid"; break
-  fi
-  sleep 2
-done
-wait "$qpid" 2>/dev/null || true
-qpid=""
-vm_seconds=$(( SECONDS - boot_start ))
+vm_wait_for_power_off "$timeout_min"
 
 # --- Results: read the job disk without mounting it. -------------------------------------------------------
-mkdir -p "$out"
-debugfs -R "rdump /results $out" "$run/job.img" >/dev/null 2>&1 || true
-if [ -d "$out/results" ]; then mv "$out/results"/* "$out/" 2>/dev/null; rmdir "$out/results"; fi
-cp "$run/console.log" "$run/progress.log" "$run/qemu.log" "$out/" 2>/dev/null || true
-ln -sfn "$id" "$results_root/latest"
+vm_collect_results "$run" "$id" "$results_root"
 boot_s=$(awk -F': ' '/^uptime_s/ {print int($2); exit}' "$out/facts-at-boot.txt" 2>/dev/null || true)
-timing="VM up $((vm_seconds / 60)) min $((vm_seconds % 60)) s, boot ${boot_s:-?} s ($accel)"
+timing="VM up $((vm_seconds / 60)) min $((vm_seconds % 60)) s, boot ${boot_s:-?} s ($vm_accel)"
 
 if [ ! -f "$out/exit-code" ]; then
   grep -v '^$' "$run/qemu.log" | tail -n 5 >&2 || true

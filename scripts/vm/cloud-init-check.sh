@@ -36,17 +36,7 @@ git_addr=10.0.2.100                             # where the VM finds the reposit
 url="git://$git_addr/minicontainer.git"
 
 # --- The run's scratch directory; whatever happens, qemu is stopped and the scratch removed. -------------
-id="cloud-init-$(date +%Y%m%d-%H%M%S)-$$"
-run="$MC_VM_CACHE/runs/$id"
-mkdir -p "$run/job/results" "$run/seed" "$run/git"
-qpid=""
-cleanup() {
-  if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then kill "$qpid" 2>/dev/null; sleep 1; kill -9 "$qpid" 2>/dev/null || true; fi
-  [ "$(readlink "$MC_VM_CACHE/current" 2>/dev/null)" = "$run" ] && rm -f "$MC_VM_CACHE/current"
-  [ "${VM_KEEP:-0}" = 1 ] || rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+vm_new_run cloud-init job/results seed git
 
 # --- 1. The repository the recipe clones: an instructor's fork, here the project's HEAD as branch main. ---
 vm_snapshot_project "$repo" "$run/project"
@@ -103,45 +93,18 @@ vm_choose_accel "$run" "$variant"
 
 # --- 6. Boot: the variant behind a throw-away overlay, the job disk (vdb), the seed (vdc), the repository
 # at $git_addr:9418 (a git daemon per connection, through qemu's user network; nothing else reachable). --
-qemu-img create -q -f qcow2 -F raw -b "$variant/root.img" "$run/overlay.qcow2"
-ln -sfn "$run" "$MC_VM_CACHE/current"          # for `make vm-shell`
 results_root=${MC_VM_RESULTS:-$repo/vm-results}
 out="$results_root/$id"
-boot_start=$SECONDS
-qemu-system-x86_64 -name "mc-vm-$id" -machine q35 "${vm_accel_args[@]}" -smp "$MC_VM_SMP" -m "$MC_VM_MEM" \
-  -nodefaults -display none -no-reboot \
-  -kernel "$variant/vmlinuz" -initrd "$variant/initrd.img" \
-  -append "root=/dev/vda rw console=ttyS0 panic=-1 mc_vm_job=1" \
-  -drive "file=$run/overlay.qcow2,if=virtio,format=qcow2,cache=unsafe,discard=unmap" \
-  -drive "file=$run/job.img,if=virtio,format=raw" \
+vm_boot "$variant" "$run" "$id" \
   -drive "file=$run/seed.iso,if=virtio,format=raw,readonly=on" \
-  -nic "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:$git_addr:9418-cmd:git daemon --inetd --export-all --informative-errors --log-destination=stderr --base-path=$run/git" \
-  -serial "file:$run/console.log" \
-  -serial "unix:$run/ttyS1.sock,server=on,wait=off" \
-  -serial "file:$run/progress.log" \
-  > "$run/qemu.log" 2>&1 &
-qpid=$!
+  -nic "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:$git_addr:9418-cmd:git daemon --inetd --export-all --informative-errors --log-destination=stderr --base-path=$run/git"
 vm_say "cloud VM booting ($vm_accel, timeout $timeout_min min). Watch: tail -f $run/progress.log  (boot and cloud-init: console.log)  shell: make vm-shell"
 
 # --- 7. Wait for the guest to power off, or give up at the timeout. ---------------------------------------
-deadline=$(( SECONDS + timeout_min * 60 ))
-while kill -0 "$qpid" 2>/dev/null; do
-  if [ $SECONDS -ge $deadline ]; then
-    vm_say "timeout after $timeout_min min: stopping the VM"
-    kill "$qpid"; break
-  fi
-  sleep 2
-done
-wait "$qpid" 2>/dev/null || true
-qpid=""
-vm_seconds=$(( SECONDS - boot_start ))
+vm_wait_for_power_off "$timeout_min"
 
 # --- 8. Results: the job disk read without mounting it, plus the console's "lab ready" line. --------------
-mkdir -p "$out"
-debugfs -R "rdump /results $out" "$run/job.img" >/dev/null 2>&1 || true
-if [ -d "$out/results" ]; then mv "$out/results"/* "$out/" 2>/dev/null; rmdir "$out/results"; fi
-cp "$run/console.log" "$run/progress.log" "$run/qemu.log" "$run/seed/user-data" "$out/" 2>/dev/null || true
-ln -sfn "$id" "$results_root/latest"
+vm_collect_results "$run" "$id" "$results_root" "$run/seed/user-data"
 timing="VM up $((vm_seconds / 60)) min $((vm_seconds % 60)) s ($vm_accel)"
 if [ ! -f "$out/exit-code" ]; then
   grep -v '^$' "$run/qemu.log" | tail -n 5 >&2 || true

@@ -144,3 +144,78 @@ vm_base_key() {
         "$here/build-base.sh" "$here/chroot-install.sh"
   } | sha256sum | cut -c1-12
 }
+
+# Boot a VM in the background: the kernel, initrd and root.img of $1 (an image directory; / is a
+# throw-away overlay of root.img), the run's job disk $2/job.img (the guest reports on it) and its logs in
+# $2 too (console.log, progress.log, qemu.log; ttyS1.sock for `make vm-shell`, which finds it by $MC_VM_CACHE/current). $3: the run's id (the qemu process is named
+# mc-vm-ID: vm_wait_for_other_vms finds it). More qemu options follow (another disk; a -nic of their own
+# replaces the default, a user network with no way out). Sets qpid and boot_start.
+vm_boot() {
+  local image=$1 run=$2 id=$3 arg
+  shift 3
+  local nic=(-nic user,model=virtio-net-pci,restrict=on)
+  for arg in "$@"; do [ "$arg" = -nic ] && nic=(); done
+  qemu-img create -q -f qcow2 -F raw -b "$image/root.img" "$run/overlay.qcow2"
+  ln -sfn "$run" "$MC_VM_CACHE/current"
+  boot_start=$SECONDS
+  qemu-system-x86_64 -name "mc-vm-$id" -machine q35 "${vm_accel_args[@]}" -smp "$MC_VM_SMP" -m "$MC_VM_MEM" \
+    -nodefaults -display none -no-reboot \
+    -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
+    -append "root=/dev/vda rw console=ttyS0 panic=-1 mc_vm_job=1" \
+    -drive "file=$run/overlay.qcow2,if=virtio,format=qcow2,cache=unsafe,discard=unmap" \
+    -drive "file=$run/job.img,if=virtio,format=raw" \
+    "${nic[@]}" "$@" \
+    -serial "file:$run/console.log" \
+    -serial "unix:$run/ttyS1.sock,server=on,wait=off" \
+    -serial "file:$run/progress.log" \
+    > "$run/qemu.log" 2>&1 &
+  qpid=$!
+}
+
+# Wait for the VM (qpid) to power off, or stop it after $1 minutes. Sets vm_seconds; clears qpid.
+vm_wait_for_power_off() {
+  local minutes=$1 deadline
+  deadline=$(( SECONDS + minutes * 60 ))
+  while kill -0 "$qpid" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then
+      vm_say "timeout after $minutes min: stopping the VM"
+      kill "$qpid"; break
+    fi
+    sleep 2
+  done
+  wait "$qpid" 2>/dev/null || true
+  qpid=""
+  vm_seconds=$(( SECONDS - boot_start ))
+}
+
+# The results: the job disk's /results read without mounting it (debugfs), into $3/$4 with the logs of
+# run $1 and any more files named after it; $3/latest points at them. $2 is the run's id.
+vm_collect_results() {
+  local run=$1 id=$2 root=$3 out
+  shift 3
+  out="$root/$id"
+  mkdir -p "$out"
+  debugfs -R "rdump /results $out" "$run/job.img" >/dev/null 2>&1 || true
+  if [ -d "$out/results" ]; then mv "$out/results"/* "$out/" 2>/dev/null; rmdir "$out/results"; fi
+  cp "$run/console.log" "$run/progress.log" "$run/qemu.log" "$@" "$out/" 2>/dev/null || true
+  ln -sfn "$id" "$root/latest"
+}
+
+# The run's scratch directory, $MC_VM_CACHE/runs/ID (ID: $1-DATE-PID), with the subdirectories $2...;
+# whatever happens, qemu is stopped and the scratch removed at exit (VM_KEEP=1 keeps it). Sets id, run, qpid.
+vm_new_run() {
+  local prefix=$1 dir
+  shift
+  id="$prefix-$(date +%Y%m%d-%H%M%S)-$$"
+  run="$MC_VM_CACHE/runs/$id"
+  for dir in "$@"; do mkdir -p "$run/$dir"; done
+  qpid=""
+  trap vm_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+vm_cleanup() {
+  if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then kill "$qpid" 2>/dev/null; sleep 1; kill -9 "$qpid" 2>/dev/null || true; fi
+  [ "$(readlink "$MC_VM_CACHE/current" 2>/dev/null)" = "$run" ] && rm -f "$MC_VM_CACHE/current"
+  [ "${VM_KEEP:-0}" = 1 ] || rm -rf "$run"
+}
