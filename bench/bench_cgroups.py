@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import statistics
@@ -21,22 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from pairs import alternate
+from pairs import alternate, spec_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def runc_bundle(rootfs: Path, where: Path, memory: int) -> Path:
-    where.mkdir(parents=True)
-    subprocess.run(["runc", "spec", "--bundle", str(where)], check=True)
-    config = json.loads((where / "config.json").read_text())
-    config["root"] = {"path": str(rootfs), "readonly": True}
-    config["process"]["terminal"] = False
-    config["process"]["args"] = ["/bin/true"]
-    config["linux"].setdefault("resources", {})["memory"] = {"limit": memory}
-    (where / "config.json").write_text(json.dumps(config, indent=1))
-    return where
 
 
 def main(rounds: int = 30) -> None:
@@ -51,14 +38,14 @@ def main(rounds: int = 30) -> None:
     env = dict(os.environ, MC_RUN_DIR=str(tmp / "run"))
 
     def mc(*flags: str):
-        argv = [str(launcher), "run", "--rm", "--read-only", *flags, "--rootfs", rootfs, "/bin/true"]
+        argv = [str(launcher), "run", "--rm", "--network", "none", "--read-only", *flags, "--rootfs", rootfs, "/bin/true"]
         return lambda: subprocess.run(argv, check=True, env=env)
 
     try:
         print(alternate("run -m 64m", mc("-m", "64m"), "run (no limit)", mc(), rounds=rounds).report())
         print(alternate("run -m 64m --cpus 0.5 --pids-limit 50", mc("-m", "64m", "--cpus", "0.5", "--pids-limit", "50"),
                         "run (no limit)", mc(), rounds=rounds).report())
-        bundle = runc_bundle(Path(rootfs), tmp / "bundle", 64 << 20)
+        bundle = spec_bundle(Path(rootfs), tmp / "bundle", memory=64 << 20)
         counter = iter(range(10**9))
 
         def runc() -> None:

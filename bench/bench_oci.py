@@ -15,20 +15,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pairs import alternate
+from pairs import alternate, spec_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def bundle(rootfs: Path, where: Path, binary: str) -> Path:
-    where.mkdir(parents=True)
-    subprocess.run([binary, "spec", "--bundle", str(where)], check=True)
-    config = json.loads((where / "config.json").read_text())
-    config["root"] = {"path": str(rootfs), "readonly": True}
-    config["process"]["terminal"] = False
-    config["process"]["args"] = ["/bin/true"]
-    (where / "config.json").write_text(json.dumps(config, indent=1))
-    return where
 
 
 def reap() -> None:
@@ -54,7 +43,7 @@ def main(rounds: int = 20) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="mc-bench-oci-"))
     counter = iter(range(10**9))
     try:
-        b = bundle(rootfs, tmp / "bundle", str(oci))
+        b = spec_bundle(rootfs, tmp / "bundle", str(oci))
 
         def run_with(binary: str, root: str):
             def go() -> None:

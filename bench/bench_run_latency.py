@@ -14,7 +14,6 @@ A third pair is what Docker's default network, the bridge, costs a plain `run` (
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import statistics
@@ -24,21 +23,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pairs import alternate
+from pairs import alternate, spec_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def runc_bundle(rootfs: Path, where: Path) -> Path:
-    """A runc bundle whose root is the busybox rootfs (read-only, like ours shares it)."""
-    where.mkdir(parents=True)
-    subprocess.run(["runc", "spec", "--bundle", str(where)], check=True)
-    config = json.loads((where / "config.json").read_text())
-    config["root"] = {"path": str(rootfs), "readonly": True}
-    config["process"]["terminal"] = False
-    config["process"]["args"] = ["/bin/true"]
-    (where / "config.json").write_text(json.dumps(config, indent=1))
-    return where
 
 
 def with_cpu(store: dict[str, list[float]], name: str, fn):
@@ -61,7 +48,7 @@ def main(rounds: int = 30) -> None:
     env = dict(os.environ, MC_RUN_DIR=str(tmp / "run"), MC_BRIDGE="mcbench1", MC_SUBNET="10.213.8.0/24",
                MC_DAEMON_JSON=str(tmp / "no-daemon.json"))
     try:
-        bundle = runc_bundle(rootfs, tmp / "bundle")
+        bundle = spec_bundle(rootfs, tmp / "bundle")
         counter = iter(range(10**9))
 
         def mc_rootfs() -> None:  # the same directory as runc's bundle, read-only like it

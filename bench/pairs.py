@@ -6,10 +6,12 @@ skopeo, umoci) in the same run, alternating, so that a busy machine slows both a
 
 from __future__ import annotations
 
+import json
 import statistics
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 
@@ -68,3 +70,18 @@ def command(argv: list[str], **kwargs) -> Callable[[], object]:
     def run() -> None:
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
     return run
+
+
+def spec_bundle(rootfs: Path, where: Path, binary: str = "runc", memory: int | None = None) -> Path:
+    """A bundle made by `BINARY spec` (runc's, or our minicontainer-oci's) whose root is `rootfs`, read-only
+    (as ours shares it), running /bin/true; `memory`: a memory limit in bytes."""
+    where.mkdir(parents=True)
+    subprocess.run([binary, "spec", "--bundle", str(where)], check=True)
+    config = json.loads((where / "config.json").read_text())
+    config["root"] = {"path": str(rootfs), "readonly": True}
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["/bin/true"]
+    if memory is not None:
+        config["linux"].setdefault("resources", {})["memory"] = {"limit": memory}
+    (where / "config.json").write_text(json.dumps(config, indent=1))
+    return where

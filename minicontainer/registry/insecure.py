@@ -41,7 +41,7 @@ def validate_entry(entry: str) -> str:
     if "://" in entry:
         raise ContainerError(f"insecure registry {entry} should not contain '://'", step=STEP,
                              fix=f'write it as HOST:PORT: "{entry.split("://", 1)[1].rstrip("/")}"')
-    if not entry or "/" in entry and not _network(entry):
+    if not entry or ("/" in entry and _network(entry) is None):
         raise ContainerError(f"insecure registry {entry!r} is not HOST[:PORT] or a CIDR", step=STEP,
                              fix='write "10.203.0.1:5000" or "10.203.0.0/24"')
     return entry
