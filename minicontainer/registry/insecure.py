@@ -28,7 +28,7 @@ import socket
 from pathlib import Path
 
 from ..errors import ContainerError
-from .mirrors import DAEMON_JSON, DAEMON_JSON_ENV, daemon_settings
+from .mirrors import daemon_json_path, daemon_settings
 from .transport import is_loopback
 
 INSECURE_ENV = "MC_INSECURE_REGISTRIES"     # "10.203.0.1:5000,10.0.0.0/8"
@@ -59,7 +59,7 @@ def insecure_registries(environ: dict[str, str] | None = None, daemon_json: Path
     environ = os.environ if environ is None else environ
     if environ.get(INSECURE_ENV, "").strip():
         return [validate_entry(e) for e in re.split(r"[,\s]+", environ[INSECURE_ENV].strip()) if e]
-    path = daemon_json or Path(environ.get(DAEMON_JSON_ENV) or DAEMON_JSON)
+    path = daemon_json or daemon_json_path(environ)
     entries = daemon_settings(environ, path, step=STEP).get("insecure-registries", [])
     if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
         raise ContainerError("insecure-registries must be a list of HOST:PORT or CIDR entries", step=STEP,

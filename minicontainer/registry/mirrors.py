@@ -73,15 +73,16 @@ def validate_mirror(url: str) -> str:
     return url.rstrip("/") + "/"
 
 
-def daemon_json_path() -> Path:
-    return Path(os.environ.get(DAEMON_JSON_ENV) or DAEMON_JSON)
+def daemon_json_path(environ: dict[str, str] | None = None) -> Path:
+    """/etc/docker/daemon.json, or the file MC_DAEMON_JSON names."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get(DAEMON_JSON_ENV) or DAEMON_JSON)
 
 
 def daemon_settings(environ: dict[str, str] | None = None, daemon_json: Path | None = None,
                     step: str = "read registry mirrors") -> dict:
     """daemon.json's settings (MC_DAEMON_JSON names another file); {} when there is no file."""
-    environ = os.environ if environ is None else environ
-    path = daemon_json or Path(environ.get(DAEMON_JSON_ENV) or DAEMON_JSON)
+    path = daemon_json or daemon_json_path(environ)
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -101,7 +102,7 @@ def configured_mirrors(environ: dict[str, str] | None = None, daemon_json: Path 
     environ = os.environ if environ is None else environ
     if environ.get(MIRRORS_ENV, "").strip():
         return [validate_mirror(u) for u in re.split(r"[,\s]+", environ[MIRRORS_ENV].strip()) if u]
-    path = daemon_json or Path(environ.get(DAEMON_JSON_ENV) or DAEMON_JSON)
+    path = daemon_json or daemon_json_path(environ)
     mirrors = daemon_settings(environ, path).get("registry-mirrors", [])
     if not isinstance(mirrors, list) or not all(isinstance(m, str) for m in mirrors):
         raise ContainerError("registry-mirrors must be a list of URLs", step="read registry mirrors", path=str(path),
